@@ -1,0 +1,134 @@
+package redistest
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Cluster is a Redis Cluster of masters only (no replicas), every slot
+// assigned and cluster_state:ok on every node.
+type Cluster struct {
+	// Nodes are the masters; node i owns an equal share of the 16384 slots.
+	Nodes []*Server
+}
+
+// StartCluster starts a cluster of masters (at least 1; 3 is the usual) and
+// stops it in tb's cleanup.
+func StartCluster(tb testing.TB, masters int) *Cluster {
+	tb.Helper()
+	c, err := startCluster(Require(tb), tb.TempDir(), masters)
+	if err != nil {
+		tb.Fatalf("redistest: %v", err)
+	}
+	tb.Cleanup(func() {
+		for _, n := range c.Nodes {
+			n.stop()
+		}
+	})
+	return c
+}
+
+// Addrs returns the addresses of the cluster's nodes.
+func (c *Cluster) Addrs() []string {
+	out := make([]string, len(c.Nodes))
+	for i, n := range c.Nodes {
+		out[i] = n.Addr
+	}
+	return out
+}
+
+// Client returns a go-redis ClusterClient for c with ContextTimeoutEnabled.
+// It is closed in tb's cleanup.
+func (c *Cluster) Client(tb testing.TB) *redis.ClusterClient {
+	tb.Helper()
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs(), ContextTimeoutEnabled: true})
+	tb.Cleanup(func() { _ = cc.Close() })
+	return cc
+}
+
+func startCluster(bin, dir string, masters int) (*Cluster, error) {
+	if masters < 1 {
+		return nil, fmt.Errorf("cluster needs at least 1 master, got %d", masters)
+	}
+	c := &Cluster{}
+	fail := func(err error) (*Cluster, error) {
+		for _, n := range c.Nodes {
+			n.stop()
+		}
+		return nil, err
+	}
+	busPorts := make([]int, masters)
+	for i := 0; i < masters; i++ {
+		busPort, err := freePort()
+		busPorts[i] = busPort
+		if err != nil {
+			return fail(err)
+		}
+		s, err := start(bin, dir, []string{
+			"--cluster-enabled", "yes",
+			"--cluster-config-file", "nodes.conf",
+			"--cluster-port", strconv.Itoa(busPort),
+			"--cluster-node-timeout", "5000",
+		})
+		if err != nil {
+			return fail(err)
+		}
+		c.Nodes = append(c.Nodes, s)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	clients := make([]*redis.Client, masters)
+	for i, n := range c.Nodes {
+		clients[i] = redis.NewClient(&redis.Options{Addr: n.Addr, ContextTimeoutEnabled: true, MaxRetries: -1})
+		defer clients[i].Close()
+	}
+	per := 16384 / masters
+	for i, cl := range clients {
+		lo, hi := i*per, (i+1)*per-1
+		if i == masters-1 {
+			hi = 16383
+		}
+		if err := cl.Do(ctx, "CLUSTER", "ADDSLOTSRANGE", lo, hi).Err(); err != nil {
+			return fail(fmt.Errorf("CLUSTER ADDSLOTSRANGE on %s: %w", c.Nodes[i].Addr, err))
+		}
+	}
+	for i := 1; i < masters; i++ {
+		if err := clients[0].Do(ctx, "CLUSTER", "MEET", "127.0.0.1", c.Nodes[i].Port, busPorts[i]).Err(); err != nil {
+			return fail(fmt.Errorf("CLUSTER MEET %s: %w", c.Nodes[i].Addr, err))
+		}
+	}
+	// Wait until every node reports cluster_state:ok and knows every master.
+	for {
+		ready := true
+		for _, cl := range clients {
+			info, err := cl.ClusterInfo(ctx).Result()
+			if err != nil {
+				return fail(fmt.Errorf("CLUSTER INFO: %w", err))
+			}
+			if !strings.Contains(info, "cluster_state:ok") || !strings.Contains(info, "cluster_known_nodes:"+strconv.Itoa(masters)+"\r") {
+				ready = false
+				break
+			}
+			slots, err := cl.ClusterSlots(ctx).Result()
+			if err != nil || len(slots) != masters {
+				ready = false
+				break
+			}
+		}
+		if ready {
+			return c, nil
+		}
+		select {
+		case <-ctx.Done():
+			return fail(fmt.Errorf("cluster not ready: %w", ctx.Err()))
+		case <-time.After(20 * time.Millisecond): // polling cluster gossip: no event to wait on
+		}
+	}
+}

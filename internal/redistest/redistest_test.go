@@ -1,0 +1,146 @@
+package redistest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestMain(m *testing.M) { Main(m) }
+
+func TestStandaloneFaults(t *testing.T) {
+	t.Parallel()
+	s := Start(t)
+	c := s.Client(t)
+	ctx := t.Context()
+	if err := c.Set(ctx, "k", "v", time.Minute).Err(); err != nil {
+		t.Fatalf("Set: %v", err)
+	}
+
+	s.Pause(t)
+	start := time.Now()
+	cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	err := c.Get(cctx, "k").Err()
+	cancel()
+	if took := time.Since(start); err == nil || took > 2*time.Second {
+		t.Fatalf("Get on paused server = %v after %v, want a timeout near 100ms", err, took)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) && !strings.Contains(err.Error(), "timeout") {
+		t.Fatalf("Get on paused server error = %v, want a deadline error", err)
+	}
+	s.Resume(t)
+	if v, err := c.Get(ctx, "k").Result(); err != nil || v != "v" {
+		t.Fatalf("Get after resume = %q, %v, want v", v, err)
+	}
+
+	s.Restart(t)
+	// The old pooled connection is dead; go-redis drops it. Data is gone.
+	var got error
+	for i := 0; i < 3; i++ {
+		if got = c.Get(ctx, "k").Err(); got != nil && got.Error() == "redis: nil" {
+			break
+		}
+	}
+	if got == nil || got.Error() != "redis: nil" {
+		t.Fatalf("Get after restart = %v, want redis: nil (empty server)", got)
+	}
+
+	s.Kill(t)
+	cctx, cancel = context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if err := c.Ping(cctx).Err(); err == nil {
+		t.Fatalf("Ping after Kill succeeded")
+	}
+}
+
+func TestStartN(t *testing.T) {
+	t.Parallel()
+	servers := StartN(t, 3)
+	seen := map[string]bool{}
+	for _, s := range servers {
+		if seen[s.Addr] {
+			t.Fatalf("duplicate address %s", s.Addr)
+		}
+		seen[s.Addr] = true
+		if err := s.Client(t).Ping(t.Context()).Err(); err != nil {
+			t.Fatalf("Ping %s: %v", s.Addr, err)
+		}
+	}
+}
+
+func TestSharedCluster(t *testing.T) {
+	t.Parallel()
+	cl := SharedCluster(t)
+	if len(cl.Nodes) != 3 {
+		t.Fatalf("nodes = %d, want 3", len(cl.Nodes))
+	}
+	c := cl.Client(t)
+	ctx := t.Context()
+	p := Prefix(t)
+	for i := 0; i < 100; i++ {
+		if err := c.Set(ctx, fmt.Sprintf("%sk%d", p, i), i, time.Minute).Err(); err != nil {
+			t.Fatalf("Set: %v", err)
+		}
+	}
+	// Keys must be spread over all masters.
+	for _, n := range cl.Nodes {
+		size, err := n.Client(t).DBSize(ctx).Result()
+		if err != nil || size == 0 {
+			t.Fatalf("DBSIZE on %s = %d, %v; want > 0", n.Addr, size, err)
+		}
+	}
+	if SharedCluster(t) != cl {
+		t.Fatalf("SharedCluster returned a different cluster on second call")
+	}
+}
+
+func TestShared(t *testing.T) {
+	t.Parallel()
+	s := Shared(t)
+	if Shared(t) != s {
+		t.Fatalf("Shared returned a different server on second call")
+	}
+	if err := s.Client(t).Ping(t.Context()).Err(); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
+}
+
+type fakeTB struct {
+	testing.TB
+	failed, skipped string
+}
+
+func (f *fakeTB) Helper()                        {}
+func (f *fakeTB) Fatalf(format string, a ...any) { f.failed = fmt.Sprintf(format, a...) }
+func (f *fakeTB) Skipf(format string, a ...any)  { f.skipped = fmt.Sprintf(format, a...) }
+
+func TestRequireMissing(t *testing.T) {
+	old := lookPath
+	lookPath = func(string) (string, error) { return "", errors.New("not found") }
+	t.Cleanup(func() { lookPath = old })
+
+	t.Setenv("CI", "true")
+	f := &fakeTB{TB: t}
+	Require(f)
+	if f.failed == "" || !strings.Contains(f.failed, "apt-get install -y redis-server") {
+		t.Fatalf("Require under CI=true: failed=%q, want a failure with the install hint", f.failed)
+	}
+
+	t.Setenv("CI", "")
+	f = &fakeTB{TB: t}
+	Require(f)
+	if f.skipped == "" || f.failed != "" {
+		t.Fatalf("Require without CI: skipped=%q failed=%q, want a skip", f.skipped, f.failed)
+	}
+}
+
+func TestPrefix(t *testing.T) {
+	t.Parallel()
+	p := Prefix(t)
+	if strings.ContainsAny(p[:len(p)-1], "*?[]{}\\: /") || !strings.HasSuffix(p, ":") {
+		t.Fatalf("Prefix = %q, want no special characters and a trailing ':'", p)
+	}
+}

@@ -1,0 +1,287 @@
+// Package redistest starts real redis-server processes for tests: one
+// standalone server shared per test binary, a 3-master Redis Cluster, or N
+// independent servers (for Redlock). Servers listen on free loopback ports,
+// keep nothing on disk (--save "" --appendonly no) and die with the test
+// binary. Fault helpers pause (SIGSTOP), resume, kill and restart a server.
+//
+// When redis-server is not on PATH, tests are skipped with an install hint,
+// except under CI=true, where they fail.
+package redistest
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// startTimeout bounds how long a server may take to answer PING.
+const startTimeout = 10 * time.Second
+
+// Require skips tb (or fails it under CI=true) when redis-server is missing,
+// and returns the path of redis-server otherwise.
+func Require(tb testing.TB) string {
+	tb.Helper()
+	path, err := lookPath("redis-server")
+	if err == nil {
+		return path
+	}
+	const hint = "redis-server not found on PATH; install it (Debian/Ubuntu: apt-get install -y redis-server; macOS: brew install redis)"
+	if os.Getenv("CI") == "true" {
+		tb.Fatalf("redistest: %s (CI=true: a missing redis-server is a failure)", hint)
+	}
+	tb.Skipf("redistest: %s", hint)
+	return ""
+}
+
+// Server is one redis-server process on a loopback port.
+type Server struct {
+	// Addr is "127.0.0.1:port".
+	Addr string
+	// Port is the TCP port the server listens on.
+	Port int
+
+	bin   string
+	dir   string
+	extra []string
+
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	done   chan struct{}
+	paused bool
+}
+
+// Start starts a standalone redis-server for tb and stops it in tb's
+// cleanup. extra are additional redis-server arguments.
+func Start(tb testing.TB, extra ...string) *Server {
+	tb.Helper()
+	s, err := start(Require(tb), tb.TempDir(), extra)
+	if err != nil {
+		tb.Fatalf("redistest: %v", err)
+	}
+	tb.Cleanup(s.stop)
+	return s
+}
+
+// StartN starts n independent standalone servers (for example the nodes of
+// a Redlock quorum) and stops them in tb's cleanup.
+func StartN(tb testing.TB, n int) []*Server {
+	tb.Helper()
+	out := make([]*Server, n)
+	for i := range out {
+		out[i] = Start(tb)
+	}
+	return out
+}
+
+func start(bin, dir string, extra []string) (*Server, error) {
+	var lastErr error
+	for attempt := 0; attempt < 5; attempt++ {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		s := &Server{
+			Addr:  net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+			Port:  port,
+			bin:   bin,
+			dir:   filepath.Join(dir, strconv.Itoa(port)),
+			extra: extra,
+		}
+		if err := os.MkdirAll(s.dir, 0o755); err != nil {
+			return nil, err
+		}
+		if lastErr = s.launch(); lastErr == nil {
+			return s, nil
+		}
+	}
+	return nil, lastErr
+}
+
+// launch starts the process on s.Port and waits for PING.
+func (s *Server) launch() error {
+	args := []string{
+		"--port", strconv.Itoa(s.Port),
+		"--bind", "127.0.0.1",
+		"--save", "",
+		"--appendonly", "no",
+		"--daemonize", "no",
+		"--dir", s.dir,
+		"--logfile", filepath.Join(s.dir, "redis.log"),
+	}
+	args = append(args, s.extra...)
+	cmd := exec.Command(s.bin, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start redis-server: %w", err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	s.mu.Lock()
+	s.cmd, s.done, s.paused = cmd, done, false
+	s.mu.Unlock()
+
+	if err := s.waitPing(done); err != nil {
+		_ = cmd.Process.Kill()
+		<-done
+		log, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
+		return fmt.Errorf("redis-server on %s did not answer PING: %v\n%s", s.Addr, err, tail(string(log), 2000))
+	}
+	return nil
+}
+
+func (s *Server) waitPing(done <-chan struct{}) error {
+	deadline := time.Now().Add(startTimeout)
+	var err error
+	for time.Now().Before(deadline) {
+		select {
+		case <-done:
+			return errors.New("process exited")
+		default:
+		}
+		if err = ping(s.Addr); err == nil {
+			return nil
+		}
+		time.Sleep(10 * time.Millisecond) // polling a starting process: no event to wait on
+	}
+	return err
+}
+
+// ping sends an inline PING over a raw connection (no client library, so no
+// retry logging while the server starts).
+func ping(addr string) error {
+	conn, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(500 * time.Millisecond))
+	if _, err := conn.Write([]byte("PING\r\n")); err != nil {
+		return err
+	}
+	buf := make([]byte, 64)
+	n, err := conn.Read(buf)
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(string(buf[:n]), "+PONG") {
+		return fmt.Errorf("unexpected reply %q", buf[:n])
+	}
+	return nil
+}
+
+// Client returns a go-redis client for s with ContextTimeoutEnabled (so a
+// context deadline bounds every call, even against a paused server). It is
+// closed in tb's cleanup.
+func (s *Server) Client(tb testing.TB) *redis.Client {
+	tb.Helper()
+	c := redis.NewClient(&redis.Options{Addr: s.Addr, ContextTimeoutEnabled: true})
+	tb.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// Pause freezes the server with SIGSTOP: connections stay open, nothing is
+// answered. Resume it with [Server.Resume]; cleanup resumes it too.
+func (s *Server) Pause(tb testing.TB) {
+	tb.Helper()
+	s.signal(tb, syscall.SIGSTOP)
+	s.mu.Lock()
+	s.paused = true
+	s.mu.Unlock()
+}
+
+// Resume continues a paused server (SIGCONT).
+func (s *Server) Resume(tb testing.TB) {
+	tb.Helper()
+	s.signal(tb, syscall.SIGCONT)
+	s.mu.Lock()
+	s.paused = false
+	s.mu.Unlock()
+}
+
+// Kill stops the server with SIGKILL and waits for it to exit. Its data is
+// lost.
+func (s *Server) Kill(tb testing.TB) {
+	tb.Helper()
+	s.mu.Lock()
+	cmd, done := s.cmd, s.done
+	s.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Kill()
+	<-done
+}
+
+// Restart kills the server (if running) and starts a new, empty one on the
+// same port, waiting until it answers PING.
+func (s *Server) Restart(tb testing.TB) {
+	tb.Helper()
+	s.Kill(tb)
+	var err error
+	for attempt := 0; attempt < 20; attempt++ {
+		if err = s.launch(); err == nil {
+			return
+		}
+		time.Sleep(50 * time.Millisecond) // port still in TIME_WAIT/closing; retry
+	}
+	tb.Fatalf("redistest: restart %s: %v", s.Addr, err)
+}
+
+func (s *Server) signal(tb testing.TB, sig syscall.Signal) {
+	tb.Helper()
+	s.mu.Lock()
+	cmd := s.cmd
+	s.mu.Unlock()
+	if cmd == nil {
+		tb.Fatalf("redistest: %s not running", s.Addr)
+	}
+	if err := cmd.Process.Signal(sig); err != nil {
+		tb.Fatalf("redistest: signal %v to %s: %v", sig, s.Addr, err)
+	}
+}
+
+func (s *Server) stop() {
+	s.mu.Lock()
+	cmd, done := s.cmd, s.done
+	s.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Kill() // SIGKILL also ends a SIGSTOPped process
+	<-done
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "…" + s[len(s)-n:]
+}
+
+// Prefix returns a key prefix unique to tb (its name, with characters that
+// are special in keys or glob patterns replaced), ending in ':'. Tests that
+// share one server isolate their keys with it.
+func Prefix(tb testing.TB) string {
+	r := strings.NewReplacer("/", ".", " ", "_", "*", "_", "?", "_", "[", "_", "]", "_", "{", "_", "}", "_", "\\", "_", ":", "_")
+	return "t." + r.Replace(tb.Name()) + ":"
+}
