@@ -71,8 +71,10 @@ type Swapper interface {
 type PubSub interface {
 	// Publish sends payload to every current subscriber of channel.
 	Publish(ctx context.Context, channel string, payload []byte) error
-	// Subscribe starts receiving messages on channels. The subscription
-	// lives until Close; ctx bounds only the subscribe call itself.
+	// Subscribe starts receiving messages on channels. When it returns, the
+	// subscription is active: every message published afterwards is
+	// delivered (or a Gap reported). The subscription lives until Close;
+	// ctx bounds only the subscribe call itself.
 	Subscribe(ctx context.Context, channels ...string) (Subscription, error)
 }
 

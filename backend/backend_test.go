@@ -1,0 +1,153 @@
+package backend_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cachekit/cachekit/backend"
+	"github.com/cachekit/cachekit/backend/backendtest"
+)
+
+// mapBackend implements only backend.Backend, so the suite exercises the
+// package helpers' fallbacks and their ErrUnsupported answers.
+type mapBackend struct {
+	mu sync.Mutex
+	m  map[string]entry
+}
+
+type entry struct {
+	v   []byte
+	exp time.Time
+}
+
+func (b *mapBackend) Get(ctx context.Context, key string) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e, ok := b.m[key]
+	if !ok || (!e.exp.IsZero() && time.Now().After(e.exp)) {
+		return nil, backend.ErrNotFound
+	}
+	return append([]byte{}, e.v...), nil
+}
+
+func (b *mapBackend) Set(ctx context.Context, key string, v []byte, ttl time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if key == "" {
+		return backend.ErrInvalidKey
+	}
+	if err := backend.CheckTTL(ttl); err != nil {
+		return err
+	}
+	var exp time.Time
+	if ttl != backend.NoExpiry {
+		exp = time.Now().Add(ttl)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.m[key] = entry{append([]byte{}, v...), exp}
+	return nil
+}
+
+func (b *mapBackend) Delete(ctx context.Context, keys ...string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, k := range keys {
+		delete(b.m, k)
+	}
+	return nil
+}
+
+func TestConformanceMinimal(t *testing.T) {
+	b := &mapBackend{m: map[string]entry{}}
+	backendtest.Run(t, func(*testing.T) backend.Backend { return b })
+}
+
+func TestCheckTTL(t *testing.T) {
+	t.Parallel()
+	for _, ttl := range []time.Duration{0, -1, -time.Hour} {
+		if err := backend.CheckTTL(ttl); !errors.Is(err, backend.ErrInvalidTTL) {
+			t.Errorf("CheckTTL(%v) = %v, want ErrInvalidTTL", ttl, err)
+		}
+	}
+	for _, ttl := range []time.Duration{1, time.Second, backend.NoExpiry} {
+		if err := backend.CheckTTL(ttl); err != nil {
+			t.Errorf("CheckTTL(%v) = %v, want nil", ttl, err)
+		}
+	}
+}
+
+func TestCheckPattern(t *testing.T) {
+	t.Parallel()
+	ok := []string{"a", "user:*", strings.Repeat("*", backend.MaxPatternWildcards), `a\*` + strings.Repeat(`\*`, 20), strings.Repeat("a", backend.MaxPatternLen)}
+	bad := []string{"", strings.Repeat("*", backend.MaxPatternWildcards+1), strings.Repeat("a", backend.MaxPatternLen+1)}
+	for _, p := range ok {
+		if err := backend.CheckPattern(p); err != nil {
+			t.Errorf("CheckPattern(%.30q) = %v, want nil", p, err)
+		}
+	}
+	for _, p := range bad {
+		if err := backend.CheckPattern(p); !errors.Is(err, backend.ErrInvalidPattern) {
+			t.Errorf("CheckPattern(%.30q) = %v, want ErrInvalidPattern", p, err)
+		}
+	}
+}
+
+func TestEscapeKeyPart(t *testing.T) {
+	t.Parallel()
+	cases := []struct{ in, want string }{
+		{"plain-id_42.x", "plain-id_42.x"},
+		{"a:b", "a%3Ab"},
+		{"{tag}", "%7Btag%7D"},
+		{"*?[]\\", "%2A%3F%5B%5D%5C"},
+		{"100%", "100%25"},
+		{"sp ace\n", "sp%20ace%0A"},
+		{"", ""},
+		{"ünïcode", "ünïcode"},
+	}
+	for _, c := range cases {
+		if got := backend.EscapeKeyPart(c.in); got != c.want {
+			t.Errorf("EscapeKeyPart(%q) = %q, want %q", c.in, got, c.want)
+		}
+		if got := backend.UnescapeKeyPart(c.want); got != c.in {
+			t.Errorf("UnescapeKeyPart(%q) = %q, want %q", c.want, got, c.in)
+		}
+	}
+	if backend.EscapeKeyPart("a:b")+":"+backend.EscapeKeyPart("c") == backend.EscapeKeyPart("a")+":"+backend.EscapeKeyPart("b:c") {
+		t.Errorf("different splits of the same parts collide")
+	}
+}
+
+func TestQuoteGlob(t *testing.T) {
+	t.Parallel()
+	if got, want := backend.QuoteGlob(`a*b?[c]\`), `a\*b\?\[c\]\\`; got != want {
+		t.Errorf("QuoteGlob = %q, want %q", got, want)
+	}
+	if got := backend.QuoteGlob("plain:key"); got != "plain:key" {
+		t.Errorf("QuoteGlob(plain) = %q, want unchanged", got)
+	}
+}
+
+func FuzzEscapeKeyPart(f *testing.F) {
+	for _, s := range []string{"", "a:b", "{x}", "*", "%", "%zz", "\x00\xff"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		e := backend.EscapeKeyPart(s)
+		if strings.ContainsAny(e, ":{}*?[]\\ ") {
+			t.Fatalf("EscapeKeyPart(%q) = %q contains a special character", s, e)
+		}
+		if got := backend.UnescapeKeyPart(e); got != s {
+			t.Fatalf("UnescapeKeyPart(EscapeKeyPart(%q)) = %q", s, got)
+		}
+		_ = backend.UnescapeKeyPart(s) // never panics on arbitrary input
+	})
+}
