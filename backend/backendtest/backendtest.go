@@ -434,7 +434,7 @@ func testScanner(t *testing.T, b backend.Backend, p string) {
 		{"user:[12]:name", []string{"user:1:name", "user:2:name"}},
 		{"user:[^1]:name", []string{"user:2:name"}},
 		{"*/2024", []string{"user:1:posts/2024"}}, // Redis '*' matches '/'
-		{"user:[", nil},                         // malformed set matches nothing
+		{"user:[", nil}, // malformed set matches nothing
 		{"nothing*", nil},
 	}
 	for _, c := range cases {

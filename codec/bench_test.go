@@ -1,0 +1,121 @@
+package codec
+
+import "testing"
+
+// benchVariants are the ways a value is stored: the bare codec, and envelopes
+// without and with compression (Threshold -1: always try, so the ~700-byte
+// Post is compressed too).
+var benchVariants = []struct {
+	name string
+	env  *Envelope // nil = bare codec
+	alg  Compression
+}{
+	{"bare", nil, NoCompression},
+	{"envelope", &Envelope{}, NoCompression},
+	{"s2", &Envelope{Compression: S2, Threshold: -1}, S2},
+	{"zstd", &Envelope{Compression: Zstd, Threshold: -1}, Zstd},
+}
+
+var benchValues = []struct {
+	name  string
+	value any
+	fresh func() any
+}{
+	{"post", newPost(1), func() any { return new(Post) }},
+	{"feed", newFeed(), func() any { return new(Feed) }},
+}
+
+func benchEnvelope(c Codec, v *Envelope) *Envelope {
+	e := *v
+	e.Codec = c
+	return &e
+}
+
+func BenchmarkEncode(b *testing.B) {
+	for _, c := range allCodecs {
+		for _, val := range benchValues {
+			for _, v := range benchVariants {
+				b.Run(c.Name()+"/"+val.name+"/"+v.name, func(b *testing.B) {
+					encode := func() ([]byte, error) { return c.Marshal(val.value) }
+					if v.env != nil {
+						e := benchEnvelope(c, v.env)
+						meta := testMeta()
+						encode = func() ([]byte, error) { return e.Encode(val.value, meta) }
+					}
+					data, err := encode()
+					if err != nil {
+						b.Fatal(err)
+					}
+					b.ReportAllocs()
+					for b.Loop() {
+						if _, err := encode(); err != nil {
+							b.Fatal(err)
+						}
+					}
+					b.ReportMetric(float64(len(data)), "bytes")
+				})
+			}
+		}
+	}
+}
+
+func BenchmarkDecode(b *testing.B) {
+	for _, c := range allCodecs {
+		for _, val := range benchValues {
+			for _, v := range benchVariants {
+				b.Run(c.Name()+"/"+val.name+"/"+v.name, func(b *testing.B) {
+					var data []byte
+					var err error
+					decode := func() error { return c.Unmarshal(data, val.fresh()) }
+					if v.env == nil {
+						data, err = c.Marshal(val.value)
+					} else {
+						e := benchEnvelope(c, v.env)
+						data, err = e.Encode(val.value, testMeta())
+						decode = func() error { _, err := e.Decode(data, val.fresh()); return err }
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+					if err := decode(); err != nil {
+						b.Fatal(err)
+					}
+					b.ReportAllocs()
+					for b.Loop() {
+						if err := decode(); err != nil {
+							b.Fatal(err)
+						}
+					}
+					b.ReportMetric(float64(len(data)), "bytes")
+				})
+			}
+		}
+	}
+}
+
+func BenchmarkDecodeMeta(b *testing.B) {
+	data, err := Encode(nil, newPost(1), testMeta())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DecodeMeta(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkCheckMsgpack(b *testing.B) {
+	data, err := MsgPack.Marshal(newFeed())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := checkMsgpack(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

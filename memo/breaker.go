@@ -1,0 +1,77 @@
+package memo
+
+import (
+	"sync"
+	"time"
+)
+
+// breaker is a consecutive-failure circuit breaker. Closed: every call goes
+// through. After threshold consecutive failures it opens: calls are
+// skipped until cooldown has passed, then one probe goes through (half
+// open); its success closes the breaker, its failure reopens it.
+type breaker struct {
+	threshold int // ≤ 0 disables
+	cooldown  time.Duration
+	now       func() time.Time
+
+	mu       sync.Mutex
+	failures int
+	open     bool
+	openedAt time.Time
+	probing  bool
+}
+
+// allow reports whether a backend call may proceed.
+func (b *breaker) allow() bool {
+	if b.threshold <= 0 {
+		return true
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.open {
+		return true
+	}
+	if b.probing || b.now().Sub(b.openedAt) < b.cooldown {
+		return false
+	}
+	b.probing = true
+	return true
+}
+
+// record reports a call's outcome; it returns +1 if the breaker opened, −1
+// if it closed, 0 otherwise.
+func (b *breaker) record(ok bool) int {
+	if b.threshold <= 0 {
+		return 0
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if ok {
+		b.failures = 0
+		b.probing = false
+		if b.open {
+			b.open = false
+			return -1
+		}
+		return 0
+	}
+	b.failures++
+	if b.open {
+		// A failed probe: stay open for another cooldown.
+		b.probing = false
+		b.openedAt = b.now()
+		return 0
+	}
+	if b.failures >= b.threshold {
+		b.open = true
+		b.openedAt = b.now()
+		return +1
+	}
+	return 0
+}
+
+func (b *breaker) isOpen() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.open
+}

@@ -1,0 +1,485 @@
+package memo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/cachekit/cachekit/backend"
+	"github.com/cachekit/cachekit/codec"
+)
+
+// Errors returned by a [Cache].
+var (
+	// ErrNotFound is returned by a loader to say the key has no value. The
+	// Cache passes it on to callers and, with Options.NegativeTTL, caches
+	// the answer. Other loader errors are never cached.
+	ErrNotFound = errors.New("memo: not found")
+
+	// ErrLoaderPanic is returned to every caller waiting on a load that
+	// panicked. The error is a *[PanicError] carrying the value and stack.
+	ErrLoaderPanic = errors.New("memo: loader panicked")
+
+	// ErrClosed is returned by operations on a closed Cache.
+	ErrClosed = errors.New("memo: cache closed")
+
+	errBreakerOpen = errors.New("memo: backend circuit breaker open")
+)
+
+// PanicError is the error for a loader that panicked. It wraps
+// [ErrLoaderPanic].
+type PanicError struct {
+	Value any    // the value passed to panic
+	Stack []byte // the loader goroutine's stack at the panic
+}
+
+// Error returns the panic value and the stack.
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("memo: loader panicked: %v\n%s", e.Value, e.Stack)
+}
+
+// Unwrap returns ErrLoaderPanic.
+func (e *PanicError) Unwrap() error { return ErrLoaderPanic }
+
+// LoadFunc loads the value of one key. It receives a context detached from
+// the callers' (their cancellation does not stop it) and bounded by
+// Options.LoadTimeout. Returning [ErrNotFound] means "no value".
+type LoadFunc[V any] func(ctx context.Context) (V, error)
+
+// Cache is a typed read-through cache over a [backend.Backend]. It is safe
+// for concurrent use. See the package documentation for the guarantees.
+type Cache[V any] struct {
+	b    backend.Backend
+	o    Options
+	env  codec.Envelope
+	keys keyspace
+
+	gen          atomic.Uint64
+	genCheckedAt atomic.Int64
+	genRefresh   atomic.Bool
+	epoch        atomic.Uint64 // bumped by every invalidation seen; guards L1 writes
+
+	l1    *l1[V]
+	sf    singleflight.Group
+	sem   chan struct{}
+	brk   breaker
+	stats counters
+
+	ps      backend.PubSub
+	sub     backend.Subscription
+	waitMu  sync.Mutex
+	waiters map[string]map[chan struct{}]struct{}
+
+	batchMu sync.Mutex
+	batches map[string]*batchCall[V]
+
+	closeOnce sync.Once
+	closed    chan struct{}
+	wg        sync.WaitGroup
+}
+
+// entryMeta is what the read path needs from an envelope.
+type entryMeta struct {
+	soft    time.Time
+	created time.Time
+	load    time.Duration
+}
+
+// New returns a Cache over b. Options may be nil. If b implements
+// [backend.PubSub], the Cache subscribes to its namespace channel (for L1
+// invalidation across nodes and waking waiters); call [Cache.Close] to
+// stop it.
+func New[V any](b backend.Backend, opts *Options) (*Cache[V], error) {
+	if b == nil {
+		return nil, fmt.Errorf("%w: nil backend", errOptions)
+	}
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	c := &Cache[V]{
+		b:       b,
+		o:       o,
+		env:     codec.Envelope{Codec: o.Codec, Compression: o.Compression, Threshold: o.CompressionThreshold},
+		keys:    newKeyspace(o.Namespace, o.Version),
+		sem:     make(chan struct{}, o.MaxConcurrentLoads),
+		brk:     breaker{threshold: o.BreakerThreshold, cooldown: o.BreakerCooldown, now: o.Now},
+		waiters: map[string]map[chan struct{}]struct{}{},
+		batches: map[string]*batchCall[V]{},
+		closed:  make(chan struct{}),
+	}
+	if o.L1Size > 0 {
+		c.l1 = newL1[V](o.L1Size)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), o.BackendTimeout)
+	defer cancel()
+	c.loadGeneration(ctx)
+	if ps, ok := b.(backend.PubSub); ok {
+		c.ps = ps
+		sub, err := ps.Subscribe(ctx, c.keys.channel())
+		if err != nil {
+			o.Logger.Warn("memo: subscribe failed; L1 invalidation across nodes and waiter wake-ups disabled", "namespace", o.Namespace, "err", err)
+		} else {
+			c.sub = sub
+			c.wg.Add(1)
+			go c.listen(sub)
+		}
+	}
+	return c, nil
+}
+
+// Close stops the Cache's subscription and waits for background refreshes
+// to finish. The Cache must not be used afterwards. Close does not close
+// the backend.
+func (c *Cache[V]) Close() error {
+	c.closeOnce.Do(func() {
+		close(c.closed)
+		if c.sub != nil {
+			_ = c.sub.Close()
+		}
+	})
+	c.wg.Wait()
+	return nil
+}
+
+// Stats returns a snapshot of the Cache's counters.
+func (c *Cache[V]) Stats() Stats {
+	s := &c.stats
+	return Stats{
+		HitsL1: s.hitsL1.Load(), HitsBackend: s.hitsBackend.Load(), NegativeHits: s.negativeHits.Load(),
+		Misses: s.misses.Load(), Loads: s.loads.Load(), LoadErrors: s.loadErrors.Load(),
+		LoadPanics: s.loadPanics.Load(), Coalesced: s.coalesced.Load(), StaleServed: s.staleServed.Load(),
+		EarlyRefreshes: s.earlyRefreshes.Load(), Refreshes: s.refreshes.Load(), LockWaits: s.lockWaits.Load(),
+		LockWaitExpired: s.lockWaitExpired.Load(), StoresSkipped: s.storesSkipped.Load(),
+		BackendErrors: s.backendErrors.Load(), CorruptEntries: s.corrupt.Load(),
+		BreakerTrips: s.breakerTrips.Load(), BreakerOpen: c.brk.isOpen(), L1Invalidations: s.l1Invalidations.Load(),
+	}
+}
+
+func (c *Cache[V]) event(k EventKind, key string, d time.Duration, err error) {
+	if ctr := c.stats.counter(k); ctr != nil {
+		ctr.Add(1)
+	}
+	if c.o.Observer != nil {
+		c.o.Observer.Observe(Event{Kind: k, Key: key, Duration: d, Err: err})
+	}
+}
+
+// Get returns the value for key, loading it with load on a miss. Callers
+// of one key share one load (across processes too with a Locker); each
+// caller waits on its own ctx and leaving never fails the others.
+//
+// WARNING: every load function passed for the same key must compute the
+// same value: a caller may receive the result of another caller's load.
+func (c *Cache[V]) Get(ctx context.Context, key string, load LoadFunc[V]) (V, error) {
+	var zero V
+	if err := ctx.Err(); err != nil {
+		return zero, err
+	}
+	gen := c.generation()
+	now := c.o.Now()
+	if c.l1 != nil {
+		if e, ok := c.l1.get(key, gen, now.UnixNano()); ok && now.UnixNano() < e.soft {
+			c.event(EventHitL1, key, 0, nil)
+			c.maybeEarlyRefresh(ctx, key, gen, e.meta, now, load)
+			return e.val, nil
+		}
+	}
+	epoch := c.epoch.Load()
+	dk := c.keys.data(gen, key)
+	r := c.lookup(ctx, key, dk)
+	switch r.state {
+	case stateFresh:
+		c.event(EventHitBackend, key, 0, nil)
+		c.putL1(key, gen, epoch, r.val, r.meta)
+		c.maybeEarlyRefresh(ctx, key, gen, r.meta, now, load)
+		return r.val, nil
+	case stateNegative:
+		c.event(EventHitNegative, key, 0, nil)
+		return zero, ErrNotFound
+	case stateStale:
+		c.event(EventStaleServed, key, 0, nil)
+		c.refreshAsync(ctx, key, gen, dk, r.raw, load)
+		return r.val, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return zero, err
+	}
+	c.event(EventMiss, key, 0, nil)
+	return c.loadShared(ctx, key, gen, dk, r, load)
+}
+
+// Set stores v under key, replacing any value, and evicts key from the L1
+// of every node. A load of key that started before Set is not stored after
+// it.
+func (c *Cache[V]) Set(ctx context.Context, key string, v V) error {
+	gen := c.generation()
+	now := c.o.Now()
+	soft := c.jitter(c.o.TTL)
+	meta := codec.Meta{CreatedAt: now, SoftExpiry: now.Add(soft), Generation: gen}
+	data, err := c.env.Encode(v, meta)
+	if err != nil {
+		return err
+	}
+	c.epoch.Add(1)
+	if c.l1 != nil {
+		c.l1.delete(key)
+	}
+	dk := c.keys.data(gen, key)
+	if err := c.call(ctx, func(ctx context.Context) error { return c.b.Set(ctx, dk, data, soft+c.o.StaleTTL) }); err != nil {
+		return err
+	}
+	c.publish(ctx, msgInvalidate, key)
+	c.publish(ctx, msgLanded, dk)
+	return nil
+}
+
+// Invalidate removes keys so the next Get loads them again, on every node:
+// it writes a short-lived tombstone (so that a load which started before
+// Invalidate is not stored after it), evicts the local L1 entries and
+// publishes an eviction for the L1 of other nodes.
+func (c *Cache[V]) Invalidate(ctx context.Context, keys ...string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	gen := c.generation()
+	now := c.o.Now()
+	c.epoch.Add(1)
+	items := make([]backend.Item, 0, len(keys))
+	for _, k := range keys {
+		data, err := c.env.Encode(nil, codec.Meta{Kind: codec.KindTombstone, CreatedAt: now, Generation: rand.Uint64()})
+		if err != nil {
+			return err
+		}
+		items = append(items, backend.Item{Key: c.keys.data(gen, k), Value: data, TTL: c.tombstoneTTL()})
+		if c.l1 != nil {
+			c.l1.delete(k)
+		}
+	}
+	err := c.call(ctx, func(ctx context.Context) error { return backend.SetMany(ctx, c.b, items) })
+	for _, k := range keys {
+		c.publish(ctx, msgInvalidate, k)
+	}
+	return err
+}
+
+// tombstoneTTL outlives every load that can still store: a load that
+// observed the state before an invalidation gives up storing after this
+// long (see store).
+func (c *Cache[V]) tombstoneTTL() time.Duration {
+	return c.o.LockWait + c.o.LoadTimeout + 4*c.o.BackendTimeout
+}
+
+// Clear invalidates every key of the namespace in O(1): it moves the
+// namespace to a new generation, so old keys are no longer read and expire
+// by their TTL. Other nodes follow through pub/sub, or within a second
+// without it.
+func (c *Cache[V]) Clear(ctx context.Context) error {
+	gen := rand.Uint64() | 1 // never 0, the generation of a fresh namespace
+	c.epoch.Add(1)
+	err := c.call(ctx, func(ctx context.Context) error {
+		return c.b.Set(ctx, c.keys.gen(), []byte(strconv.FormatUint(gen, 10)), backend.NoExpiry)
+	})
+	if err != nil {
+		return err
+	}
+	c.gen.Store(gen)
+	c.genCheckedAt.Store(c.o.Now().UnixNano())
+	if c.l1 != nil {
+		c.l1.flush()
+	}
+	c.publish(ctx, msgClear, strconv.FormatUint(gen, 10))
+	return nil
+}
+
+// generation returns the namespace generation, refreshing it in the
+// background when it was last read from the backend over a second ago.
+func (c *Cache[V]) generation() uint64 {
+	const refreshEvery = int64(time.Second)
+	if c.o.Now().UnixNano()-c.genCheckedAt.Load() > refreshEvery && c.genRefresh.CompareAndSwap(false, true) {
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			defer c.genRefresh.Store(false)
+			ctx, cancel := context.WithTimeout(context.Background(), c.o.BackendTimeout)
+			defer cancel()
+			c.loadGeneration(ctx)
+		}()
+	}
+	return c.gen.Load()
+}
+
+func (c *Cache[V]) loadGeneration(ctx context.Context) {
+	var raw []byte
+	err := c.call(ctx, func(ctx context.Context) (err error) {
+		raw, err = c.b.Get(ctx, c.keys.gen())
+		return err
+	})
+	switch {
+	case errors.Is(err, backend.ErrNotFound):
+		c.setGeneration(0)
+	case err == nil:
+		g, perr := strconv.ParseUint(string(raw), 10, 64)
+		if perr != nil {
+			c.o.Logger.Warn("memo: corrupt namespace generation; ignoring", "key", c.keys.gen(), "err", perr)
+			return
+		}
+		c.setGeneration(g)
+	default:
+		return // keep the last known generation; retry later
+	}
+	c.genCheckedAt.Store(c.o.Now().UnixNano())
+}
+
+func (c *Cache[V]) setGeneration(g uint64) {
+	if old := c.gen.Swap(g); old != g && c.l1 != nil {
+		c.epoch.Add(1)
+		c.l1.flush()
+	}
+}
+
+// lookupState classifies what the backend holds for a key.
+type lookupState uint8
+
+const (
+	stateMiss     lookupState = iota // nothing usable; raw says what is there
+	stateFresh                       // a fresh value
+	stateStale                       // a stale value within the stale window
+	stateNegative                    // a cached ErrNotFound
+	stateUnknown                     // the backend failed: the state is unknown
+)
+
+type lookupResult[V any] struct {
+	state lookupState
+	val   V
+	meta  entryMeta
+	raw   []byte // the bytes found (nil for none); compared on store
+}
+
+func (c *Cache[V]) lookup(ctx context.Context, key, dk string) lookupResult[V] {
+	var raw []byte
+	err := c.call(ctx, func(ctx context.Context) (err error) {
+		raw, err = c.b.Get(ctx, dk)
+		return err
+	})
+	switch {
+	case errors.Is(err, backend.ErrNotFound):
+		return lookupResult[V]{state: stateMiss}
+	case err != nil:
+		return lookupResult[V]{state: stateUnknown}
+	}
+	return c.classify(key, raw)
+}
+
+func (c *Cache[V]) classify(key string, raw []byte) lookupResult[V] {
+	var v V
+	m, err := c.env.Decode(raw, &v)
+	if err != nil {
+		c.event(EventCorrupt, key, 0, err)
+		return lookupResult[V]{state: stateMiss, raw: raw}
+	}
+	meta := entryMeta{soft: m.SoftExpiry, created: m.CreatedAt, load: m.LoadDuration}
+	r := lookupResult[V]{raw: raw, meta: meta}
+	now := c.o.Now()
+	switch m.Kind {
+	case codec.KindTombstone:
+		r.state = stateMiss
+	case codec.KindNotFound:
+		r.state = stateNegative
+		if !m.SoftExpiry.IsZero() && !now.Before(m.SoftExpiry) {
+			r.state = stateMiss
+		}
+	default:
+		r.val = v
+		switch {
+		case m.SoftExpiry.IsZero() || now.Before(m.SoftExpiry):
+			r.state = stateFresh
+		case now.Before(m.SoftExpiry.Add(c.o.StaleTTL)):
+			r.state = stateStale
+		default:
+			r.state = stateMiss
+		}
+	}
+	return r
+}
+
+func (c *Cache[V]) putL1(key string, gen, epoch uint64, v V, m entryMeta) {
+	if c.l1 == nil {
+		return
+	}
+	now := c.o.Now()
+	exp := now.Add(c.jitter(c.o.L1TTL))
+	if !m.soft.IsZero() && m.soft.Before(exp) {
+		exp = m.soft
+	}
+	e := &l1Entry[V]{val: v, gen: gen, soft: m.soft.UnixNano(), expires: exp.UnixNano(), meta: m}
+	if m.soft.IsZero() {
+		e.soft = math.MaxInt64
+	}
+	c.l1.set(key, e)
+	if c.epoch.Load() != epoch {
+		// An invalidation raced with this write: it may predate v.
+		c.l1.delete(key)
+	}
+}
+
+// jitter spreads d by ±Jitter.
+func (c *Cache[V]) jitter(d time.Duration) time.Duration {
+	if c.o.Jitter <= 0 || d <= 0 {
+		return d
+	}
+	f := 1 + c.o.Jitter*(2*c.o.Rand()-1)
+	j := time.Duration(float64(d) * f)
+	if j <= 0 {
+		return d
+	}
+	return j
+}
+
+// call runs one backend operation under BackendTimeout and the circuit
+// breaker. Misses are not failures; nor is the caller's own cancellation.
+func (c *Cache[V]) call(ctx context.Context, op func(context.Context) error) error {
+	if !c.brk.allow() {
+		return errBreakerOpen
+	}
+	cctx, cancel := context.WithTimeout(ctx, c.o.BackendTimeout)
+	err := op(cctx)
+	cancel()
+	if err != nil && ctx.Err() != nil {
+		return err // the caller left; says nothing about the backend
+	}
+	failed := err != nil && !errors.Is(err, backend.ErrNotFound) && !errors.Is(err, backend.ErrInvalidTTL)
+	switch c.brk.record(!failed) {
+	case +1:
+		c.event(EventBreakerOpen, "", 0, err)
+		c.o.Logger.Warn("memo: backend failing; circuit breaker open", "namespace", c.o.Namespace, "err", err)
+	case -1:
+		c.event(EventBreakerClose, "", 0, nil)
+		c.o.Logger.Info("memo: backend recovered; circuit breaker closed", "namespace", c.o.Namespace)
+	}
+	if failed {
+		c.event(EventBackendError, "", 0, err)
+	}
+	return err
+}
+
+// safeLoad runs load, turning a panic into a *PanicError.
+func safeLoad[V any](ctx context.Context, load LoadFunc[V]) (v V, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &PanicError{Value: p, Stack: debug.Stack()}
+		}
+	}()
+	return load(ctx)
+}
+
+func randFloat() float64 { return rand.Float64() }

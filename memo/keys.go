@@ -1,0 +1,72 @@
+package memo
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+
+	"github.com/cachekit/cachekit/backend"
+)
+
+// maxKeyLen is the longest escaped user key kept as is; longer keys are
+// replaced by their SHA-256 (Redis keys can be 512 MiB, but long keys waste
+// memory and bandwidth on every call).
+const maxKeyLen = 200
+
+// keyspace builds backend keys: "<ns>:v<version>:<gen>:<escaped key>".
+type keyspace struct {
+	prefix string // "<ns>:v<version>:"
+}
+
+func newKeyspace(namespace string, version int) keyspace {
+	return keyspace{prefix: backend.EscapeKeyPart(namespace) + ":v" + strconv.Itoa(version) + ":"}
+}
+
+// data returns the backend key of key under generation gen.
+func (k keyspace) data(gen uint64, key string) string {
+	e := backend.EscapeKeyPart(key)
+	if len(e) > maxKeyLen {
+		sum := sha256.Sum256([]byte(key))
+		e = "#" + hex.EncodeToString(sum[:])
+	}
+	return k.prefix + strconv.FormatUint(gen, 36) + ":" + e
+}
+
+// gen is the key holding the namespace generation.
+func (k keyspace) gen() string { return k.prefix + "gen" }
+
+// channel is the pub/sub channel of the namespace.
+func (k keyspace) channel() string { return k.prefix + "events" }
+
+// counter is the key of a memo counter.
+func (k keyspace) counter(key string) string { return k.prefix + "n:" + backend.EscapeKeyPart(key) }
+
+// lock is the lock name for a data key.
+func lockName(dataKey string) string { return "memo-lock:" + dataKey }
+
+// DefaultKey turns a key of any comparable type into a string key: strings
+// are used as they are, integers in decimal, fmt.Stringer through String,
+// anything else with fmt's %v. Types whose %v is not unique (pointers,
+// structs with unexported state) need their own key function.
+func DefaultKey[K comparable](k K) string {
+	switch v := any(k).(type) {
+	case string:
+		return v
+	case int:
+		return strconv.Itoa(v)
+	case int64:
+		return strconv.FormatInt(v, 10)
+	case int32:
+		return strconv.FormatInt(int64(v), 10)
+	case uint:
+		return strconv.FormatUint(uint64(v), 10)
+	case uint64:
+		return strconv.FormatUint(v, 10)
+	case uint32:
+		return strconv.FormatUint(uint64(v), 10)
+	case fmt.Stringer:
+		return v.String()
+	}
+	return fmt.Sprintf("%v", k)
+}

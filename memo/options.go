@@ -1,0 +1,196 @@
+package memo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/cachekit/cachekit/codec"
+)
+
+// Locker acquires a distributed lock without waiting for it. memo takes it
+// around a load so that, across processes, one caller loads a cold key while
+// the others wait for the value to land. *lockx.Locker satisfies it (memo
+// does not import lockx); [LockerFunc] adapts a function.
+type Locker interface {
+	// TryAcquire makes one attempt to take the lock called name. ok=false
+	// with a nil error means another holder has it. release frees the lock;
+	// it must work even with an already-cancelled context.
+	TryAcquire(ctx context.Context, name string) (release func(context.Context) error, ok bool, err error)
+}
+
+// LockerFunc adapts a function to [Locker].
+type LockerFunc func(ctx context.Context, name string) (func(context.Context) error, bool, error)
+
+// TryAcquire calls f.
+func (f LockerFunc) TryAcquire(ctx context.Context, name string) (func(context.Context) error, bool, error) {
+	return f(ctx, name)
+}
+
+// Options configures a [Cache]. The zero value of every field is its
+// documented default, and a nil *Options means all defaults.
+type Options struct {
+	// Namespace prefixes every key ("ns:v<version>:..."). Default "memo".
+	Namespace string
+	// Version is part of every key; bump it when V's encoding changes
+	// incompatibly. Default 1.
+	Version int
+
+	// Codec serializes values. Default codec.Default (msgpack).
+	Codec codec.Codec
+	// Compression applies to encoded values of at least
+	// CompressionThreshold bytes. Default none.
+	Compression codec.Compression
+	// CompressionThreshold: default codec.DefaultThreshold.
+	CompressionThreshold int
+
+	// TTL is how long a value stays fresh. Default 5 minutes.
+	TTL time.Duration
+	// Jitter spreads expiries by ±Jitter·TTL so keys loaded together do not
+	// expire together. Default 0.1; a negative value disables jitter.
+	Jitter float64
+	// StaleTTL is the stale-while-revalidate window after TTL: a value
+	// that is stale but within it is returned at once and refreshed once in
+	// the background. Default 0 (no stale serving).
+	StaleTTL time.Duration
+	// Beta enables probabilistic early refresh (XFetch): a fresh value is
+	// refreshed in the background when now − δ·Beta·ln(rand) ≥ expiry,
+	// where δ is the measured load time. 1 is the usual setting; 0 (the
+	// default) disables it.
+	Beta float64
+	// NegativeTTL caches a loader's [ErrNotFound] for this long. Default 0:
+	// not-found is not cached.
+	NegativeTTL time.Duration
+
+	// LoadTimeout bounds a load, which runs detached from its callers'
+	// contexts. Default 30 seconds.
+	LoadTimeout time.Duration
+	// BackendTimeout bounds every backend call, so a slow or frozen backend
+	// costs a caller at most this much before it falls back to loading.
+	// Default 250 ms.
+	BackendTimeout time.Duration
+	// MaxConcurrentLoads bounds concurrent loads per Cache, protecting the
+	// origin when the backend is down and every Get becomes a load.
+	// Default 256.
+	MaxConcurrentLoads int
+
+	// L1Size enables a typed in-process cache of up to L1Size entries in
+	// front of the backend. L1 hits return the stored V without decoding
+	// (so V must be treated as immutable by callers). Default 0: no L1.
+	L1Size int
+	// L1TTL caps how long an L1 entry is served, bounding staleness when an
+	// invalidation message from another node is missed. Default: TTL/10,
+	// at least 1 second and at most TTL.
+	L1TTL time.Duration
+
+	// Locker, when set, is taken around every load so that one caller
+	// across all processes loads a cold key. Default nil: coalescing is
+	// per process only.
+	Locker Locker
+	// LockWait is how long a caller that lost the lock waits for the value
+	// to land before loading itself (liveness over purity). Default:
+	// LoadTimeout.
+	LockWait time.Duration
+	// PollInterval bounds how long a waiting caller goes without checking
+	// the backend when no "value landed" message arrives. Default 50 ms.
+	PollInterval time.Duration
+
+	// BreakerThreshold is the number of consecutive backend failures
+	// (errors or timeouts; misses are not failures) that opens the circuit
+	// breaker. Default 5; negative disables the breaker.
+	BreakerThreshold int
+	// BreakerCooldown is how long an open breaker skips the backend before
+	// letting one probe through. Default 1 second.
+	BreakerCooldown time.Duration
+
+	// Logger receives warnings about backend failures and recovered panics.
+	// Default slog.Default().
+	Logger *slog.Logger
+	// Observer receives every cache event. Default none.
+	Observer Observer
+
+	// Now returns the current time; tests inject a fake clock. Default
+	// time.Now.
+	Now func() time.Time
+	// Rand returns a float in [0, 1) for jitter and early refresh. Default
+	// math/rand/v2.Float64.
+	Rand func() float64
+}
+
+// errOptions reports invalid options.
+var errOptions = errors.New("memo: invalid options")
+
+func (o *Options) withDefaults() (Options, error) {
+	var out Options
+	if o != nil {
+		out = *o
+	}
+	if out.Namespace == "" {
+		out.Namespace = "memo"
+	}
+	if out.Version == 0 {
+		out.Version = 1
+	}
+	if out.Codec == nil {
+		out.Codec = codec.Default
+	}
+	if out.TTL == 0 {
+		out.TTL = 5 * time.Minute
+	}
+	if out.Jitter == 0 {
+		out.Jitter = 0.1
+	}
+	if out.Jitter < 0 {
+		out.Jitter = 0
+	}
+	if out.LoadTimeout == 0 {
+		out.LoadTimeout = 30 * time.Second
+	}
+	if out.BackendTimeout == 0 {
+		out.BackendTimeout = 250 * time.Millisecond
+	}
+	if out.MaxConcurrentLoads == 0 {
+		out.MaxConcurrentLoads = 256
+	}
+	if out.L1TTL == 0 {
+		out.L1TTL = min(max(out.TTL/10, time.Second), out.TTL)
+	}
+	if out.LockWait == 0 {
+		out.LockWait = out.LoadTimeout
+	}
+	if out.PollInterval == 0 {
+		out.PollInterval = 50 * time.Millisecond
+	}
+	if out.BreakerThreshold == 0 {
+		out.BreakerThreshold = 5
+	}
+	if out.BreakerCooldown == 0 {
+		out.BreakerCooldown = time.Second
+	}
+	if out.Logger == nil {
+		out.Logger = slog.Default()
+	}
+	if out.Now == nil {
+		out.Now = time.Now
+	}
+	if out.Rand == nil {
+		out.Rand = randFloat
+	}
+	switch {
+	case out.Version < 0:
+		return out, fmt.Errorf("%w: Version %d < 0", errOptions, out.Version)
+	case out.TTL < 0, out.StaleTTL < 0, out.NegativeTTL < 0, out.L1TTL < 0:
+		return out, fmt.Errorf("%w: negative TTL", errOptions)
+	case out.Jitter >= 1:
+		return out, fmt.Errorf("%w: Jitter %v ≥ 1", errOptions, out.Jitter)
+	case out.Beta < 0:
+		return out, fmt.Errorf("%w: Beta %v < 0", errOptions, out.Beta)
+	case out.LoadTimeout < 0, out.BackendTimeout < 0, out.LockWait < 0, out.PollInterval < 0, out.BreakerCooldown < 0:
+		return out, fmt.Errorf("%w: negative duration", errOptions)
+	case out.MaxConcurrentLoads < 0, out.L1Size < 0:
+		return out, fmt.Errorf("%w: negative size", errOptions)
+	}
+	return out, nil
+}

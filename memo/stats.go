@@ -1,0 +1,128 @@
+package memo
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// Stats counts what a [Cache] did since it was created. All counters only
+// grow, except BreakerOpen.
+type Stats struct {
+	HitsL1          uint64 // Gets answered from the in-process L1
+	HitsBackend     uint64 // Gets answered from the backend
+	NegativeHits    uint64 // Gets answered with a cached ErrNotFound
+	Misses          uint64 // Gets that found nothing usable
+	Loads           uint64 // loader calls
+	LoadErrors      uint64 // loader calls that failed (including panics)
+	LoadPanics      uint64 // loader calls that panicked
+	Coalesced       uint64 // Gets that shared another caller's load
+	StaleServed     uint64 // stale values returned while refreshing
+	EarlyRefreshes  uint64 // background refreshes started by XFetch
+	Refreshes       uint64 // background refreshes run (stale or early)
+	LockWaits       uint64 // loads that waited for another process's value
+	LockWaitExpired uint64 // waits that gave up and loaded themselves
+	StoresSkipped   uint64 // loaded values not stored: invalidated or set meanwhile
+	BackendErrors   uint64 // backend calls that failed or timed out
+	CorruptEntries  uint64 // stored entries that failed to decode
+	BreakerTrips    uint64 // times the circuit breaker opened
+	BreakerOpen     bool   // whether the breaker is open now
+	L1Invalidations uint64 // L1 entries evicted by messages from other nodes
+}
+
+// EventKind names a cache event reported to an [Observer].
+type EventKind uint8
+
+// Event kinds.
+const (
+	EventHitL1 EventKind = iota
+	EventHitBackend
+	EventHitNegative
+	EventMiss
+	EventLoad
+	EventLoadError
+	EventCoalesced
+	EventStaleServed
+	EventEarlyRefresh
+	EventLockWait
+	EventLockWaitExpired
+	EventStoreSkipped
+	EventBackendError
+	EventCorrupt
+	EventBreakerOpen
+	EventBreakerClose
+)
+
+var eventNames = [...]string{"hit_l1", "hit_backend", "hit_negative", "miss", "load", "load_error",
+	"coalesced", "stale_served", "early_refresh", "lock_wait", "lock_wait_expired", "store_skipped",
+	"backend_error", "corrupt", "breaker_open", "breaker_close"}
+
+// String returns the event's snake_case name, such as "hit_l1".
+func (k EventKind) String() string {
+	if int(k) < len(eventNames) {
+		return eventNames[k]
+	}
+	return "unknown"
+}
+
+// Event is one thing a [Cache] did.
+type Event struct {
+	Kind     EventKind
+	Key      string        // the caller's key (not the backend key); empty for breaker events
+	Duration time.Duration // load duration for EventLoad/EventLoadError
+	Err      error         // the error for error events
+}
+
+// Observer receives cache events, for metrics. Observe is called
+// synchronously on the request path and must be fast and safe for
+// concurrent use.
+type Observer interface {
+	Observe(Event)
+}
+
+// ObserverFunc adapts a function to [Observer].
+type ObserverFunc func(Event)
+
+// Observe calls f(e).
+func (f ObserverFunc) Observe(e Event) { f(e) }
+
+type counters struct {
+	hitsL1, hitsBackend, negativeHits, misses, loads, loadErrors, loadPanics, coalesced,
+	staleServed, earlyRefreshes, refreshes, lockWaits, lockWaitExpired, storesSkipped,
+	backendErrors, corrupt, breakerTrips, l1Invalidations atomic.Uint64
+}
+
+func (c *counters) counter(k EventKind) *atomic.Uint64 {
+	switch k {
+	case EventHitL1:
+		return &c.hitsL1
+	case EventHitBackend:
+		return &c.hitsBackend
+	case EventHitNegative:
+		return &c.negativeHits
+	case EventMiss:
+		return &c.misses
+	case EventLoad:
+		return &c.loads
+	case EventLoadError:
+		return &c.loadErrors
+	case EventCoalesced:
+		return &c.coalesced
+	case EventStaleServed:
+		return &c.staleServed
+	case EventEarlyRefresh:
+		return &c.earlyRefreshes
+	case EventLockWait:
+		return &c.lockWaits
+	case EventLockWaitExpired:
+		return &c.lockWaitExpired
+	case EventStoreSkipped:
+		return &c.storesSkipped
+	case EventBackendError:
+		return &c.backendErrors
+	case EventCorrupt:
+		return &c.corrupt
+	case EventBreakerOpen:
+		return &c.breakerTrips
+	}
+	return nil
+}
