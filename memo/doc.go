@@ -1,0 +1,73 @@
+// Package memo is cachekit's read-through engine: a typed [Cache] over any
+// [backend.Backend], and [Memoize] / [MemoizeBatch] to wrap functions.
+//
+//	users, _ := memo.New[User](b, &memo.Options{Namespace: "users", TTL: 10 * time.Minute})
+//	getUser := memo.Memoize(users, db.LoadUser, nil) // func(ctx, int64) (User, error)
+//	u, err := getUser(ctx, 42)
+//
+// # The miss path
+//
+// Get looks in the typed in-process L1 (when Options.L1Size > 0), then the
+// backend. On a miss, callers of one key in this process share one load
+// (x/sync/singleflight, DoChan). With an Options.Locker, the flight takes a
+// distributed lock; a process that loses it does not load but waits for
+// the value to land — woken by the backend's pub/sub, with bounded polling
+// as a fallback — and only after Options.LockWait loads itself (liveness
+// over purity; counted as LockWaitExpired). Under the lock the flight
+// re-checks the backend before it loads. So N processes × M goroutines on
+// one cold key run the loader once.
+//
+// # Contexts and panics
+//
+// The load runs on context.WithoutCancel of the first caller's context plus
+// Options.LoadTimeout: the first caller giving up does not fail the others.
+// Every caller waits on its own context and leaves when it ends. A panic in
+// the loader becomes a *[PanicError] (wrapping [ErrLoaderPanic], with the
+// stack) for every waiter; nothing is cached and the process survives.
+//
+// # Stale-set protection
+//
+// A value loaded before an [Cache.Invalidate] or [Cache.Set] of its key is
+// never stored after it. Invalidate writes a short-lived tombstone; a load
+// stores with compare-and-swap against the bytes it saw before loading
+// (backend.Swapper), so any write in between — a tombstone, a Set, another
+// load — makes the store a no-op (counted as StoresSkipped). This holds
+// across processes because the comparison happens in the backend. On a
+// backend without compare-and-swap, loads store with a plain Set and the
+// guarantee is lost (backend/memory and backend/goredis both have it).
+//
+// # Freshness
+//
+// Values are fresh for TTL (jittered ±10% by default so keys loaded
+// together do not expire together), then stale for StaleTTL: a stale value
+// is returned at once and refreshed once in the background
+// (stale-while-revalidate). With Beta > 0, a fresh value is refreshed early
+// with the XFetch rule now − δ·β·ln(rand) ≥ expiry, where δ is the load time
+// measured and kept in the stored envelope. A loader's [ErrNotFound] is
+// cached for NegativeTTL; other errors are never cached.
+//
+// # Two tiers across nodes
+//
+// When the backend supports pub/sub, Set, Invalidate and Clear on one node
+// evict the L1 entries of every node. Messages can be lost (a reconnect, a
+// slow subscriber): the backend then reports a gap and the L1 is flushed.
+// L1TTL caps how long any L1 entry is served in any case.
+//
+// # Clear
+//
+// Keys are "<namespace>:v<version>:<generation>:<key>" (user keys escaped,
+// over-long keys hashed). Clear moves the namespace to a new random
+// generation — one write, O(1) — so old keys are never read again and
+// expire by their TTL. Other nodes learn the generation through pub/sub,
+// or by re-reading it at most a second later.
+//
+// # Failures
+//
+// Backend errors and slowness never fail a Get that can load: every backend
+// call is bounded by BackendTimeout, failures count toward a circuit
+// breaker that then skips the backend (probing to recover after
+// BreakerCooldown), and the loaded value is returned. Misses are not
+// failures. MaxConcurrentLoads bounds the load on the origin while the
+// backend is down. Corrupt stored bytes are a miss and are overwritten.
+// Every event is counted in [Cache.Stats] and reported to Options.Observer.
+package memo

@@ -1,0 +1,105 @@
+package memo_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cachekit/cachekit/backend/memory"
+	"github.com/cachekit/cachekit/memo"
+)
+
+type User struct {
+	ID   int64
+	Name string
+}
+
+func ExampleMemoize() {
+	b, _ := memory.New(nil)
+	users, _ := memo.New[User](b, &memo.Options{Namespace: "users", TTL: time.Minute})
+	defer users.Close()
+
+	calls := 0
+	loadUser := func(_ context.Context, id int64) (User, error) {
+		calls++ // a slow database query in real life
+		return User{ID: id, Name: fmt.Sprint("user-", id)}, nil
+	}
+	getUser := memo.Memoize(users, loadUser, nil)
+
+	ctx := context.Background()
+	for i := 0; i < 3; i++ {
+		u, _ := getUser(ctx, 42)
+		fmt.Println(u.Name)
+	}
+	s := users.Stats()
+	fmt.Println("loader calls:", calls, "misses:", s.Misses, "hits:", s.HitsBackend)
+	// Output:
+	// user-42
+	// user-42
+	// user-42
+	// loader calls: 1 misses: 1 hits: 2
+}
+
+func ExampleCache_Get() {
+	b, _ := memory.New(nil)
+	c, _ := memo.New[string](b, &memo.Options{NegativeTTL: time.Minute})
+	defer c.Close()
+	ctx := context.Background()
+
+	v, err := c.Get(ctx, "greeting", func(context.Context) (string, error) { return "hello", nil })
+	fmt.Println(v, err)
+
+	// A loader says "no such key" with memo.ErrNotFound; with NegativeTTL
+	// the answer is cached too.
+	_, err = c.Get(ctx, "missing", func(context.Context) (string, error) { return "", memo.ErrNotFound })
+	fmt.Println(errors.Is(err, memo.ErrNotFound))
+	// Output:
+	// hello <nil>
+	// true
+}
+
+func ExampleCache_Invalidate() {
+	b, _ := memory.New(nil)
+	c, _ := memo.New[int](b, nil)
+	defer c.Close()
+	ctx := context.Background()
+
+	version := 1
+	load := func(context.Context) (int, error) { return version, nil }
+	v, _ := c.Get(ctx, "config", load)
+	fmt.Println(v)
+
+	version = 2
+	_ = c.Invalidate(ctx, "config") // on every node, when the backend has pub/sub
+	v, _ = c.Get(ctx, "config", load)
+	fmt.Println(v)
+	// Output:
+	// 1
+	// 2
+}
+
+func ExampleMemoizeBatch() {
+	b, _ := memory.New(nil)
+	c, _ := memo.New[string](b, nil)
+	defer c.Close()
+
+	var asked [][]int
+	names := memo.MemoizeBatch(c, func(_ context.Context, ids []int) (map[int]string, error) {
+		asked = append(asked, ids)
+		out := map[int]string{}
+		for _, id := range ids {
+			out[id] = fmt.Sprint("name-", id)
+		}
+		return out, nil
+	}, nil)
+
+	ctx := context.Background()
+	_, _ = names(ctx, []int{1, 2})
+	got, _ := names(ctx, []int{1, 2, 3}) // only 3 is loaded
+	fmt.Println(got[1], got[2], got[3])
+	fmt.Println(asked[1])
+	// Output:
+	// name-1 name-2 name-3
+	// [3]
+}
