@@ -1,0 +1,112 @@
+package goredis_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/cachekit/cachekit/backend"
+)
+
+// BenchmarkGet compares Backend.Get with the raw go-redis call it wraps,
+// on the same server in the same run.
+func BenchmarkGet(b *testing.B) {
+	be := newStandalone(b)
+	ctx := context.Background()
+	key := prefix(b) + "k"
+	if err := be.Set(ctx, key, make([]byte, 64), time.Minute); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("goredis", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := be.Get(ctx, key); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("raw", func(b *testing.B) {
+		c := be.Client()
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := c.Get(ctx, key).Bytes(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func benchKeys(b *testing.B, n int) []string {
+	be := newStandalone(b)
+	keys := make([]string, n)
+	items := make([]backend.Item, n)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("%sk%d", prefix(b), i)
+		items[i] = backend.Item{Key: keys[i], Value: make([]byte, 64), TTL: time.Minute}
+	}
+	if err := be.SetMany(context.Background(), items); err != nil {
+		b.Fatal(err)
+	}
+	return keys
+}
+
+// BenchmarkGetMany100 reads 100 keys in one round trip.
+func BenchmarkGetMany100(b *testing.B) {
+	keys := benchKeys(b, 100)
+	be := newStandalone(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := be.GetMany(ctx, keys); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkGetManyCluster100 reads 100 keys spread over 3 masters.
+func BenchmarkGetManyCluster100(b *testing.B) {
+	be := newCluster(b)
+	ctx := context.Background()
+	keys := make([]string, 100)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("%sk%d", prefix(b), i)
+		if err := be.Set(ctx, keys[i], make([]byte, 64), time.Minute); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := be.GetMany(ctx, keys); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkGetSequential100 reads the same 100 keys with one Get each.
+func BenchmarkGetSequential100(b *testing.B) {
+	keys := benchKeys(b, 100)
+	be := newStandalone(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, k := range keys {
+			if _, err := be.Get(ctx, k); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+// BenchmarkIncr measures the Lua counter (EVALSHA, never retried).
+func BenchmarkIncr(b *testing.B) {
+	be := newStandalone(b)
+	ctx := context.Background()
+	key := prefix(b) + "n"
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := be.Incr(ctx, key, 1, time.Minute); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,59 @@
+// Package goredis is the Redis [backend.Backend] of cachekit, over a
+// go-redis v9 client: a standalone *redis.Client, a Sentinel failover
+// client (redis.NewFailoverClient), a *redis.ClusterClient or a
+// *redis.Ring. It implements every optional capability of package backend
+// (Batcher, Counter, Expirer, Scanner, Swapper, PubSub) and adds
+// monitoring helpers (Ping, Info, MemoryStats, KeyCount).
+//
+// # Client requirements
+//
+// A context deadline bounds a go-redis socket read only when the client
+// is built with ContextTimeoutEnabled: true; without it a 100 ms deadline
+// against a frozen server returns after the 5 s ReadTimeout. [New]
+// therefore rejects a client without it ([ErrContextTimeoutDisabled])
+// unless [Options.AllowContextTimeoutDisabled] is set, and [Dial] builds
+// its client with the flag forced on. Errors caused by the end of the
+// context satisfy errors.Is(err, context.DeadlineExceeded) (or
+// context.Canceled), even when go-redis reports a socket timeout.
+//
+// # Non-idempotent commands
+//
+// go-redis re-sends a command after a read timeout or a broken
+// connection (MaxRetries, default 3), when the command may already have
+// run: one INCR whose reply was late became 4. The Backend marks Incr and
+// CompareAndSwap as not retryable (go-redis' Cmder.NoRetry), so they are
+// sent at most once whatever the client's MaxRetries; idempotent commands
+// (GET, SET, UNLINK, PEXPIRE, SCAN, PUBLISH) keep the client's retries.
+// When the reply of a non-idempotent command is lost, the error wraps
+// [backend.ErrOutcomeUnknown] together with the cause: the command may or
+// may not have been applied.
+//
+// # Cluster and Ring
+//
+// Multi-key operations never fail with CROSSSLOT: GetMany and SetMany use
+// one pipeline of single-key commands (go-redis splits it by node), Delete
+// and DeletePattern send one UNLINK per hash slot. Scan and DeletePattern
+// run SCAN on every master one node at a time (a plain ClusterClient.Scan
+// sees a single node), with COUNT [Options.ScanCount], and never use KEYS
+// or FLUSHDB; KEYS exists only as [Backend.KeysDevOnly]. Build keys and
+// patterns from user input with [backend.EscapeKeyPart], so a user part
+// cannot choose the key's slot with a {hash tag} or widen a pattern with a
+// glob character. PUBLISH reaches subscribers on every Cluster node; on a
+// Ring it is sent to every shard.
+//
+// # Expiry
+//
+// TTLs have millisecond precision (SET PX, PEXPIRE, PTTL); a positive TTL
+// below 1 ms is rounded up to 1 ms. A TTL ≤ 0 is rejected with
+// [backend.ErrInvalidTTL] before any I/O; [backend.NoExpiry] stores a key
+// without expiry.
+//
+// # Subscriptions
+//
+// A subscription has its own receive goroutine and a bounded buffer
+// ([Options.SubscriptionBuffer]). A slow consumer loses messages and is
+// then sent a gap notice; so is every subscriber when the connection
+// breaks, when go-redis has reconnected and re-subscribed, and when the
+// server stops answering health-check PINGs. Receivers that keep derived
+// state (an L1 cache) must resynchronise on a gap.
+package goredis

@@ -1,0 +1,4 @@
+package goredis
+
+// Slot exposes slot to the external tests.
+var Slot = slot

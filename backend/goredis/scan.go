@@ -1,0 +1,126 @@
+package goredis
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/cachekit/cachekit/backend"
+)
+
+// Scan calls fn for every key matching the Redis glob pattern (checked
+// with [backend.CheckPattern]). It runs a SCAN loop with COUNT
+// [Options.ScanCount] on every master — a Cluster's masters or a Ring's
+// shards, one node at a time (go-redis' ClusterClient.Scan sees one node
+// only) — and never uses KEYS. Keys present for the whole scan are
+// reported at least once, possibly more (SCAN semantics). fn is called
+// from one goroutine at a time and may use the Backend. An error from fn
+// stops the scan and is returned.
+func (b *Backend) Scan(ctx context.Context, pattern string, fn func(key string) error) error {
+	if err := b.checkPattern(ctx, pattern); err != nil {
+		return err
+	}
+	return b.scan(ctx, pattern, func(keys []string) error {
+		for _, k := range keys {
+			if err := fn(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// DeletePattern deletes every key matching pattern and returns how many
+// keys it deleted. It scans every master as [Backend.Scan] does and
+// UNLINKs each SCAN batch (grouped by hash slot on a Cluster, so never
+// CROSSSLOT). Never KEYS, never FLUSHDB. Keys written during the call may
+// or may not be deleted.
+func (b *Backend) DeletePattern(ctx context.Context, pattern string) (int64, error) {
+	if err := b.checkPattern(ctx, pattern); err != nil {
+		return 0, err
+	}
+	var n int64
+	err := b.scan(ctx, pattern, func(keys []string) error {
+		d, err := b.unlink(ctx, keys)
+		n += d
+		return err
+	})
+	return n, err
+}
+
+func (b *Backend) checkPattern(ctx context.Context, pattern string) error {
+	if b.closed.Load() {
+		return backend.ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return backend.CheckPattern(pattern)
+}
+
+// scan runs a SCAN loop on every master, one node at a time, and passes
+// each non-empty batch to fn.
+func (b *Backend) scan(ctx context.Context, pattern string, fn func(keys []string) error) error {
+	nodes, err := b.masters(ctx)
+	if err != nil {
+		return err
+	}
+	for _, node := range nodes {
+		var cursor uint64
+		for {
+			keys, next, err := node.Scan(ctx, cursor, pattern, int64(b.opt.ScanCount)).Result()
+			if err != nil {
+				return b.fail(ctx, "SCAN", pattern, err)
+			}
+			if len(keys) > 0 {
+				if err := fn(keys); err != nil {
+					return err
+				}
+			}
+			if next == 0 {
+				break
+			}
+			cursor = next
+		}
+	}
+	return nil
+}
+
+// masters returns a client per master: the client itself when standalone,
+// every master of a Cluster, every live shard of a Ring, sorted by
+// address.
+func (b *Backend) masters(ctx context.Context) ([]*redis.Client, error) {
+	if b.closed.Load() {
+		return nil, backend.ErrClosed
+	}
+	var (
+		mu    sync.Mutex
+		nodes []*redis.Client
+	)
+	collect := func(_ context.Context, c *redis.Client) error {
+		mu.Lock()
+		nodes = append(nodes, c)
+		mu.Unlock()
+		return nil
+	}
+	var err error
+	switch c := b.c.(type) {
+	case *redis.ClusterClient:
+		err = c.ForEachMaster(ctx, collect)
+	case *redis.Ring:
+		err = c.ForEachShard(ctx, collect)
+	case *redis.Client:
+		nodes = []*redis.Client{c}
+	}
+	if err != nil {
+		return nil, b.fail(ctx, "CLUSTER NODES", "", err)
+	}
+	if len(nodes) == 0 {
+		return nil, fmt.Errorf("goredis: no reachable master")
+	}
+	sort.Slice(nodes, func(i, j int) bool { return nodes[i].Options().Addr < nodes[j].Options().Addr })
+	return nodes, nil
+}
