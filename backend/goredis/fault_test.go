@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -124,20 +123,21 @@ func TestIncrReadTimeoutNotRetried(t *testing.T) {
 	}
 }
 
-// warm opens at least 6 idle connections in c's pool.
+// warm opens at least 6 idle connections in c's pool: it holds 6 sticky
+// connections at once (each answered a PING), then returns them.
 func warm(t *testing.T, c *redis.Client) {
 	t.Helper()
-	var wg sync.WaitGroup
+	var conns []*redis.Conn
 	for range 6 {
-		wg.Go(func() {
-			// A blocking command holds its connection, so 6 concurrent
-			// ones need 6 connections.
-			if err := c.Do(t.Context(), "blpop", "warm:list", "0.05").Err(); err != redis.Nil {
-				t.Errorf("BLPOP = %v, want redis.Nil", err)
-			}
-		})
+		cn := c.Conn()
+		if err := cn.Ping(t.Context()).Err(); err != nil {
+			t.Fatalf("PING = %v", err)
+		}
+		conns = append(conns, cn)
 	}
-	wg.Wait()
+	for _, cn := range conns {
+		_ = cn.Close()
+	}
 	if n := c.PoolStats().IdleConns; n < 4 {
 		t.Fatalf("idle connections = %d, want ≥ 4", n)
 	}
