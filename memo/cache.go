@@ -82,6 +82,9 @@ type Cache[V any] struct {
 	batchMu sync.Mutex
 	batches map[string]*batchCall[V]
 
+	nanotime    func() int64 // the hot-path clock: coarse unless Options.Now is set
+	coarseClock bool
+
 	closeOnce sync.Once
 	closed    chan struct{}
 	wg        sync.WaitGroup
@@ -120,6 +123,13 @@ func New[V any](b backend.Backend, opts *Options) (*Cache[V], error) {
 	if o.L1Size > 0 {
 		c.l1 = newL1[V](o.L1Size)
 	}
+	if opts == nil || opts.Now == nil {
+		acquireCoarseClock()
+		c.coarseClock = true
+		c.nanotime = coarseNow
+	} else {
+		c.nanotime = func() int64 { return o.Now().UnixNano() }
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), o.BackendTimeout)
 	defer cancel()
 	c.loadGeneration(ctx)
@@ -145,6 +155,9 @@ func (c *Cache[V]) Close() error {
 		close(c.closed)
 		if c.sub != nil {
 			_ = c.sub.Close()
+		}
+		if c.coarseClock {
+			releaseCoarseClock()
 		}
 	})
 	c.wg.Wait()
@@ -186,14 +199,20 @@ func (c *Cache[V]) Get(ctx context.Context, key string, load LoadFunc[V]) (V, er
 		return zero, err
 	}
 	gen := c.generation()
-	now := c.o.Now()
 	if c.l1 != nil {
-		if e, ok := c.l1.get(key, gen, now.UnixNano()); ok && now.UnixNano() < e.soft {
-			c.event(EventHitL1, key, 0, nil)
-			c.maybeEarlyRefresh(ctx, key, gen, e.meta, now, load)
+		now := c.nanotime()
+		if e, ok := c.l1.get(key, gen, now); ok && now < e.soft {
+			c.stats.hitsL1.Add(1)
+			if c.o.Observer != nil {
+				c.o.Observer.Observe(Event{Kind: EventHitL1, Key: key})
+			}
+			if c.o.Beta > 0 {
+				c.maybeEarlyRefresh(ctx, key, gen, e.meta, time.Unix(0, now), load)
+			}
 			return e.val, nil
 		}
 	}
+	now := c.o.Now()
 	epoch := c.epoch.Load()
 	dk := c.keys.data(gen, key)
 	r := c.lookup(ctx, key, dk)
@@ -293,7 +312,7 @@ func (c *Cache[V]) Clear(ctx context.Context) error {
 		return err
 	}
 	c.gen.Store(gen)
-	c.genCheckedAt.Store(c.o.Now().UnixNano())
+	c.genCheckedAt.Store(c.nanotime())
 	if c.l1 != nil {
 		c.l1.flush()
 	}
@@ -305,7 +324,7 @@ func (c *Cache[V]) Clear(ctx context.Context) error {
 // background when it was last read from the backend over a second ago.
 func (c *Cache[V]) generation() uint64 {
 	const refreshEvery = int64(time.Second)
-	if c.o.Now().UnixNano()-c.genCheckedAt.Load() > refreshEvery && c.genRefresh.CompareAndSwap(false, true) {
+	if c.nanotime()-c.genCheckedAt.Load() > refreshEvery && c.genRefresh.CompareAndSwap(false, true) {
 		c.wg.Add(1)
 		go func() {
 			defer c.wg.Done()
@@ -337,7 +356,7 @@ func (c *Cache[V]) loadGeneration(ctx context.Context) {
 	default:
 		return // keep the last known generation; retry later
 	}
-	c.genCheckedAt.Store(c.o.Now().UnixNano())
+	c.genCheckedAt.Store(c.nanotime())
 }
 
 func (c *Cache[V]) setGeneration(g uint64) {

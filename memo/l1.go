@@ -1,26 +1,20 @@
 package memo
 
 import (
-	"hash/maphash"
 	"sync"
-	"time"
+	"sync/atomic"
 )
 
-const l1Shards = 64
-
-// l1 is the typed in-process tier: a sharded map of decoded values, bounded
-// by entry count (random eviction within a shard: map iteration order).
-// Entries carry the namespace generation they were stored under, so Clear
-// invalidates them without touching them.
+// l1 is the typed in-process tier: decoded values in a sync.Map (lock-free
+// reads, no allocation on a hit), bounded by entry count. Entries carry the
+// namespace generation they were stored under, so Clear invalidates them
+// without touching them. When an insert takes the map past its size, a
+// few arbitrary entries (sync.Map's range order) are evicted.
 type l1[V any] struct {
-	seed     maphash.Seed
-	perShard int
-	shards   [l1Shards]l1Shard[V]
-}
-
-type l1Shard[V any] struct {
-	mu sync.RWMutex
-	m  map[string]*l1Entry[V]
+	size  int64
+	count atomic.Int64
+	m     sync.Map // string → *l1Entry[V]
+	evict sync.Mutex
 }
 
 type l1Entry[V any] struct {
@@ -32,70 +26,61 @@ type l1Entry[V any] struct {
 }
 
 func newL1[V any](size int) *l1[V] {
-	c := &l1[V]{seed: maphash.MakeSeed(), perShard: max(1, (size+l1Shards-1)/l1Shards)}
-	for i := range c.shards {
-		c.shards[i].m = make(map[string]*l1Entry[V])
-	}
-	return c
-}
-
-func (c *l1[V]) shard(key string) *l1Shard[V] {
-	return &c.shards[maphash.String(c.seed, key)%l1Shards]
+	return &l1[V]{size: int64(size)}
 }
 
 // get returns the entry for key if it is present, of generation gen and not
 // past its L1 expiry.
 func (c *l1[V]) get(key string, gen uint64, now int64) (*l1Entry[V], bool) {
-	s := c.shard(key)
-	s.mu.RLock()
-	e, ok := s.m[key]
-	s.mu.RUnlock()
-	if !ok || e.gen != gen || now >= e.expires {
+	v, ok := c.m.Load(key)
+	if !ok {
+		return nil, false
+	}
+	e := v.(*l1Entry[V])
+	if e.gen != gen || now >= e.expires {
 		return nil, false
 	}
 	return e, true
 }
 
 func (c *l1[V]) set(key string, e *l1Entry[V]) {
-	s := c.shard(key)
-	s.mu.Lock()
-	if _, exists := s.m[key]; !exists && len(s.m) >= c.perShard {
-		for k := range s.m { // evict one arbitrary entry
-			delete(s.m, k)
-			break
-		}
+	if _, loaded := c.m.Swap(key, e); loaded {
+		return
 	}
-	s.m[key] = e
-	s.mu.Unlock()
+	if c.count.Add(1) <= c.size {
+		return
+	}
+	// Over the bound: evict until back under it. One evictor at a time;
+	// others proceed (the bound is exceeded by at most the number of
+	// concurrent inserts, briefly).
+	if !c.evict.TryLock() {
+		return
+	}
+	defer c.evict.Unlock()
+	c.m.Range(func(k, _ any) bool {
+		if c.count.Load() <= c.size {
+			return false
+		}
+		if k != key {
+			if _, ok := c.m.LoadAndDelete(k); ok {
+				c.count.Add(-1)
+			}
+		}
+		return true
+	})
 }
 
 func (c *l1[V]) delete(key string) bool {
-	s := c.shard(key)
-	s.mu.Lock()
-	_, ok := s.m[key]
-	delete(s.m, key)
-	s.mu.Unlock()
-	return ok
+	if _, ok := c.m.LoadAndDelete(key); ok {
+		c.count.Add(-1)
+		return true
+	}
+	return false
 }
 
 func (c *l1[V]) flush() {
-	for i := range c.shards {
-		s := &c.shards[i]
-		s.mu.Lock()
-		clear(s.m)
-		s.mu.Unlock()
-	}
+	c.m.Range(func(k, _ any) bool {
+		c.delete(k.(string))
+		return true
+	})
 }
-
-func (c *l1[V]) len() int {
-	n := 0
-	for i := range c.shards {
-		s := &c.shards[i]
-		s.mu.RLock()
-		n += len(s.m)
-		s.mu.RUnlock()
-	}
-	return n
-}
-
-func nanos(t time.Time) int64 { return t.UnixNano() }

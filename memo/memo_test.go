@@ -255,7 +255,11 @@ func testInvalidateDuringLoad(t *testing.T, c, inv *memo.Cache[string]) {
 		})
 		done <- v
 	}()
-	<-inLoad
+	select {
+	case <-inLoad:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the load never started (a value was already cached?)")
+	}
 	if err := inv.Invalidate(t.Context(), "k"); err != nil {
 		t.Fatalf("Invalidate: %v", err)
 	}

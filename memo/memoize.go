@@ -49,7 +49,7 @@ func (c *Cache[V]) GetMany(ctx context.Context, keys []string, load BatchLoadFun
 		return nil, err
 	}
 	gen := c.generation()
-	now := c.o.Now()
+	now := c.nanotime()
 	out := make(map[string]V, len(keys))
 	var rest []string
 	for _, k := range keys {
@@ -57,7 +57,7 @@ func (c *Cache[V]) GetMany(ctx context.Context, keys []string, load BatchLoadFun
 			continue
 		}
 		if c.l1 != nil {
-			if e, ok := c.l1.get(k, gen, now.UnixNano()); ok && now.UnixNano() < e.soft {
+			if e, ok := c.l1.get(k, gen, now); ok && now < e.soft {
 				c.event(EventHitL1, k, 0, nil)
 				out[k] = e.val
 				continue

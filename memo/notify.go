@@ -57,7 +57,7 @@ func (c *Cache[V]) listen(sub backend.Subscription) {
 		case msgClear:
 			if g, err := strconv.ParseUint(arg, 10, 64); err == nil {
 				c.setGeneration(g)
-				c.genCheckedAt.Store(c.o.Now().UnixNano())
+				c.genCheckedAt.Store(c.nanotime())
 			}
 		}
 	}

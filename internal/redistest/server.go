@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -278,10 +279,14 @@ func tail(s string, n int) string {
 	return "…" + s[len(s)-n:]
 }
 
-// Prefix returns a key prefix unique to tb (its name, with characters that
-// are special in keys or glob patterns replaced), ending in ':'. Tests that
-// share one server isolate their keys with it.
+var prefixSeq atomic.Int64
+
+// Prefix returns a key prefix unique to this call: tb's name (with
+// characters that are special in keys or glob patterns replaced), the
+// process id and a sequence number (so -count=N runs and concurrent test
+// binaries do not see each other's keys), ending in ':'. Tests that share
+// one server isolate their keys with it.
 func Prefix(tb testing.TB) string {
 	r := strings.NewReplacer("/", ".", " ", "_", "*", "_", "?", "_", "[", "_", "]", "_", "{", "_", "}", "_", "\\", "_", ":", "_")
-	return "t." + r.Replace(tb.Name()) + ":"
+	return fmt.Sprintf("t.%s.%d.%d:", r.Replace(tb.Name()), os.Getpid(), prefixSeq.Add(1))
 }
