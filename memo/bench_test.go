@@ -115,7 +115,7 @@ func BenchmarkRedisHit(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	c, _ := memo.New[benchPost](be, &memo.Options{Namespace: "bench", TTL: time.Hour})
+	c, _ := memo.New[benchPost](be, &memo.Options{Namespace: redistest.Prefix(b), TTL: time.Hour})
 	defer c.Close()
 	ctx := context.Background()
 	p := newBenchPost()
@@ -151,3 +151,53 @@ func BenchmarkRedisHit(b *testing.B) {
 	})
 }
 
+
+// BenchmarkRedisHitInterleaved alternates one memo Get (Redis tier) and one
+// raw go-redis GET + msgpack decode of the same value in every iteration,
+// so machine noise hits both alike, and reports each side's ns/op and
+// their ratio (target ≤ 1.15).
+func BenchmarkRedisHitInterleaved(b *testing.B) {
+	s := redistest.Shared(b)
+	client := redis.NewClient(&redis.Options{Addr: s.Addr, ContextTimeoutEnabled: true})
+	defer client.Close()
+	be, err := goredis.New(client, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, _ := memo.New[benchPost](be, &memo.Options{Namespace: redistest.Prefix(b), TTL: time.Hour})
+	defer c.Close()
+	ctx := context.Background()
+	p := newBenchPost()
+	load := func(context.Context) (benchPost, error) { return p, nil }
+	_, _ = c.Get(ctx, "post:42", load)
+	raw, _ := msgpack.Marshal(&p)
+	if err := client.Set(ctx, "bench-il:raw", raw, time.Hour).Err(); err != nil {
+		b.Fatal(err)
+	}
+	var memoNs, rawNs time.Duration
+	b.ReportAllocs()
+	for b.Loop() {
+		t0 := time.Now()
+		if _, err := c.Get(ctx, "post:42", load); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		data, err := client.Get(ctx, "bench-il:raw").Bytes()
+		if err != nil {
+			b.Fatal(err)
+		}
+		var out benchPost
+		if err := msgpack.Unmarshal(data, &out); err != nil {
+			b.Fatal(err)
+		}
+		t2 := time.Now()
+		memoNs += t1.Sub(t0)
+		rawNs += t2.Sub(t1)
+	}
+	if c.Stats().Loads != 1 {
+		b.Fatalf("loads = %d: the benchmark measured misses", c.Stats().Loads)
+	}
+	b.ReportMetric(float64(memoNs.Nanoseconds())/float64(b.N), "memo-ns/op")
+	b.ReportMetric(float64(rawNs.Nanoseconds())/float64(b.N), "raw-ns/op")
+	b.ReportMetric(float64(memoNs)/float64(rawNs), "memo/raw")
+}

@@ -2,6 +2,7 @@ package memo
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -14,6 +15,10 @@ type breaker struct {
 	cooldown  time.Duration
 	now       func() time.Time
 
+	// healthy is true while closed with no recent failure: the fast path
+	// of allow and record reads only it.
+	healthy atomic.Bool
+
 	mu       sync.Mutex
 	failures int
 	open     bool
@@ -21,9 +26,15 @@ type breaker struct {
 	probing  bool
 }
 
+func newBreaker(threshold int, cooldown time.Duration, now func() time.Time) *breaker {
+	b := &breaker{threshold: threshold, cooldown: cooldown, now: now}
+	b.healthy.Store(true)
+	return b
+}
+
 // allow reports whether a backend call may proceed.
 func (b *breaker) allow() bool {
-	if b.threshold <= 0 {
+	if b.threshold <= 0 || b.healthy.Load() {
 		return true
 	}
 	b.mu.Lock()
@@ -41,7 +52,7 @@ func (b *breaker) allow() bool {
 // record reports a call's outcome; it returns +1 if the breaker opened, −1
 // if it closed, 0 otherwise.
 func (b *breaker) record(ok bool) int {
-	if b.threshold <= 0 {
+	if b.threshold <= 0 || (ok && b.healthy.Load()) {
 		return 0
 	}
 	b.mu.Lock()
@@ -49,12 +60,14 @@ func (b *breaker) record(ok bool) int {
 	if ok {
 		b.failures = 0
 		b.probing = false
+		b.healthy.Store(true)
 		if b.open {
 			b.open = false
 			return -1
 		}
 		return 0
 	}
+	b.healthy.Store(false)
 	b.failures++
 	if b.open {
 		// A failed probe: stay open for another cooldown.

@@ -71,7 +71,7 @@ type Cache[V any] struct {
 	l1    *l1[V]
 	sf    singleflight.Group
 	sem   chan struct{}
-	brk   breaker
+	brk   *breaker
 	stats counters
 
 	ps      backend.PubSub
@@ -115,7 +115,7 @@ func New[V any](b backend.Backend, opts *Options) (*Cache[V], error) {
 		env:     codec.Envelope{Codec: o.Codec, Compression: o.Compression, Threshold: o.CompressionThreshold},
 		keys:    newKeyspace(o.Namespace, o.Version),
 		sem:     make(chan struct{}, o.MaxConcurrentLoads),
-		brk:     breaker{threshold: o.BreakerThreshold, cooldown: o.BreakerCooldown, now: o.Now},
+		brk:     newBreaker(o.BreakerThreshold, o.BreakerCooldown, o.Now),
 		waiters: map[string]map[chan struct{}]struct{}{},
 		batches: map[string]*batchCall[V]{},
 		closed:  make(chan struct{}),

@@ -351,8 +351,8 @@ func TestStaleWhileRevalidate(t *testing.T) {
 	if v, _ := c.Get(t.Context(), "k", load); v != 3 {
 		t.Fatalf("Get past the stale window = %d, want a synchronous reload (3); stats %+v", v, c.Stats())
 	}
-	if c.Stats().StaleServed < 5 {
-		t.Fatalf("StaleServed = %d, want ≥ 5", c.Stats().StaleServed)
+	if c.Stats().StaleServed == 0 {
+		t.Fatalf("StaleServed = 0, want the stale reads counted")
 	}
 }
 
