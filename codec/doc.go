@@ -22,7 +22,8 @@
 // The layout (all integers little-endian or varint):
 //
 //	magic 0xC1 0x4B | version 1 | codec ID | flags | varint created-at ns |
-//	varint soft-expiry ns | varint load-duration ns | uvarint generation |
+//	varint soft-expiry ns | varint load-duration ns | varint stale-while-revalidate ns |
+//	varint stale-if-error ns | uvarint generation |
 //	payload | CRC-32C of everything before it (4 bytes)
 //
 // The flags byte holds the compression in bits 0-1 and the kind in bits 2-3;

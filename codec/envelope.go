@@ -20,6 +20,8 @@ import (
 //	5       var   created-at, unix nanoseconds, zig-zag varint (0 = zero time)
 //	        var   soft expiry, unix nanoseconds, zig-zag varint (0 = none)
 //	        var   load duration, nanoseconds, zig-zag varint
+//	        var   stale-while-revalidate window, nanoseconds, zig-zag varint
+//	        var   stale-if-error window, nanoseconds, zig-zag varint
 //	        var   generation, unsigned varint
 //	        n     payload: the codec's bytes, compressed as the flags say;
 //	              empty unless kind is value
@@ -30,7 +32,7 @@ const (
 	version      = 1
 	fixedHeader  = 5
 	crcSize      = 4
-	minEnvelope  = fixedHeader + 4 + crcSize // four one-byte varints
+	minEnvelope  = fixedHeader + 6 + crcSize // six one-byte varints
 	flagCompMask = 0x03
 	flagKindMask = 0x0C
 	flagKindBit  = 2
@@ -74,9 +76,13 @@ type Meta struct {
 	CreatedAt    time.Time     // when the value was stored
 	SoftExpiry   time.Time     // when the value becomes stale; zero = never
 	LoadDuration time.Duration // how long the loader took (for early refresh)
-	Generation   uint64        // namespace or key generation at load time
-	Codec        Codec         // set by Decode and DecodeMeta; ignored by Encode
-	Compression  Compression   // set by Decode and DecodeMeta; ignored by Encode
+	// StaleWhileRevalidate and StaleIfError are the entry's own stale
+	// windows after SoftExpiry (zero: the reader's defaults apply).
+	StaleWhileRevalidate time.Duration
+	StaleIfError         time.Duration
+	Generation           uint64      // namespace or key generation at load time
+	Codec                Codec       // set by Decode and DecodeMeta; ignored by Encode
+	Compression          Compression // set by Decode and DecodeMeta; ignored by Encode
 }
 
 // Envelope encodes values with a codec, optional compression and a versioned,
@@ -140,6 +146,8 @@ func (e *Envelope) AppendEncode(dst []byte, v any, meta Meta) ([]byte, error) {
 	buf = binary.AppendVarint(buf, created)
 	buf = binary.AppendVarint(buf, soft)
 	buf = binary.AppendVarint(buf, int64(meta.LoadDuration))
+	buf = binary.AppendVarint(buf, int64(meta.StaleWhileRevalidate))
+	buf = binary.AppendVarint(buf, int64(meta.StaleIfError))
 	buf = binary.AppendUvarint(buf, meta.Generation)
 	hdr := len(buf)
 
@@ -280,7 +288,7 @@ func parse(data []byte) (Meta, []byte, error) {
 		return Meta{}, nil, corruptf("envelope: unknown flags %#02x", flags)
 	}
 	off := fixedHeader
-	var vals [3]int64
+	var vals [5]int64
 	for i := range vals {
 		x, n := binary.Varint(body[off:])
 		if n <= 0 {
@@ -296,6 +304,8 @@ func parse(data []byte) (Meta, []byte, error) {
 	meta.CreatedAt = nanosTime(vals[0])
 	meta.SoftExpiry = nanosTime(vals[1])
 	meta.LoadDuration = time.Duration(vals[2])
+	meta.StaleWhileRevalidate = time.Duration(vals[3])
+	meta.StaleIfError = time.Duration(vals[4])
 	meta.Generation = gen
 	payload := body[off:]
 	if meta.Kind != KindValue && (len(payload) != 0 || meta.Compression != NoCompression) {

@@ -18,13 +18,17 @@ func testMeta() Meta {
 		SoftExpiry:   time.Now().Add(time.Minute),
 		LoadDuration: 1234567 * time.Nanosecond,
 		Generation:   42,
+
+		StaleWhileRevalidate: 30 * time.Second,
+		StaleIfError:         time.Hour,
 	}
 }
 
 func sameMeta(a, b Meta) bool {
 	return a.Kind == b.Kind && a.CreatedAt.Equal(b.CreatedAt) && a.SoftExpiry.Equal(b.SoftExpiry) &&
 		a.CreatedAt.IsZero() == b.CreatedAt.IsZero() && a.SoftExpiry.IsZero() == b.SoftExpiry.IsZero() &&
-		a.LoadDuration == b.LoadDuration && a.Generation == b.Generation
+		a.LoadDuration == b.LoadDuration && a.Generation == b.Generation &&
+		a.StaleWhileRevalidate == b.StaleWhileRevalidate && a.StaleIfError == b.StaleIfError
 }
 
 func TestEnvelopeRoundTrip(t *testing.T) {
@@ -109,7 +113,7 @@ func TestEnvelopeKinds(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(data) > 40 {
+			if len(data) > 48 { // header and metadata only
 				t.Errorf("Encode(%v) is %d bytes, want no payload", kind, len(data))
 			}
 			p := newPost(2)
@@ -321,7 +325,7 @@ func TestCompressionBomb(t *testing.T) {
 		{"zstd-declared-500-of-1000", Zstd, zstdLiar},
 	}
 	for _, tc := range cases {
-		env := finish(nil, []byte{magic0, magic1, version, idRaw, byte(tc.alg), 0, 0, 0, 0}, tc.data)
+		env := finish(nil, []byte{magic0, magic1, version, idRaw, byte(tc.alg), 0, 0, 0, 0, 0, 0}, tc.data)
 		var b []byte
 		var err error
 		n := allocated(func() { _, err = e.Decode(env, &b) })

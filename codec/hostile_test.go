@@ -71,7 +71,7 @@ func TestHostileEnvelopeBounded(t *testing.T) {
 	// Not parallel: measures allocations. The envelope is valid (correct
 	// checksum); only its payload is hostile.
 	for _, h := range hostileMsgpack {
-		env := finish(nil, []byte{magic0, magic1, version, idMsgPack, 0, 0, 0, 0, 0}, h.data)
+		env := finish(nil, []byte{magic0, magic1, version, idMsgPack, 0, 0, 0, 0, 0, 0, 0}, h.data)
 		for _, target := range hostileTargets() {
 			var err error
 			n := allocated(func() { _, err = Decode(env, target) })
