@@ -68,8 +68,9 @@ type Cache[V any] struct {
 	genRefresh   atomic.Bool
 	epoch        atomic.Uint64 // bumped by every invalidation seen; guards L1 writes
 
-	l1    *l1[V]
-	sf    singleflight.Group
+	l1      *l1[V]
+	sf      singleflight.Group // loads
+	lookups singleflight.Group // backend reads
 	sem   chan struct{}
 	brk   *breaker
 	stats counters
@@ -92,9 +93,10 @@ type Cache[V any] struct {
 
 // entryMeta is what the read path needs from an envelope.
 type entryMeta struct {
-	soft    time.Time
-	created time.Time
-	load    time.Duration
+	soft     time.Time
+	created  time.Time
+	load     time.Duration
+	swr, sie time.Duration // the entry's own stale windows (0: defaults)
 }
 
 // New returns a Cache over b. Options may be nil. If b implements
@@ -206,35 +208,14 @@ func (c *Cache[V]) Get(ctx context.Context, key string, load LoadFunc[V]) (V, er
 			if c.o.Observer != nil {
 				c.o.Observer.Observe(Event{Kind: EventHitL1, Key: key})
 			}
-			if c.o.Beta > 0 {
-				c.maybeEarlyRefresh(ctx, key, gen, e.meta, time.Unix(0, now), load)
+			if c.o.Beta > 0 && c.earlyRefreshDue(e.meta, time.Unix(0, now)) {
+				c.refreshEarly(ctx, key, gen, loadFetch(load))
 			}
 			return e.val, nil
 		}
 	}
-	now := c.o.Now()
-	epoch := c.epoch.Load()
-	dk := c.keys.data(gen, key)
-	r := c.lookup(ctx, key, dk)
-	switch r.state {
-	case stateFresh:
-		c.event(EventHitBackend, key, 0, nil)
-		c.putL1(key, gen, epoch, r.val, r.meta)
-		c.maybeEarlyRefresh(ctx, key, gen, r.meta, now, load)
-		return r.val, nil
-	case stateNegative:
-		c.event(EventHitNegative, key, 0, nil)
-		return zero, ErrNotFound
-	case stateStale:
-		c.event(EventStaleServed, key, 0, nil)
-		c.refreshAsync(ctx, key, gen, dk, r.raw, load)
-		return r.val, nil
-	}
-	if err := ctx.Err(); err != nil {
-		return zero, err
-	}
-	c.event(EventMiss, key, 0, nil)
-	return c.loadShared(ctx, key, gen, dk, r, load)
+	v, _, err := c.slow(ctx, key, gen, loadFetch(load))
+	return v, err
 }
 
 // Set stores v under key, replacing any value, and evicts key from the L1
@@ -254,7 +235,7 @@ func (c *Cache[V]) Set(ctx context.Context, key string, v V) error {
 		c.l1.delete(key)
 	}
 	dk := c.keys.data(gen, key)
-	if err := c.call(ctx, func(ctx context.Context) error { return c.b.Set(ctx, dk, data, soft+c.o.StaleTTL) }); err != nil {
+	if err := c.call(ctx, func(ctx context.Context) error { return c.b.Set(ctx, dk, data, soft+max(c.o.StaleTTL, c.o.StaleIfError)) }); err != nil {
 		return err
 	}
 	c.publish(ctx, msgInvalidate, key)
@@ -380,16 +361,34 @@ const (
 type lookupResult[V any] struct {
 	state lookupState
 	val   V
+	has   bool // val holds a decoded value (possibly expired)
 	meta  entryMeta
 	raw   []byte // the bytes found (nil for none); compared on store
 }
 
+// entry returns the value found as an Entry for revalidation, or nil.
+func (r *lookupResult[V]) entry() *Entry[V] {
+	if !r.has {
+		return nil
+	}
+	return &Entry[V]{Value: r.val, CreatedAt: r.meta.created, Expires: r.meta.soft}
+}
+
+// lookup reads dk from the backend. Concurrent lookups of one key in this
+// process share one backend read (a hot key costs one GET per process at a
+// time, not one per caller); the shared read is detached from the callers'
+// contexts and bounded by BackendTimeout, so a caller whose context ends
+// waits at most that long.
 func (c *Cache[V]) lookup(ctx context.Context, key, dk string) lookupResult[V] {
-	var raw []byte
-	err := c.call(ctx, func(ctx context.Context) (err error) {
-		raw, err = c.b.Get(ctx, dk)
-		return err
+	v, err, _ := c.lookups.Do(dk, func() (any, error) {
+		var raw []byte
+		err := c.call(context.WithoutCancel(ctx), func(ctx context.Context) (err error) {
+			raw, err = c.b.Get(ctx, dk)
+			return err
+		})
+		return raw, err
 	})
+	raw, _ := v.([]byte)
 	switch {
 	case errors.Is(err, backend.ErrNotFound):
 		return lookupResult[V]{state: stateMiss}
@@ -406,7 +405,8 @@ func (c *Cache[V]) classify(key string, raw []byte) lookupResult[V] {
 		c.event(EventCorrupt, key, 0, err)
 		return lookupResult[V]{state: stateMiss, raw: raw}
 	}
-	meta := entryMeta{soft: m.SoftExpiry, created: m.CreatedAt, load: m.LoadDuration}
+	meta := entryMeta{soft: m.SoftExpiry, created: m.CreatedAt, load: m.LoadDuration,
+		swr: m.StaleWhileRevalidate, sie: m.StaleIfError}
 	r := lookupResult[V]{raw: raw, meta: meta}
 	now := c.o.Now()
 	switch m.Kind {
@@ -418,11 +418,11 @@ func (c *Cache[V]) classify(key string, raw []byte) lookupResult[V] {
 			r.state = stateMiss
 		}
 	default:
-		r.val = v
+		r.val, r.has = v, true
 		switch {
 		case m.SoftExpiry.IsZero() || now.Before(m.SoftExpiry):
 			r.state = stateFresh
-		case now.Before(m.SoftExpiry.Add(c.o.StaleTTL)):
+		case now.Before(m.SoftExpiry.Add(c.swr(meta.swr))):
 			r.state = stateStale
 		default:
 			r.state = stateMiss

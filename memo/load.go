@@ -11,38 +11,104 @@ import (
 	"github.com/cachekit/cachekit/codec"
 )
 
+// flight is what one load hands to the callers coalesced on it.
+type flight[V any] struct {
+	val     V
+	info    Info
+	private bool // not for sharing: each waiter fetches for itself
+}
+
+// slow is the read path past the L1: the backend, then a shared load.
+func (c *Cache[V]) slow(ctx context.Context, key string, gen uint64, fetch FetchFunc[V]) (V, Info, error) {
+	var zero V
+	epoch := c.epoch.Load()
+	dk := c.keys.data(gen, key)
+	r := c.lookup(ctx, key, dk)
+	switch r.state {
+	case stateFresh:
+		c.event(EventHitBackend, key, 0, nil)
+		c.putL1(key, gen, epoch, r.val, r.meta)
+		if c.earlyRefreshDue(r.meta, c.o.Now()) {
+			c.refreshEarly(ctx, key, gen, fetch)
+		}
+		return r.val, r.meta.info(SourceBackend), nil
+	case stateNegative:
+		c.event(EventHitNegative, key, 0, nil)
+		return zero, r.meta.info(SourceBackend), ErrNotFound
+	case stateStale:
+		c.event(EventStaleServed, key, 0, nil)
+		c.refreshAsync(ctx, key, gen, dk, r, fetch)
+		info := r.meta.info(SourceStale)
+		info.Stale = true
+		return r.val, info, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return zero, Info{}, err
+	}
+	c.event(EventMiss, key, 0, nil)
+	return c.loadShared(ctx, key, gen, dk, r, fetch)
+}
+
 // loadShared joins or starts the one load of dk in this process and waits
 // for it on the caller's own context.
-func (c *Cache[V]) loadShared(ctx context.Context, key string, gen uint64, dk string, r lookupResult[V], load LoadFunc[V]) (V, error) {
+func (c *Cache[V]) loadShared(ctx context.Context, key string, gen uint64, dk string, r lookupResult[V], fetch FetchFunc[V]) (V, Info, error) {
 	led := false
 	ch := c.sf.DoChan(dk, func() (any, error) {
 		led = true
-		return c.fill(ctx, key, gen, dk, r, load)
+		return c.fill(ctx, key, gen, dk, r, fetch)
 	})
 	select {
 	case res := <-ch:
+		f, _ := res.Val.(flight[V])
+		if !led && f.private {
+			// The leader's value may not be shared: load our own.
+			return c.fetchAlone(ctx, key, r, fetch)
+		}
 		if res.Shared && !led {
 			c.event(EventCoalesced, key, 0, nil)
+			f.info.Coalesced = true
 		}
-		v, _ := res.Val.(V)
-		return v, res.Err
+		return f.val, f.info, res.Err
 	case <-ctx.Done():
 		var zero V
-		return zero, ctx.Err()
+		return zero, Info{}, ctx.Err()
 	}
+}
+
+// fetchAlone runs this caller's own fetch and stores nothing: the result of
+// a Private fetch for a key is never shared or stored.
+func (c *Cache[V]) fetchAlone(ctx context.Context, key string, r lookupResult[V], fetch FetchFunc[V]) (V, Info, error) {
+	var zero V
+	select {
+	case c.sem <- struct{}{}:
+	case <-ctx.Done():
+		return zero, Info{}, ctx.Err()
+	}
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.o.LoadTimeout)
+	defer cancel()
+	t0 := c.o.Now()
+	res, err := safeFetch(lctx, fetch, r.entry())
+	<-c.sem
+	d := c.o.Now().Sub(t0)
+	if err != nil {
+		c.event(EventLoadError, key, d, err)
+		return zero, Info{}, err
+	}
+	c.event(EventLoad, key, d, nil)
+	return res.Value, Info{Source: SourceLoad, CreatedAt: t0}, nil
 }
 
 // fill runs as the one flight for dk in this process. It takes the
 // distributed lock when there is one; a caller that loses the lock waits
 // for the value to land instead of loading.
-func (c *Cache[V]) fill(callerCtx context.Context, key string, gen uint64, dk string, r lookupResult[V], load LoadFunc[V]) (V, error) {
+func (c *Cache[V]) fill(callerCtx context.Context, key string, gen uint64, dk string, r lookupResult[V], fetch FetchFunc[V]) (flight[V], error) {
 	started := c.o.Now()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(callerCtx), c.o.LoadTimeout+c.o.LockWait)
 	defer cancel()
 	if c.o.Locker != nil {
 		release, res, done := c.lockOrWait(ctx, key, dk)
 		if done {
-			return res.val, res.err
+			return res.f, res.err
 		}
 		if release != nil {
 			defer func() {
@@ -54,23 +120,25 @@ func (c *Cache[V]) fill(callerCtx context.Context, key string, gen uint64, dk st
 	}
 	// Re-check: the value may have landed between the caller's lookup and
 	// this flight (a previous flight just finished, or another process
-	// stored it before we took the lock).
-	if r.state != stateUnknown {
-		again := c.lookup(ctx, key, dk)
-		switch again.state {
-		case stateFresh:
-			return again.val, nil
-		case stateNegative:
-			var zero V
-			return zero, ErrNotFound
+	// stored it before we took the lock). If the backend does not answer,
+	// load anyway (fail-open); the store is then skipped.
+	again := c.lookup(ctx, key, dk)
+	switch again.state {
+	case stateFresh:
+		return flight[V]{val: again.val, info: again.meta.info(SourceBackend)}, nil
+	case stateNegative:
+		return flight[V]{}, ErrNotFound
+	case stateUnknown:
+		if r.has {
+			again.val, again.has, again.meta = r.val, true, r.meta // keep the stale value for stale-if-error
 		}
-		r = again
 	}
-	return c.loadAndStore(ctx, key, gen, dk, r, started, load)
+	r = again
+	return c.loadAndStore(ctx, key, gen, dk, r, started, fetch)
 }
 
 type outcome[V any] struct {
-	val V
+	f   flight[V]
 	err error
 }
 
@@ -108,69 +176,111 @@ func (c *Cache[V]) lockOrWait(ctx context.Context, key, dk string) (release func
 		r := c.lookup(ctx, key, dk)
 		switch r.state {
 		case stateFresh, stateStale:
-			return nil, outcome[V]{val: r.val}, true
+			return nil, outcome[V]{f: flight[V]{val: r.val, info: r.meta.info(SourceBackend)}}, true
 		case stateNegative:
 			return nil, outcome[V]{err: ErrNotFound}, true
+		case stateUnknown:
+			continue // the backend did not answer: keep waiting
 		}
-		// Still nothing: the holder may have died. Try to take over.
+		// Definitely nothing: the holder may have died. Try to take over.
 		if release, ok, err := c.o.Locker.TryAcquire(ctx, name); err == nil && ok {
 			return release, res, false
 		}
 	}
 }
 
-// loadAndStore calls the loader (bounded by MaxConcurrentLoads and
+// loadAndStore calls fetch (bounded by MaxConcurrentLoads and
 // LoadTimeout), then stores the result unless the key changed meanwhile.
-func (c *Cache[V]) loadAndStore(ctx context.Context, key string, gen uint64, dk string, r lookupResult[V], started time.Time, load LoadFunc[V]) (V, error) {
-	var zero V
+func (c *Cache[V]) loadAndStore(ctx context.Context, key string, gen uint64, dk string, r lookupResult[V], started time.Time, fetch FetchFunc[V]) (flight[V], error) {
 	select {
 	case c.sem <- struct{}{}:
 	case <-ctx.Done():
-		return zero, ctx.Err()
+		return flight[V]{}, ctx.Err()
 	}
 	lctx, cancel := context.WithTimeout(ctx, c.o.LoadTimeout)
 	t0 := c.o.Now()
-	v, err := safeLoad(lctx, load)
+	res, err := safeFetch(lctx, fetch, r.entry())
 	d := c.o.Now().Sub(t0)
 	cancel()
 	<-c.sem
 
 	if err != nil {
-		var pe *PanicError
-		if errors.As(err, &pe) {
-			c.stats.loadPanics.Add(1)
-			c.o.Logger.Error("memo: loader panicked", "key", key, "panic", pe.Value)
-		}
-		if errors.Is(err, ErrNotFound) {
-			c.event(EventLoad, key, d, nil)
-			if c.o.NegativeTTL > 0 {
-				now := c.o.Now()
-				neg := c.jitter(c.o.NegativeTTL)
-				data, eerr := c.env.Encode(nil, codec.Meta{Kind: codec.KindNotFound, CreatedAt: now, SoftExpiry: now.Add(neg), LoadDuration: d, Generation: gen})
-				if eerr == nil {
-					c.store(ctx, key, dk, r, started, data, neg)
-				}
-			}
-			return zero, ErrNotFound
-		}
-		c.event(EventLoadError, key, d, err)
-		return zero, err
+		return c.loadFailed(ctx, key, gen, dk, r, started, d, err)
 	}
 	c.event(EventLoad, key, d, nil)
 
 	now := c.o.Now()
-	soft := c.jitter(c.o.TTL)
-	m := codec.Meta{CreatedAt: now, SoftExpiry: now.Add(soft), LoadDuration: d, Generation: gen}
-	data, err := c.env.Encode(v, m)
+	if res.Private {
+		return flight[V]{val: res.Value, info: Info{Source: SourceLoad, CreatedAt: now}, private: true}, nil
+	}
+	ttl := res.TTL
+	if ttl == 0 {
+		ttl = c.jitter(c.o.TTL)
+	}
+	info := Info{Source: SourceLoad, CreatedAt: now, Expires: now.Add(ttl)}
+	if res.NoStore || ttl < 0 {
+		info.Expires = time.Time{}
+		return flight[V]{val: res.Value, info: info}, nil
+	}
+	m := codec.Meta{CreatedAt: now, SoftExpiry: now.Add(ttl), LoadDuration: d, Generation: gen,
+		StaleWhileRevalidate: res.StaleWhileRevalidate, StaleIfError: res.StaleIfError}
+	data, err := c.env.Encode(res.Value, m)
 	if err != nil {
 		c.o.Logger.Warn("memo: cannot encode loaded value; not cached", "key", key, "err", err)
-		return v, nil
+		return flight[V]{val: res.Value, info: info}, nil
 	}
+	keep := max(c.swr(res.StaleWhileRevalidate), c.sie(res.StaleIfError), res.Retain)
 	epoch := c.epoch.Load()
-	if c.store(ctx, key, dk, r, started, data, soft+c.o.StaleTTL) {
-		c.putL1(key, gen, epoch, v, entryMeta{soft: m.SoftExpiry, created: now, load: d})
+	if c.store(ctx, key, dk, r, started, data, ttl+keep) {
+		c.putL1(key, gen, epoch, res.Value, entryMeta{soft: m.SoftExpiry, created: now, load: d,
+			swr: res.StaleWhileRevalidate, sie: res.StaleIfError})
 	}
-	return v, nil
+	return flight[V]{val: res.Value, info: info}, nil
+}
+
+// loadFailed handles a failed fetch: not-found is cached negatively, a
+// stale value within its stale-if-error window is served, other errors are
+// returned (and never cached).
+func (c *Cache[V]) loadFailed(ctx context.Context, key string, gen uint64, dk string, r lookupResult[V], started time.Time, d time.Duration, err error) (flight[V], error) {
+	var pe *PanicError
+	if errors.As(err, &pe) {
+		c.stats.loadPanics.Add(1)
+		c.o.Logger.Error("memo: loader panicked", "key", key, "panic", pe.Value)
+	}
+	if errors.Is(err, ErrNotFound) {
+		c.event(EventLoad, key, d, nil)
+		if c.o.NegativeTTL > 0 {
+			now := c.o.Now()
+			neg := c.jitter(c.o.NegativeTTL)
+			data, eerr := c.env.Encode(nil, codec.Meta{Kind: codec.KindNotFound, CreatedAt: now, SoftExpiry: now.Add(neg), LoadDuration: d, Generation: gen})
+			if eerr == nil {
+				c.store(ctx, key, dk, r, started, data, neg)
+			}
+		}
+		return flight[V]{}, ErrNotFound
+	}
+	c.event(EventLoadError, key, d, err)
+	if r.has && c.o.Now().Before(r.meta.soft.Add(c.sie(r.meta.sie))) && pe == nil {
+		c.event(EventStaleServed, key, 0, err)
+		info := r.meta.info(SourceStale)
+		info.Stale = true
+		return flight[V]{val: r.val, info: info}, nil
+	}
+	return flight[V]{}, err
+}
+
+func (c *Cache[V]) swr(d time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return c.o.StaleTTL
+}
+
+func (c *Cache[V]) sie(d time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return c.o.StaleIfError
 }
 
 // store writes data under dk only if dk still holds what the lookup saw
@@ -208,8 +318,9 @@ func (c *Cache[V]) store(ctx context.Context, key, dk string, r lookupResult[V],
 
 // refreshAsync reloads key in the background (once per process; once
 // across processes with a Locker), for stale-while-revalidate and early
-// refresh.
-func (c *Cache[V]) refreshAsync(ctx context.Context, key string, gen uint64, dk string, raw []byte, load LoadFunc[V]) {
+// refresh. r is what the caller saw; the refresh is skipped if the entry
+// changed since.
+func (c *Cache[V]) refreshAsync(ctx context.Context, key string, gen uint64, dk string, r lookupResult[V], fetch FetchFunc[V]) {
 	select {
 	case <-c.closed:
 		return
@@ -227,7 +338,7 @@ func (c *Cache[V]) refreshAsync(ctx context.Context, key string, gen uint64, dk 
 			defer cancel()
 			// Refresh only what the caller saw: if the entry changed since
 			// (another refresh landed, Set, Invalidate, expiry), skip.
-			if again := c.lookup(rctx, key, dk); again.state == stateUnknown || !bytes.Equal(again.raw, raw) {
+			if again := c.lookup(rctx, key, dk); again.state == stateUnknown || !bytes.Equal(again.raw, r.raw) {
 				return nil, nil
 			}
 			if c.o.Locker != nil {
@@ -237,32 +348,31 @@ func (c *Cache[V]) refreshAsync(ctx context.Context, key string, gen uint64, dk 
 				}
 				defer func() { _ = release(context.WithoutCancel(rctx)) }()
 			}
-			return c.loadAndStore(rctx, key, gen, dk, lookupResult[V]{state: stateFresh, raw: raw}, started, load)
+			return c.loadAndStore(rctx, key, gen, dk, r, started, fetch)
 		})
 		<-ch
 	}()
 }
 
-// maybeEarlyRefresh implements XFetch: refresh a fresh value early with a
-// probability that grows as expiry nears, scaled by the load time δ.
-func (c *Cache[V]) maybeEarlyRefresh(ctx context.Context, key string, gen uint64, m entryMeta, now time.Time, load LoadFunc[V]) {
+// earlyRefreshDue implements the XFetch test: refresh a fresh value early
+// with a probability that grows as expiry nears, scaled by the load time δ.
+func (c *Cache[V]) earlyRefreshDue(m entryMeta, now time.Time) bool {
 	if c.o.Beta <= 0 || m.soft.IsZero() || m.load <= 0 {
-		return
+		return false
 	}
 	delta := min(m.load, c.o.LoadTimeout, c.o.TTL)
 	r := 1 - c.o.Rand() // (0, 1]
 	gap := time.Duration(-float64(delta) * c.o.Beta * math.Log(r))
-	if now.Add(gap).Before(m.soft) {
-		return
-	}
+	return !now.Add(gap).Before(m.soft)
+}
+
+// refreshEarly starts an XFetch refresh of key.
+func (c *Cache[V]) refreshEarly(ctx context.Context, key string, gen uint64, fetch FetchFunc[V]) {
 	c.event(EventEarlyRefresh, key, 0, nil)
 	dk := c.keys.data(gen, key)
-	var raw []byte
-	if err := c.call(ctx, func(ctx context.Context) (err error) {
-		raw, err = c.b.Get(ctx, dk)
-		return err
-	}); err != nil && !errors.Is(err, backend.ErrNotFound) {
+	r := c.lookup(ctx, key, dk)
+	if r.state != stateFresh && r.state != stateMiss {
 		return
 	}
-	c.refreshAsync(ctx, key, gen, dk, raw, load)
+	c.refreshAsync(ctx, key, gen, dk, r, fetch)
 }

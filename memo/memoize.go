@@ -195,7 +195,7 @@ func (c *Cache[V]) runBatch(ctx context.Context, gen uint64, rest, dks []string,
 			bc.val = v
 			soft := c.jitter(c.o.TTL)
 			m := codec.Meta{CreatedAt: now, SoftExpiry: now.Add(soft), LoadDuration: d, Generation: gen}
-			if data, eerr := c.env.Encode(v, m); eerr == nil && c.store(lctx, k, dks[i], results[i], started, data, soft+c.o.StaleTTL) {
+			if data, eerr := c.env.Encode(v, m); eerr == nil && c.store(lctx, k, dks[i], results[i], started, data, soft+max(c.o.StaleTTL, c.o.StaleIfError)) {
 				c.putL1(k, gen, epoch, v, entryMeta{soft: m.SoftExpiry, created: now, load: d})
 			}
 		}

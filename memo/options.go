@@ -55,6 +55,9 @@ type Options struct {
 	// that is stale but within it is returned at once and refreshed once in
 	// the background. Default 0 (no stale serving).
 	StaleTTL time.Duration
+	// StaleIfError is how long past TTL a value may still be returned when
+	// its reload fails (RFC 5861 stale-if-error). Default 0.
+	StaleIfError time.Duration
 	// Beta enables probabilistic early refresh (XFetch): a fresh value is
 	// refreshed in the background when now − δ·Beta·ln(rand) ≥ expiry,
 	// where δ is the measured load time. 1 is the usual setting; 0 (the
@@ -181,7 +184,7 @@ func (o *Options) withDefaults() (Options, error) {
 	switch {
 	case out.Version < 0:
 		return out, fmt.Errorf("%w: Version %d < 0", errOptions, out.Version)
-	case out.TTL < 0, out.StaleTTL < 0, out.NegativeTTL < 0, out.L1TTL < 0:
+	case out.TTL < 0, out.StaleTTL < 0, out.StaleIfError < 0, out.NegativeTTL < 0, out.L1TTL < 0:
 		return out, fmt.Errorf("%w: negative TTL", errOptions)
 	case out.Jitter >= 1:
 		return out, fmt.Errorf("%w: Jitter %v ≥ 1", errOptions, out.Jitter)

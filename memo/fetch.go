@@ -1,0 +1,128 @@
+package memo
+
+import (
+	"context"
+	"runtime/debug"
+	"time"
+)
+
+// Entry is a value found in the cache, handed to a [FetchFunc] so it can
+// revalidate it (for example with an HTTP conditional request) instead of
+// loading from scratch.
+type Entry[V any] struct {
+	Value     V
+	CreatedAt time.Time // when it was stored
+	Expires   time.Time // when it stopped (or stops) being fresh; zero = never
+}
+
+// Result is what a [FetchFunc] returns: the value and how to cache it.
+type Result[V any] struct {
+	Value V
+	// TTL is how long Value is fresh. Zero means Options.TTL (jittered);
+	// an explicit TTL is used exactly, never jittered past what the caller
+	// asked for.
+	TTL time.Duration
+	// StaleWhileRevalidate and StaleIfError are this value's stale windows
+	// after TTL. Zero means Options.StaleTTL and Options.StaleIfError.
+	StaleWhileRevalidate time.Duration
+	StaleIfError         time.Duration
+	// Retain keeps the entry this long past TTL (even when it may not be
+	// served stale) so a later fetch can revalidate it. Default 0.
+	Retain time.Duration
+	// NoStore returns Value to this caller and the callers coalesced with
+	// it, without storing it.
+	NoStore bool
+	// Private returns Value to this caller only and stores nothing: every
+	// caller that was waiting on this fetch runs its own. Use it for values
+	// that must not be shared (an HTTP response carrying Set-Cookie).
+	Private bool
+}
+
+// FetchFunc loads or revalidates the value of one key. stale is the entry
+// the cache holds for the key when there is one that is no longer fresh
+// (nil otherwise). The context is detached from the callers' and bounded by
+// Options.LoadTimeout. Returning [ErrNotFound] means "no value".
+type FetchFunc[V any] func(ctx context.Context, stale *Entry[V]) (Result[V], error)
+
+// Source says where a value came from.
+type Source uint8
+
+// Sources of a value.
+const (
+	SourceL1      Source = iota + 1 // the in-process L1
+	SourceBackend                   // the backend, fresh
+	SourceStale                     // the backend, stale (while revalidating, or on error)
+	SourceLoad                      // a load by this caller or one it was coalesced with
+)
+
+// String returns "l1", "backend", "stale" or "load".
+func (s Source) String() string {
+	switch s {
+	case SourceL1:
+		return "l1"
+	case SourceBackend:
+		return "backend"
+	case SourceStale:
+		return "stale"
+	case SourceLoad:
+		return "load"
+	}
+	return "unknown"
+}
+
+// Info describes a value returned by [Cache.Fetch].
+type Info struct {
+	Source    Source
+	CreatedAt time.Time // when the value was stored or loaded
+	Expires   time.Time // end of freshness; zero = never or not stored
+	Stale     bool      // the value is past Expires (served stale)
+	Coalesced bool      // the value came from another caller's load
+}
+
+// Fetch is the general form of [Cache.Get]: fetch decides per value how
+// long it stays fresh, its stale windows, and whether it may be stored or
+// shared, and can revalidate the stale entry it is handed. Fetch reports
+// where the value came from. It is the engine behind HTTP response caching.
+//
+// WARNING: every fetch function passed for the same key must compute the
+// same value, unless it marks results Private.
+func (c *Cache[V]) Fetch(ctx context.Context, key string, fetch FetchFunc[V]) (V, Info, error) {
+	var zero V
+	if err := ctx.Err(); err != nil {
+		return zero, Info{}, err
+	}
+	gen := c.generation()
+	if c.l1 != nil {
+		now := c.nanotime()
+		if e, ok := c.l1.get(key, gen, now); ok && now < e.soft {
+			c.event(EventHitL1, key, 0, nil)
+			if c.earlyRefreshDue(e.meta, time.Unix(0, now)) {
+				c.refreshEarly(ctx, key, gen, fetch)
+			}
+			return e.val, e.meta.info(SourceL1), nil
+		}
+	}
+	return c.slow(ctx, key, gen, fetch)
+}
+
+// loadFetch adapts a LoadFunc.
+func loadFetch[V any](load LoadFunc[V]) FetchFunc[V] {
+	return func(ctx context.Context, _ *Entry[V]) (Result[V], error) {
+		v, err := load(ctx)
+		return Result[V]{Value: v}, err
+	}
+}
+
+// safeFetch runs fetch, turning a panic into a *PanicError.
+func safeFetch[V any](ctx context.Context, fetch FetchFunc[V], stale *Entry[V]) (r Result[V], err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &PanicError{Value: p, Stack: debug.Stack()}
+		}
+	}()
+	return fetch(ctx, stale)
+}
+
+func (m entryMeta) info(s Source) Info {
+	return Info{Source: s, CreatedAt: m.created, Expires: m.soft}
+}
