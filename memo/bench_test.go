@@ -151,7 +151,6 @@ func BenchmarkRedisHit(b *testing.B) {
 	})
 }
 
-
 // BenchmarkRedisHitInterleaved alternates one memo Get (Redis tier) and one
 // raw go-redis GET + msgpack decode of the same value in every iteration,
 // so machine noise hits both alike, and reports each side's ns/op and

@@ -71,9 +71,9 @@ type Cache[V any] struct {
 	l1      *l1[V]
 	sf      singleflight.Group // loads
 	lookups singleflight.Group // backend reads
-	sem   chan struct{}
-	brk   *breaker
-	stats counters
+	sem     chan struct{}
+	brk     *breaker
+	stats   counters
 
 	ps      backend.PubSub
 	sub     backend.Subscription
@@ -235,7 +235,9 @@ func (c *Cache[V]) Set(ctx context.Context, key string, v V) error {
 		c.l1.delete(key)
 	}
 	dk := c.keys.data(gen, key)
-	if err := c.call(ctx, func(ctx context.Context) error { return c.b.Set(ctx, dk, data, soft+max(c.o.StaleTTL, c.o.StaleIfError)) }); err != nil {
+	if err := c.call(ctx, func(ctx context.Context) error {
+		return c.b.Set(ctx, dk, data, soft+max(c.o.StaleTTL, c.o.StaleIfError))
+	}); err != nil {
 		return err
 	}
 	c.publish(ctx, msgInvalidate, key)
