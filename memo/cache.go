@@ -274,6 +274,32 @@ func (c *Cache[V]) Invalidate(ctx context.Context, keys ...string) error {
 	return err
 }
 
+// InvalidatePrefix removes every key that starts with prefix, on every
+// node: one pattern delete in the backend (it must implement
+// backend.Scanner: it walks the keyspace with SCAN, never KEYS) and an
+// eviction of the matching L1 entries of every node. It returns how many
+// backend keys it deleted.
+//
+// Keys longer than the hashing threshold (200 bytes escaped) are stored
+// under their hash and are not matched. Unlike Invalidate, a load that
+// started before InvalidatePrefix and found nothing stored may still store
+// its value after it.
+func (c *Cache[V]) InvalidatePrefix(ctx context.Context, prefix string) (int64, error) {
+	gen := c.generation()
+	c.epoch.Add(1)
+	if c.l1 != nil {
+		c.l1.deletePrefix(prefix)
+	}
+	pattern := backend.QuoteGlob(c.keys.data(gen, prefix)) + "*"
+	var n int64
+	err := c.call(ctx, func(ctx context.Context) (err error) {
+		n, err = backend.DeletePattern(ctx, c.b, pattern)
+		return err
+	})
+	c.publish(ctx, msgInvalidatePrefix, prefix)
+	return n, err
+}
+
 // tombstoneTTL outlives every load that can still store: a load that
 // observed the state before an invalidation gives up storing after this
 // long (see store).

@@ -1,6 +1,7 @@
 package memo
 
 import (
+	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -76,6 +77,18 @@ func (c *l1[V]) delete(key string) bool {
 		return true
 	}
 	return false
+}
+
+// deletePrefix evicts every key starting with prefix and reports how many.
+func (c *l1[V]) deletePrefix(prefix string) int {
+	n := 0
+	c.m.Range(func(k, _ any) bool {
+		if strings.HasPrefix(k.(string), prefix) && c.delete(k.(string)) {
+			n++
+		}
+		return true
+	})
+	return n
 }
 
 func (c *l1[V]) flush() {

@@ -712,3 +712,24 @@ func TestFetchNoStoreShared(t *testing.T) {
 		t.Fatalf("NoStore fetches = %q, %q; want 1 and 2 (not stored)", v1, v2)
 	}
 }
+
+func TestInvalidatePrefix(t *testing.T) {
+	t.Parallel()
+	c := newCache[string](t, newMemory(t, nil), &memo.Options{L1Size: 100})
+	ctx := t.Context()
+	for _, k := range []string{"/blog/1", "/blog/2", "/blog", "/shop/1", "/blog*x"} {
+		if _, err := c.Get(ctx, k, func(context.Context) (string, error) { return "old", nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := c.InvalidatePrefix(ctx, "/blog/")
+	if err != nil || n != 2 {
+		t.Fatalf("InvalidatePrefix(/blog/) = %d, %v; want 2", n, err)
+	}
+	for k, want := range map[string]string{"/blog/1": "new", "/blog/2": "new", "/blog": "old", "/shop/1": "old", "/blog*x": "old"} {
+		v, _ := c.Get(ctx, k, func(context.Context) (string, error) { return "new", nil })
+		if v != want {
+			t.Errorf("Get(%q) after InvalidatePrefix(/blog/) = %q, want %q", k, v, want)
+		}
+	}
+}

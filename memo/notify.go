@@ -12,6 +12,8 @@ const (
 	msgInvalidate = 'I' // user key: evict it from L1
 	msgLanded     = 'L' // data key: a value landed, wake waiters
 	msgClear      = 'C' // new generation, decimal
+
+	msgInvalidatePrefix = 'P' // user key prefix: evict matching keys from L1
 )
 
 func (c *Cache[V]) publish(ctx context.Context, typ byte, arg string) {
@@ -51,6 +53,11 @@ func (c *Cache[V]) listen(sub backend.Subscription) {
 			c.epoch.Add(1)
 			if c.l1 != nil && c.l1.delete(arg) {
 				c.stats.l1Invalidations.Add(1)
+			}
+		case msgInvalidatePrefix:
+			c.epoch.Add(1)
+			if c.l1 != nil {
+				c.stats.l1Invalidations.Add(uint64(c.l1.deletePrefix(arg)))
 			}
 		case msgLanded:
 			c.wake(arg)
