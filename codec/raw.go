@@ -3,7 +3,8 @@ package codec
 import "reflect"
 
 // Raw passes bytes through unchanged: Marshal accepts []byte, *[]byte, string
-// and *string; Unmarshal accepts *[]byte and *string. Any other type gives an
+// and *string; Unmarshal accepts *[]byte, *string and *any (which receives a
+// []byte). Any other type gives an
 // [*UnsupportedTypeError]. Marshal and Unmarshal copy, so the caller may
 // reuse its buffers. Raw never fails on input bytes. It is safe for
 // concurrent use.
@@ -46,6 +47,11 @@ func (rawCodec) Unmarshal(data []byte, v any) error {
 	case *string:
 		if v != nil {
 			*v = string(data)
+			return nil
+		}
+	case *any:
+		if v != nil {
+			*v = append([]byte(nil), data...)
 			return nil
 		}
 	}
