@@ -144,3 +144,16 @@ func TestPrefix(t *testing.T) {
 		t.Fatalf("Prefix = %q, want no special characters and a trailing ':'", p)
 	}
 }
+
+func TestSentinel(t *testing.T) {
+	t.Parallel()
+	s := StartSentinel(t)
+	c := s.FailoverClient(t)
+	ctx := t.Context()
+	if err := c.Set(ctx, "k", "v", time.Minute).Err(); err != nil {
+		t.Fatalf("Set through Sentinel: %v", err)
+	}
+	if v, err := s.Master.Client(t).Get(ctx, "k").Result(); err != nil || v != "v" {
+		t.Fatalf("Get on the master = %q, %v; want the value written through Sentinel", v, err)
+	}
+}

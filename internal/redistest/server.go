@@ -54,6 +54,7 @@ type Server struct {
 
 	bin   string
 	dir   string
+	conf  string // config file passed first, if set (Sentinel)
 	extra []string
 
 	mu     sync.Mutex
@@ -86,6 +87,10 @@ func StartN(tb testing.TB, n int) []*Server {
 }
 
 func start(bin, dir string, extra []string) (*Server, error) {
+	return startConf(bin, dir, "", extra)
+}
+
+func startConf(bin, dir, conf string, extra []string) (*Server, error) {
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
 		port, err := freePort()
@@ -97,6 +102,7 @@ func start(bin, dir string, extra []string) (*Server, error) {
 			Port:  port,
 			bin:   bin,
 			dir:   filepath.Join(dir, strconv.Itoa(port)),
+			conf:  conf,
 			extra: extra,
 		}
 		if err := os.MkdirAll(s.dir, 0o755); err != nil {
@@ -121,6 +127,9 @@ func (s *Server) launch() error {
 		"--logfile", filepath.Join(s.dir, "redis.log"),
 	}
 	args = append(args, s.extra...)
+	if s.conf != "" {
+		args = append([]string{s.conf}, args...)
+	}
 	cmd := exec.Command(s.bin, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
