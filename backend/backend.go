@@ -39,6 +39,15 @@ var (
 
 	// ErrClosed reports use of a backend or subscription after Close.
 	ErrClosed = errors.New("backend: closed")
+
+	// ErrNotInteger reports an Incr on a value that is not a decimal
+	// 64-bit integer (Redis rules: optional '-', no '+', no leading zeros
+	// or spaces). Nothing is changed.
+	ErrNotInteger = errors.New("backend: value is not an integer or out of range")
+
+	// ErrOverflow reports an Incr whose result would not fit in an int64.
+	// Nothing is changed.
+	ErrOverflow = errors.New("backend: increment or decrement would overflow")
 )
 
 // NoExpiry is the only TTL that stores a key without expiry. Every other

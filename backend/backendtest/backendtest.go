@@ -303,8 +303,15 @@ func testCounter(t *testing.T, b backend.Backend, p string) {
 		}
 	}
 	mustSet(t, b, p+"text", []byte("hello"), time.Minute)
-	if _, err := backend.Incr(ctx, b, p+"text", 1, time.Minute); err == nil || errors.Is(err, backend.ErrNotFound) {
-		t.Fatalf("Incr(non-integer) = %v, want a clear error", err)
+	if _, err := backend.Incr(ctx, b, p+"text", 1, time.Minute); !errors.Is(err, backend.ErrNotInteger) {
+		t.Fatalf("Incr(non-integer) = %v, want ErrNotInteger", err)
+	}
+	mustSet(t, b, p+"max", []byte("9223372036854775807"), time.Minute)
+	if _, err := backend.Incr(ctx, b, p+"max", 1, time.Minute); !errors.Is(err, backend.ErrOverflow) {
+		t.Fatalf("Incr(MaxInt64, 1) = %v, want ErrOverflow", err)
+	}
+	if got := mustGet(t, b, p+"max"); string(got) != "9223372036854775807" {
+		t.Fatalf("Get(max) after overflow = %q, want it unchanged", got)
 	}
 	if got := mustGet(t, b, p+"text"); string(got) != "hello" {
 		t.Fatalf("Get(text) after failed Incr = %q, want hello", got)

@@ -45,8 +45,8 @@ return 1`, false)
 // Incr is never re-sent by go-redis: when its reply is lost (a timeout, a
 // broken connection) the error wraps [backend.ErrOutcomeUnknown] and the
 // cause (often context.DeadlineExceeded): the increment may or may not
-// have been applied. A value that is not an integer yields [ErrNotInteger],
-// an overflow [ErrOverflow]; in both cases nothing changes.
+// have been applied. A value that is not an integer yields [backend.ErrNotInteger],
+// an overflow [backend.ErrOverflow]; in both cases nothing changes.
 func (b *Backend) Incr(ctx context.Context, key string, delta int64, ttl time.Duration) (int64, error) {
 	if err := b.check(ctx, key); err != nil {
 		return 0, err
@@ -58,9 +58,9 @@ func (b *Backend) Incr(ctx context.Context, key string, delta int64, ttl time.Du
 	if err != nil {
 		switch msg := err.Error(); {
 		case strings.Contains(msg, "not an integer"):
-			return 0, fmt.Errorf("%w: key %q", ErrNotInteger, key)
+			return 0, fmt.Errorf("%w: key %q", backend.ErrNotInteger, key)
 		case strings.Contains(msg, "overflow"):
-			return 0, fmt.Errorf("%w: key %q", ErrOverflow, key)
+			return 0, fmt.Errorf("%w: key %q", backend.ErrOverflow, key)
 		}
 		return 0, b.failUnsure(ctx, "INCRBY", key, err)
 	}

@@ -36,15 +36,6 @@ const (
 // true, use [Dial], or set [Options.AllowContextTimeoutDisabled].
 var ErrContextTimeoutDisabled = errors.New("goredis: client built without ContextTimeoutEnabled (context deadlines would not bound reads; use goredis.Dial or set ContextTimeoutEnabled: true)")
 
-// Errors returned by [Backend.Incr].
-var (
-	// ErrNotInteger reports an Incr on a value that is not a decimal
-	// 64-bit integer. Nothing was changed.
-	ErrNotInteger = errors.New("goredis: value is not an integer or out of range")
-	// ErrOverflow reports an Incr whose result would not fit in an int64.
-	// Nothing was changed.
-	ErrOverflow = errors.New("goredis: increment or decrement would overflow")
-)
 
 var (
 	_ backend.Backend = (*Backend)(nil)

@@ -151,8 +151,8 @@ func TestIncr(t *testing.T) {
 		if err := b.Set(ctx, p+"text", []byte("abc"), time.Minute); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := b.Incr(ctx, p+"text", 1, time.Minute); !errors.Is(err, goredis.ErrNotInteger) || errors.Is(err, backend.ErrOutcomeUnknown) {
-			t.Fatalf("Incr(non-integer) = %v, want ErrNotInteger (outcome known)", err)
+		if _, err := b.Incr(ctx, p+"text", 1, time.Minute); !errors.Is(err, backend.ErrNotInteger) || errors.Is(err, backend.ErrOutcomeUnknown) {
+			t.Fatalf("Incr(non-integer) = %v, want backend.ErrNotInteger (outcome known)", err)
 		}
 		if v, _ := b.Get(ctx, p+"text"); string(v) != "abc" {
 			t.Fatalf("Get after failed Incr = %q, want abc unchanged", v)
@@ -160,8 +160,8 @@ func TestIncr(t *testing.T) {
 		if err := b.Set(ctx, p+"max", []byte(fmt.Sprint(int64(math.MaxInt64))), time.Minute); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := b.Incr(ctx, p+"max", 1, time.Minute); !errors.Is(err, goredis.ErrOverflow) {
-			t.Fatalf("Incr(MaxInt64, 1) = %v, want ErrOverflow", err)
+		if _, err := b.Incr(ctx, p+"max", 1, time.Minute); !errors.Is(err, backend.ErrOverflow) {
+			t.Fatalf("Incr(MaxInt64, 1) = %v, want backend.ErrOverflow", err)
 		}
 	})
 }

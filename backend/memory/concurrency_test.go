@@ -65,7 +65,7 @@ func TestConcurrentMixed(t *testing.T) {
 				default:
 					_, err = b.Get(ctx, k)
 				}
-				if err != nil && !errors.Is(err, backend.ErrNotFound) && !errors.Is(err, ErrNotInteger) {
+				if err != nil && !errors.Is(err, backend.ErrNotFound) && !errors.Is(err, backend.ErrNotInteger) {
 					t.Errorf("operation on %q error = %v", k, err)
 					return
 				}

@@ -14,8 +14,8 @@ import (
 // value, atomically. A missing or expired key counts as 0 and is created
 // with ttl (> 0 or [backend.NoExpiry]); an existing key keeps its expiry.
 // The value is stored as decimal ASCII, as in Redis. A value that is not
-// an integer yields an error wrapping [ErrNotInteger]; a result outside
-// int64 yields one wrapping [ErrOverflow]; in both cases nothing changes.
+// an integer yields an error wrapping [backend.ErrNotInteger]; a result outside
+// int64 yields one wrapping [backend.ErrOverflow]; in both cases nothing changes.
 func (b *Backend) Incr(ctx context.Context, key string, delta int64, ttl time.Duration) (int64, error) {
 	if err := b.checkWrite(ctx, key, 20, ttl); err != nil { // 20 = len("-9223372036854775808")
 		return 0, err
@@ -32,12 +32,12 @@ func (b *Backend) Incr(ctx context.Context, key string, delta int64, ttl time.Du
 	if e := s.live(key, now); e != nil {
 		var ok bool
 		if n, ok = parseInt(e.value); !ok {
-			return 0, fmt.Errorf("%w: key %q", ErrNotInteger, key)
+			return 0, fmt.Errorf("%w: key %q", backend.ErrNotInteger, key)
 		}
 		expires = e.expires
 	}
 	if (delta > 0 && n > math.MaxInt64-delta) || (delta < 0 && n < math.MinInt64-delta) {
-		return 0, fmt.Errorf("%w: key %q: %d%+d", ErrOverflow, key, n, delta)
+		return 0, fmt.Errorf("%w: key %q: %d%+d", backend.ErrOverflow, key, n, delta)
 	}
 	n += delta
 	s.put(key, strconv.AppendInt(nil, n, 10), expires, now)

@@ -2,7 +2,6 @@ package memory
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"hash/maphash"
 	"math/bits"
@@ -27,15 +26,6 @@ const (
 // bookkeeping (entry struct, map slot, clock slot).
 const EntryOverhead = 96
 
-// Errors returned by [Backend.Incr].
-var (
-	// ErrNotInteger reports an Incr on a value that is not a decimal
-	// 64-bit integer (the same rules as Redis: optional '-', no '+', no
-	// leading zeros or spaces).
-	ErrNotInteger = errors.New("memory: value is not an integer or out of range")
-	// ErrOverflow reports an Incr whose result would not fit in an int64.
-	ErrOverflow = errors.New("memory: increment or decrement would overflow")
-)
 
 var (
 	_ backend.Backend = (*Backend)(nil)

@@ -351,8 +351,8 @@ func TestIncr(t *testing.T) {
 		if err := b.Set(ctx, "bad", []byte(bad), time.Minute); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := b.Incr(ctx, "bad", 1, time.Minute); !errors.Is(err, ErrNotInteger) {
-			t.Errorf("Incr(%q) error = %v, want ErrNotInteger", bad, err)
+		if _, err := b.Incr(ctx, "bad", 1, time.Minute); !errors.Is(err, backend.ErrNotInteger) {
+			t.Errorf("Incr(%q) error = %v, want backend.ErrNotInteger", bad, err)
 		}
 		if v, _ := b.Get(ctx, "bad"); string(v) != bad {
 			t.Errorf("Get after failed Incr = %q, want %q unchanged", v, bad)
@@ -362,8 +362,8 @@ func TestIncr(t *testing.T) {
 	if _, err := b.Incr(ctx, "max", math.MaxInt64, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Incr(ctx, "max", 1, time.Minute); !errors.Is(err, ErrOverflow) {
-		t.Errorf("Incr(MaxInt64, 1) error = %v, want ErrOverflow", err)
+	if _, err := b.Incr(ctx, "max", 1, time.Minute); !errors.Is(err, backend.ErrOverflow) {
+		t.Errorf("Incr(MaxInt64, 1) error = %v, want backend.ErrOverflow", err)
 	}
 	if v, _ := b.Get(ctx, "max"); string(v) != "9223372036854775807" {
 		t.Errorf("Get after overflow = %q, want MaxInt64 unchanged", v)
@@ -371,8 +371,8 @@ func TestIncr(t *testing.T) {
 	if _, err := b.Incr(ctx, "min", math.MinInt64, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Incr(ctx, "min", -1, time.Minute); !errors.Is(err, ErrOverflow) {
-		t.Errorf("Incr(MinInt64, -1) error = %v, want ErrOverflow", err)
+	if _, err := b.Incr(ctx, "min", -1, time.Minute); !errors.Is(err, backend.ErrOverflow) {
+		t.Errorf("Incr(MinInt64, -1) error = %v, want backend.ErrOverflow", err)
 	}
 	if n, err := b.Incr(ctx, "min", 0, time.Minute); n != math.MinInt64 || err != nil {
 		t.Errorf("Incr(MinInt64, 0) = %d, %v, want MinInt64", n, err)
