@@ -36,7 +36,6 @@ const (
 // true, use [Dial], or set [Options.AllowContextTimeoutDisabled].
 var ErrContextTimeoutDisabled = errors.New("goredis: client built without ContextTimeoutEnabled (context deadlines would not bound reads; use goredis.Dial or set ContextTimeoutEnabled: true)")
 
-
 var (
 	_ backend.Backend = (*Backend)(nil)
 	_ backend.Batcher = (*Backend)(nil)

@@ -26,7 +26,6 @@ const (
 // bookkeeping (entry struct, map slot, clock slot).
 const EntryOverhead = 96
 
-
 var (
 	_ backend.Backend = (*Backend)(nil)
 	_ backend.Batcher = (*Backend)(nil)
