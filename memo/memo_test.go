@@ -733,3 +733,69 @@ func TestInvalidatePrefix(t *testing.T) {
 		}
 	}
 }
+
+func TestMaxConcurrentLoads(t *testing.T) {
+	t.Parallel()
+	c := newCache[int](t, newMemory(t, nil), &memo.Options{MaxConcurrentLoads: 2})
+	var cur, peak atomic.Int32
+	release := make(chan struct{})
+	load := func(context.Context) (int, error) {
+		n := cur.Add(1)
+		for {
+			p := peak.Load()
+			if n <= p || peak.CompareAndSwap(p, n) {
+				break
+			}
+		}
+		<-release
+		cur.Add(-1)
+		return 1, nil
+	}
+	const keys = 10
+	var wg sync.WaitGroup
+	for i := 0; i < keys; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _ = c.Get(t.Context(), fmt.Sprint("k", i), load)
+		}()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for cur.Load() < 2 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond) // polling with a deadline
+	}
+	close(release)
+	wg.Wait()
+	if p := peak.Load(); p != 2 {
+		t.Fatalf("peak concurrent loads = %d, want 2 (MaxConcurrentLoads)", p)
+	}
+	if s := c.Stats(); s.Loads != keys {
+		t.Fatalf("loads = %d, want %d", s.Loads, keys)
+	}
+}
+
+func TestObserver(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	counts := map[memo.EventKind]int{}
+	obs := memo.ObserverFunc(func(e memo.Event) {
+		mu.Lock()
+		counts[e.Kind]++
+		mu.Unlock()
+	})
+	c := newCache[int](t, newMemory(t, nil), &memo.Options{Observer: obs, L1Size: 10})
+	load := func(context.Context) (int, error) { return 1, nil }
+	_, _ = c.Get(t.Context(), "k", load) // miss + load
+	_, _ = c.Get(t.Context(), "k", load) // L1 hit
+	_, _ = c.Get(t.Context(), "e", func(context.Context) (int, error) { return 0, errors.New("x") })
+	mu.Lock()
+	defer mu.Unlock()
+	for kind, want := range map[memo.EventKind]int{memo.EventMiss: 2, memo.EventLoad: 1, memo.EventHitL1: 1, memo.EventLoadError: 1} {
+		if counts[kind] != want {
+			t.Errorf("observer saw %d %v events, want %d (all: %v)", counts[kind], kind, want, counts)
+		}
+	}
+	if memo.EventHitL1.String() != "hit_l1" {
+		t.Errorf("EventHitL1.String() = %q", memo.EventHitL1.String())
+	}
+}
