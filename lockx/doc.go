@@ -1,0 +1,139 @@
+// Package lockx provides distributed locks over Redis (through
+// github.com/go-redsync/redsync/v4) and a process-local implementation with
+// the same API: TTL leases with a watchdog, fencing tokens, errors that say
+// when the caller's context ended, and Redlock quorums over independent
+// servers.
+//
+//	locker, err := lockx.New(client, nil) // client built with ContextTimeoutEnabled
+//	...
+//	err = locker.Do(ctx, "invoice:42", func(ctx context.Context) error {
+//		// ctx is cancelled if the lock is lost
+//		return work(ctx)
+//	})
+//
+// [Locker.Lock] and [Locker.TryLock] return a [*Lock] for callers that need
+// its [Lock.Token], [Lock.Extend] or [Lock.Done]. [Locker.TryAcquire] fits
+// memo's one-method Locker interface, so memo can use lockx without
+// importing it.
+//
+// # These are lease locks
+//
+// A lock is granted for a TTL (default 8s). While the holder runs, a
+// watchdog goroutine extends the lease every TTL/3 (with a timeout of TTL/3
+// per extension) until [Lock.Unlock], a failed extension, or
+// [Options.MaxHold]. If an extension fails or finds the lock gone, the
+// watchdog stops at once — it never re-creates a lost key — and closes
+// [Lock.Done], which also cancels the context of the function run by
+// [Locker.Do]. Unlock stops the watchdog synchronously: no extension is sent
+// after it returns.
+//
+// A lease is not a guarantee of exclusion. What lockx guarantees: while
+// the Redis nodes behave (keep their data, do not fail over, do not evict
+// lock keys) at most one holder's lease is valid at any moment, and a
+// holder learns that it lost the lock no later than its next watchdog tick.
+// What it cannot guarantee:
+//
+//   - Pauses. A holder stopped by a GC pause, a VM or container freeze, a
+//     debugger or heavy swapping does not notice that its lease ran out:
+//     when it resumes it can still be in the middle of a write while
+//     someone else holds the lock. No lock library can prevent this; the
+//     watchdog only shortens the window.
+//   - Failover with asynchronous replication. A replica promoted after the
+//     master granted a lock may not have the lock key, and grants it again
+//     (Sentinel, Cluster). Redlock over independent masters avoids this,
+//     at the cost of more servers.
+//   - Eviction. Under maxmemory, allkeys-* policies may evict lock keys
+//     (granting the lock twice) and fence counters (minting smaller
+//     tokens); volatile-* policies may evict lock keys, which carry a TTL,
+//     but never the fence counters, which do not. Only noeviction keeps
+//     both.
+//   - Restarts without persistence. A server restarted empty forgets the
+//     locks it held. With one server the lock is simply gone; with Redlock
+//     a restarted node no longer counts for that lock, and the next
+//     extension reports [ErrLost] when fewer than a quorum still hold it.
+//     Redlock's own remedy is to keep a restarted node out of service for
+//     one TTL (or to run it with fsync=always persistence).
+//   - Clock jumps. Leases are measured by the Redis server's clock
+//     (PEXPIRE) and by the client's monotonic clock; a server clock that
+//     jumps forward expires leases early.
+//
+// # Fencing tokens
+//
+// Because of the above, any resource whose safety matters must check, not
+// trust, the lock. Every grant mints a fencing token ([Lock.Token]),
+// strictly larger than every earlier grant's token for the same name. The
+// holder sends it with each write; the resource remembers the highest token
+// it has accepted and rejects any write carrying a lower one:
+//
+//	// in the protected resource (a database row, a storage service):
+//	UPDATE accounts SET balance = $1, fence = $2 WHERE id = $3 AND fence <= $2
+//
+// A holder that was paused past its lease then fails at the resource
+// instead of overwriting the newer holder's work.
+//
+// Tokens are minted in Redis by the same Lua script that sets the lock key
+// (SET NX PX plus a counter update, atomically), in a counter key that
+// shares the lock key's Cluster hash slot ("prefix{name}" and
+// "prefix{name}:fence"). A token is one more than the previous one; a
+// counter that does not exist (a new name, a server restarted without
+// persistence, an evicted counter) is seeded from the server clock in
+// microseconds, which is above every earlier token because tokens advance
+// by one per grant, far slower than the clock. So a single server that
+// loses its data still mints larger tokens, unless its clock went
+// backwards. Fence counters have no TTL: one small key per distinct lock
+// name stays in Redis.
+//
+// With Redlock over several servers, each node has its own counter. The
+// token is the largest among the nodes that granted the lock; before the
+// lock is returned, lockx raises the counter of every granting node that is
+// behind to that token, while the lock is still held there. A later grant
+// needs a majority, which shares at least one node with this one, so it
+// mints a larger token. This holds as long as a majority of the granting
+// nodes keep their counters (or their clocks run forward); it is weaker
+// than a consensus system (etcd, ZooKeeper), which is what to use when
+// fencing must survive arbitrary failures.
+//
+// # How lockx uses redsync
+//
+// Each acquisition attempt is one redsync Mutex (one try): redsync
+// generates the random lock value, fans out to the nodes in parallel,
+// counts the quorum, computes the validity after drift, and releases
+// partial grants. lockx's pool wrapper replaces only the per-node SET NX
+// with the token-minting script and records each node's reply (to mint the
+// token and to tell "taken" from "unreachable"). Extension and release are
+// redsync's compare-value scripts (PEXPIRE and DEL only if the key still
+// holds this holder's value), so a stale holder never deletes or revives a
+// newer holder's lock; they run fail-fast (they return once the quorum is
+// decided, so a frozen node does not hold up the watchdog or Unlock),
+// while the slower nodes finish in the background. Acquisition does not
+// run fail-fast: redsync's release of a failed attempt could overtake a
+// slower node's grant and leave it behind until its TTL.
+//
+// lockx adds what redsync lacks: the retry loop (exponential backoff with
+// jitter; each node's reply to an attempt bounded by TTL/3, at most 500ms)
+// and context errors, the watchdog, a mutex around each redsync Mutex, the
+// Cluster-safe key layout, and validation (TTL ≥ [MinTTL], so a lock
+// without expiry cannot be created).
+//
+// # Errors
+//
+// [ErrNotObtained] means held elsewhere; [ErrLost] means a lock this process
+// held is gone; a [*QuorumError] (errors.Is [ErrQuorum]) names the nodes
+// that failed when they made the difference. When the caller's context
+// ends, the error satisfies errors.Is(err, context.DeadlineExceeded) or
+// errors.Is(err, context.Canceled), joined with the last attempt's error.
+// [Lock.Unlock] runs detached from its context's cancellation with a 1s
+// timeout of its own, so an already-cancelled request context still
+// releases the lock.
+//
+// # Redis clients
+//
+// Clients must be built with ContextTimeoutEnabled: true; [New] and
+// [NewRedlock] check it. Without it a frozen server holds a call for the
+// client's ReadTimeout whatever the context says. With it, Lock with a 1s
+// context against a frozen server returns in about 1s.
+//
+// The process-local implementation ([NewLocal]) keeps locks in a map: it
+// excludes goroutines that share the Locker, with the same TTL, token,
+// watchdog and error behaviour, and costs no network round trip.
+package lockx

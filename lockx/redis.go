@@ -1,0 +1,258 @@
+package lockx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-redsync/redsync/v4"
+	"github.com/go-redsync/redsync/v4/redis/goredis/v9"
+	"github.com/redis/go-redis/v9"
+)
+
+// New returns a Locker over one Redis deployment: a standalone server, a
+// Sentinel-managed master (FailoverClient) or a Cluster (ClusterClient).
+// This is a single-master lock: a quorum of one. The client must be built
+// with ContextTimeoutEnabled (checked for *redis.Client, *redis.ClusterClient
+// and *redis.Ring), or a frozen server would hold Lock far past its
+// context's deadline.
+func New(client redis.UniversalClient, o *Options) (*Locker, error) {
+	return NewRedlock([]redis.UniversalClient{client}, o)
+}
+
+// NewRedlock returns a Locker that runs the Redlock algorithm over
+// independent Redis servers (typically 3 or 5, each with its own client):
+// an operation succeeds when a majority, len(clients)/2+1, of them agree.
+// One client is the same as [New]. Clients must be distinct and built with
+// ContextTimeoutEnabled.
+//
+// WARNING: the servers must be independent masters, not replicas of one
+// another or nodes of one Cluster; one ClusterClient is one node here.
+func NewRedlock(clients []redis.UniversalClient, o *Options) (*Locker, error) {
+	if len(clients) == 0 {
+		return nil, errors.New("lockx: no Redis clients")
+	}
+	nodes := make([]*nodePool, len(clients))
+	pools := make([]redsyncPool, len(clients))
+	for i, c := range clients {
+		if c == nil {
+			return nil, fmt.Errorf("lockx: client %d is nil", i)
+		}
+		if slices.Index(clients, c) != i {
+			return nil, fmt.Errorf("lockx: client %d is given twice", i)
+		}
+		if !contextTimeoutEnabled(c) {
+			return nil, fmt.Errorf("lockx: client %d (%s) must be built with ContextTimeoutEnabled: true", i, clientAddr(c, i))
+		}
+		nodes[i] = &nodePool{idx: i, addr: clientAddr(c, i), inner: goredis.NewPool(c), single: len(clients) == 1}
+		pools[i] = nodes[i]
+	}
+	cfg, err := newConfig(o)
+	if err != nil {
+		return nil, err
+	}
+	d := &redisDriver{rs: redsync.New(pools...), nodes: nodes, quorum: len(clients)/2 + 1}
+	// No fail-fast while acquiring: redsync would return at quorum with
+	// slower nodes' SETs still in flight, and its release of a failed
+	// attempt's partial grants could overtake them, leaving grants behind
+	// until their TTL (under contention, Redlock split votes then stall
+	// every contender). Each node is bounded by the attempt timeout.
+	d.acquireOpts = []redsync.Option{
+		redsync.WithExpiry(cfg.ttl),
+		redsync.WithTries(1), // lockx runs the retry loop, with context-aware errors
+		redsync.WithTimeoutFactor(float64(attemptTimeout(cfg.ttl)) / float64(cfg.ttl)),
+	}
+	return &Locker{cfg: cfg, drv: d}, nil
+}
+
+func contextTimeoutEnabled(c redis.UniversalClient) bool {
+	switch c := c.(type) {
+	case *redis.Client:
+		return c.Options().ContextTimeoutEnabled
+	case *redis.ClusterClient:
+		return c.Options().ContextTimeoutEnabled
+	case *redis.Ring:
+		return c.Options().ContextTimeoutEnabled
+	}
+	return true // unknown implementation: trust the documentation
+}
+
+func clientAddr(c redis.UniversalClient, i int) string {
+	switch c := c.(type) {
+	case *redis.Client:
+		return c.Options().Addr
+	case *redis.ClusterClient:
+		return strings.Join(c.Options().Addrs, ",")
+	case *redis.Ring:
+		var addrs []string
+		for _, a := range c.Options().Addrs {
+			addrs = append(addrs, a)
+		}
+		slices.Sort(addrs)
+		return strings.Join(addrs, ",")
+	}
+	return fmt.Sprintf("node#%d", i)
+}
+
+// redisDriver acquires through redsync: redsync runs the attempt (value
+// generation, parallel fan-out to the nodes, quorum counting, validity
+// after drift, release of partial grants), extension and release. Only the
+// per-node SET NX is replaced, by a script that mints the fencing token in
+// the same atomic step (see nodeConn.SetNX).
+type redisDriver struct {
+	rs          *redsync.Redsync
+	nodes       []*nodePool
+	quorum      int
+	acquireOpts []redsync.Option // built once: TTL, one try, attempt timeout
+}
+
+func (d *redisDriver) acquire(ctx context.Context, name, key string, ttl time.Duration) (lease, error) {
+	m := d.rs.NewMutex(key, d.acquireOpts...)
+	rec := newRecorder(recAcquire, len(d.nodes))
+	if err := m.TryLockContext(withRecorder(ctx, rec)); err != nil {
+		return nil, d.classify("acquire", name, rec.snapshot(), ErrNotObtained)
+	}
+	res := rec.snapshot()
+	var tok int64
+	for _, r := range res {
+		if r.ok() {
+			tok = max(tok, r.val)
+		}
+	}
+	if d.quorum > 1 {
+		if err := d.propagate(ctx, name, key, m, res, tok); err != nil {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), unlockTimeout)
+			_, _ = m.UnlockContext(rctx)
+			cancel()
+			return nil, err
+		}
+	}
+	// Extension and release may return as soon as the quorum is decided
+	// (a frozen node then does not hold up the watchdog or Unlock); the
+	// remaining nodes finish in the background (see nodePool.Get).
+	held := m
+	if len(d.nodes) > 1 {
+		held = d.rs.NewMutex(key, redsync.WithExpiry(ttl), redsync.WithValue(m.Value()), redsync.WithFailFast(true))
+	}
+	return &redisLease{d: d, name: name, m: held, tok: tok, exp: m.Until()}, nil
+}
+
+// attemptTimeout bounds each node's reply to one acquisition attempt:
+// TTL/3, at most 500ms. A grant that takes longer leaves too little of the
+// lease to be worth having.
+func attemptTimeout(ttl time.Duration) time.Duration {
+	return min(ttl/3, 500*time.Millisecond)
+}
+
+// propagate raises the fence counter of every granting node whose token is
+// below tok to tok, while it still holds the lock. Only then is tok safe:
+// a quorum of nodes now has a counter ≥ tok, and any later grant needs a
+// quorum, which shares at least one of those nodes, so it mints more.
+// Nodes already at tok need nothing (their counter was set atomically with
+// the grant); in steady state all counters agree and this sends nothing.
+func (d *redisDriver) propagate(ctx context.Context, name, key string, m *redsync.Mutex, res []nodeResult, tok int64) error {
+	ctx, cancel := context.WithDeadline(ctx, m.Until())
+	defer cancel()
+	rec := newRecorder(recEval, len(d.nodes))
+	confirmed := 0
+	var wg sync.WaitGroup
+	for i, r := range res {
+		switch {
+		case !r.ok():
+		case r.val == tok:
+			confirmed++
+		default:
+			wg.Go(func() {
+				conn, err := d.nodes[i].inner.Get(ctx)
+				if err != nil {
+					rec.set(i, nil, err)
+					return
+				}
+				defer conn.Close()
+				v, err := conn.Eval(raiseScript, key, key+fenceSuffix, m.Value(), tok)
+				rec.set(i, v, err)
+			})
+		}
+	}
+	wg.Wait()
+	raised := rec.snapshot()
+	for _, r := range raised {
+		if r.ok() {
+			confirmed++
+		}
+	}
+	if confirmed >= d.quorum && time.Now().Before(m.Until()) {
+		return nil
+	}
+	// Count the nodes that already confirmed as successes for the verdict.
+	for i, r := range res {
+		if r.ok() && r.val == tok {
+			raised[i] = r
+		}
+	}
+	return d.classify("acquire", name, raised, ErrNotObtained)
+}
+
+// classify turns per-node results into an error: a *QuorumError when
+// failing nodes could have made the difference, otherwise notHeld
+// (ErrNotObtained when acquiring, ErrLost when extending or releasing).
+func (d *redisDriver) classify(op, name string, res []nodeResult, notHeld error) error {
+	ok := 0
+	var addrs []string
+	var errs []error
+	for i, r := range res {
+		switch {
+		case !r.done:
+		case r.err != nil:
+			addrs = append(addrs, d.nodes[i].addr)
+			errs = append(errs, r.err)
+		case r.val > 0:
+			ok++
+		}
+	}
+	if len(addrs) > 0 && ok+len(addrs) >= d.quorum {
+		return &QuorumError{Op: op, Name: name, Quorum: d.quorum, Addrs: addrs, Errs: errs}
+	}
+	return notHeld
+}
+
+type redisLease struct {
+	d    *redisDriver
+	name string
+	m    *redsync.Mutex // not safe for concurrent use: the owning Lock serialises calls
+	tok  int64
+	exp  time.Time
+}
+
+func (l *redisLease) token() int64     { return l.tok }
+func (l *redisLease) until() time.Time { return l.exp }
+
+func (l *redisLease) extend(ctx context.Context) (time.Time, error) {
+	rec := newRecorder(recEval, len(l.d.nodes))
+	if ok, _ := l.m.ExtendContext(withRecorder(ctx, rec)); ok {
+		l.exp = l.m.Until()
+		return l.exp, nil
+	}
+	return time.Time{}, l.d.classify("extend", l.name, rec.snapshot(), ErrLost)
+}
+
+func (l *redisLease) release(ctx context.Context) error {
+	if len(l.d.nodes) > 1 {
+		// Fail-fast returns at quorum and Unlock then cancels ctx: detach
+		// so that the slower nodes' deletes still run to ctx's deadline.
+		if dl, ok := ctx.Deadline(); ok {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadline(context.WithoutCancel(ctx), dl)
+			context.AfterFunc(ctx, cancel)
+		}
+	}
+	rec := newRecorder(recEval, len(l.d.nodes))
+	if ok, _ := l.m.UnlockContext(withRecorder(ctx, rec)); ok {
+		return nil
+	}
+	return l.d.classify("release", l.name, rec.snapshot(), ErrLost)
+}
