@@ -91,11 +91,13 @@ func TestRedlockRestartDetected(t *testing.T) {
 	restarted := time.Now()
 	select {
 	case <-lk.Done():
-	case <-time.After(ttl):
-		t.Fatalf("loss not detected within %v of the third restart", ttl)
+	case <-time.After(2 * ttl):
+		t.Fatalf("loss not detected within %v of the third restart", 2*ttl)
 	}
-	if took := time.Since(restarted); took > ttl/3+300*time.Millisecond {
-		t.Errorf("loss detected %v after the restart, want at the next watchdog tick (%v)", took, ttl/3)
+	// The next tick comes within TTL/3 and its extension is bounded by
+	// TTL/3 too; allow scheduling slack on a loaded machine.
+	if took, limit := time.Since(restarted), 2*ttl/3+500*time.Millisecond; took > limit {
+		t.Errorf("loss detected %v after the restart, want at the next watchdog extension (≤ %v)", took, limit)
 	}
 	if !errors.Is(lk.Err(), ErrLost) {
 		t.Errorf("Err = %v, want ErrLost", lk.Err())
