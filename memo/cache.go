@@ -61,7 +61,7 @@ type Cache[V any] struct {
 	b    backend.Backend
 	o    Options
 	env  codec.Envelope
-	keys keyspace
+	keys *keyspace
 
 	gen          atomic.Uint64
 	genCheckedAt atomic.Int64

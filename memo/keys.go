@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/cachekit/cachekit/backend"
 )
@@ -16,31 +17,42 @@ const maxKeyLen = 200
 
 // keyspace builds backend keys: "<ns>:v<version>:<gen>:<escaped key>".
 type keyspace struct {
-	prefix string // "<ns>:v<version>:"
+	prefix string                    // "<ns>:v<version>:"
+	last   atomic.Pointer[genPrefix] // the prefix of the current generation
 }
 
-func newKeyspace(namespace string, version int) keyspace {
-	return keyspace{prefix: backend.EscapeKeyPart(namespace) + ":v" + strconv.Itoa(version) + ":"}
+type genPrefix struct {
+	gen uint64
+	s   string // "<ns>:v<version>:<gen>:"
+}
+
+func newKeyspace(namespace string, version int) *keyspace {
+	return &keyspace{prefix: backend.EscapeKeyPart(namespace) + ":v" + strconv.Itoa(version) + ":"}
 }
 
 // data returns the backend key of key under generation gen.
-func (k keyspace) data(gen uint64, key string) string {
+func (k *keyspace) data(gen uint64, key string) string {
 	e := backend.EscapeKeyPart(key)
 	if len(e) > maxKeyLen {
 		sum := sha256.Sum256([]byte(key))
 		e = "#" + hex.EncodeToString(sum[:])
 	}
-	return k.prefix + strconv.FormatUint(gen, 36) + ":" + e
+	p := k.last.Load()
+	if p == nil || p.gen != gen {
+		p = &genPrefix{gen: gen, s: k.prefix + strconv.FormatUint(gen, 36) + ":"}
+		k.last.Store(p)
+	}
+	return p.s + e
 }
 
 // gen is the key holding the namespace generation.
-func (k keyspace) gen() string { return k.prefix + "gen" }
+func (k *keyspace) gen() string { return k.prefix + "gen" }
 
 // channel is the pub/sub channel of the namespace.
-func (k keyspace) channel() string { return k.prefix + "events" }
+func (k *keyspace) channel() string { return k.prefix + "events" }
 
 // counter is the key of a memo counter.
-func (k keyspace) counter(key string) string { return k.prefix + "n:" + backend.EscapeKeyPart(key) }
+func (k *keyspace) counter(key string) string { return k.prefix + "n:" + backend.EscapeKeyPart(key) }
 
 // lock is the lock name for a data key.
 func lockName(dataKey string) string { return "memo-lock:" + dataKey }
