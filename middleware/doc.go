@@ -1,0 +1,80 @@
+// Package middleware is an RFC 9111 shared HTTP cache for net/http,
+// built on memo's engine: a cached response is a memoized handler call.
+//
+//	c, _ := middleware.New(memory.New(nil), nil)
+//	http.ListenAndServe(":8080", c.Handler(mux))
+//
+// Coalescing (across processes with Options.Locker), stale-while-revalidate,
+// stale-if-error, fail-open on backend errors, stale-set protection, L1 and
+// its cross-node invalidation, and stats all come from [memo.Cache.Fetch].
+//
+// # Keys
+//
+// A key is "<scheme>://<host><path>?<hash>": the host is lower-cased and
+// checked against Options.Hosts (X-Forwarded-Host is used only with
+// Options.TrustForwarded); the path's percent-encoding is normalised (paths
+// with dot or empty segments pass through uncached, since routers redirect
+// them); the hash covers the sorted query, length-prefixed, then (after
+// "&") the key headers and custom key. HEAD shares GET's entry. Purge by
+// prefix matches on the readable part. Fields such as X-Forwarded-Host
+// that are not keyed are removed from the request the handler sees, so they
+// cannot poison an entry.
+//
+// # Variants
+//
+// A response with Vary turns its primary key into a small index (the Vary
+// field names and a random generation); each variant lives under
+// "<primary>#<hash(generation, normalised request values)>". Invalidating
+// the index (purge by URL, an unsafe method) orphans every variant.
+// Vary: * is never stored; Options.MaxVariants caps variants per URL.
+//
+// # Not shared unless storable
+//
+// The handler runs inside memo's fetch, writing to a recorder. A response
+// that may not be stored — Set-Cookie, private, no-store, Authorization
+// without public/s-maxage/must-revalidate, a cookie request without
+// public/s-maxage, no freshness, 206, flushed, hijacked, aborted, larger
+// than MaxBodySize — is returned as memo.Result.Private: the callers that
+// were coalesced on it each run the handler themselves. Past MaxBodySize the
+// response streams to its own client (memory stays bounded) and is not
+// stored. A handler panic aborts every response waiting on it; nothing is
+// stored.
+//
+// # Tags
+//
+// Tags (surrogate keys) come from Options.TagHeader. Each tag has a
+// generation in a second memo cache; a stored response records the
+// generations of its tags, and a hit whose generations moved is a miss.
+// PurgeTags is one write per tag, seen by every node through memo's L1
+// invalidation.
+//
+// # RFC coverage
+//
+// Implemented: RFC 9111 §3 storing rules for a shared cache (GET/HEAD,
+// status codes, no-store, private, no-cache, max-age, s-maxage, Expires,
+// public, must-revalidate, proxy-revalidate, Authorization §3.5), §4.1
+// Vary (normalised values, Vary: *), §4.2 freshness with the §4.2.3 age
+// calculation (Age, Date, invalid Expires = expired, invalid Age ignored,
+// first duplicate directive wins, delta-seconds capped at 2^31), §4.2.2
+// heuristic freshness (10% of Last-Modified age, capped; not for errors or
+// requests with credentials), §4.3 validation of stale entries with
+// If-None-Match / If-Modified-Since and §4.3.4 freshening from a 304, §4.4
+// invalidation after unsafe methods (target URI, same-origin Location and
+// Content-Location), §5.1 Age on responses from cache, §5.2.1 request
+// directives (max-age, min-fresh, no-cache, no-store only with
+// Options.ClientControl; only-if-cached always). RFC 9110 §13 preconditions
+// on stored 200 responses (If-None-Match weak, If-Modified-Since,
+// If-Match, If-Unmodified-Since → 304/412). RFC 9211 Cache-Status (hit,
+// fwd=uri-miss|vary-miss|stale|bypass|method, fwd-status, stored,
+// collapsed, ttl, key with Options.Debug). RFC 9213 targeted fields
+// (CDN-Cache-Control by default). RFC 5861 stale-while-revalidate and
+// stale-if-error.
+//
+// Not implemented: Range requests (passed through, 206 never stored),
+// request max-stale, qualified no-cache/private field names (treated as
+// the unqualified directive: not stored), must-understand, storing
+// responses to methods other than GET, invalidation of other URIs than
+// Location/Content-Location, combining partial content, Pragma beyond
+// "no-cache" with ClientControl, and the Cache-Control "immutable"
+// extension (parsed, no effect).
+package middleware

@@ -1,0 +1,204 @@
+package middleware
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cachekit/cachekit/memo"
+)
+
+// originError carries a 5xx response turned into an error so that memo
+// serves the stale entry (stale-if-error); when it does not, the response
+// itself is sent.
+type originError struct{ e *entry }
+
+func (o *originError) Error() string {
+	return fmt.Sprintf("middleware: origin answered %d", o.e.Status)
+}
+
+// unkeyedFields are request fields that frameworks use to build URLs or
+// route but that are not part of the key: the handler behind a shared
+// fetch never sees them, so they cannot poison an entry (with
+// TrustForwarded, X-Forwarded-Host and -Proto are keyed and kept).
+var unkeyedFields = []string{"X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Scheme", "X-Forwarded-Port",
+	"X-Forwarded-Server", "X-Host", "X-Original-Url", "X-Rewrite-Url", "X-Http-Method-Override", "X-Http-Method",
+	"X-Method-Override", "Forwarded"}
+
+var errNotCached = errors.New("middleware: only-if-cached and not cached")
+
+// conditionalFields are stripped from the request a fetch sends to the
+// handler: its response is shared, so it must be complete; the cache
+// answers the client's conditions itself.
+var conditionalFields = []string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", "Range"}
+
+// fetchFunc returns the memo fetch for this call: at the primary key
+// (index == nil) or at a variant of index.
+func (cl *call) fetchFunc(index *entry) memo.FetchFunc[*entry] {
+	return func(ctx context.Context, stale *memo.Entry[*entry]) (memo.Result[*entry], error) {
+		return cl.fetch(ctx, stale, index)
+	}
+}
+
+func (cl *call) fetch(ctx context.Context, stale *memo.Entry[*entry], index *entry) (memo.Result[*entry], error) {
+	c := cl.c
+	hctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	req := cl.r.Clone(hctx)
+	req.Method = http.MethodGet
+	for _, f := range conditionalFields {
+		req.Header.Del(f)
+	}
+	for _, f := range unkeyedFields {
+		if !c.o.TrustForwarded || (f != "X-Forwarded-Host" && f != "X-Forwarded-Proto") {
+			req.Header.Del(f)
+		}
+	}
+	var old, prev *entry // prev: the stale response; old: one to revalidate
+	if stale != nil && stale.Value != nil && !stale.Value.Index {
+		prev = stale.Value
+	}
+	if prev != nil && prev.validators() {
+		old = prev
+		if et := old.Header.Get("Etag"); et != "" {
+			req.Header.Set("If-None-Match", et)
+		}
+		if lm := old.Header.Get("Last-Modified"); lm != "" {
+			req.Header.Set("If-Modified-Since", lm)
+		}
+	}
+	cl.mu.Lock()
+	if cl.state == writerOpen {
+		switch {
+		case stale != nil && stale.Value != nil && !stale.Value.Index:
+			cl.fwd = "stale"
+		case index != nil:
+			cl.fwd = "vary-miss"
+		default:
+			cl.fwd = "uri-miss"
+		}
+	}
+	cl.mu.Unlock()
+
+	rec := &recorder{cl: cl, cancel: cancel, head: cl.r.Method == http.MethodHead, header: http.Header{}, max: c.o.MaxBodySize}
+	reqTime := c.o.Now()
+	defer func() {
+		if rec.stream {
+			cl.mu.Lock()
+			close(cl.done)
+			cl.mu.Unlock()
+		}
+	}()
+	cl.next.ServeHTTP(rec, req)
+	respTime := c.o.Now()
+	if !rec.wrote && !rec.hijacked {
+		rec.WriteHeader(http.StatusOK)
+	}
+	if rec.stream || rec.hijacked || rec.discard || rec.flushed {
+		if rec.stream && !rec.sentHead && !rec.hijacked {
+			rec.sendHead()
+		}
+		return memo.Result[*entry]{Private: true}, nil
+	}
+	cl.setFwdStatus(rec.status)
+
+	e := &entry{Status: rec.status, Header: storedHeader(rec.header), Body: slices.Clip(rec.body)}
+	if rec.status == http.StatusNotModified && old != nil {
+		e = merge304(old, rec.header)
+		cl.setFwdStatus(http.StatusNotModified)
+	}
+	if e.Header.Get("Date") == "" {
+		e.Header["Date"] = []string{respTime.UTC().Format(http.TimeFormat)}
+	}
+	p := c.decide(cl.r, e.Status, e.Header, reqTime, respTime)
+	e.ResponseTime = respTime.UnixNano()
+	e.InitialAge = int64(p.initialAge)
+	e.Lifetime = int64(p.lifetime)
+	e.StaleIfError = int64(p.sie)
+	e.AuthOK = p.authOK
+
+	if e.Status >= 500 && prev != nil && stale.Expires.Add(time.Duration(prev.StaleIfError)).After(c.o.Now()) {
+		return memo.Result[*entry]{}, &originError{e}
+	}
+	if !p.store {
+		return memo.Result[*entry]{Value: e, Private: true}, nil
+	}
+	vary, _ := parseVary(e.Header.Values("Vary"))
+	if index != nil && !slices.Equal(vary, index.Vary) {
+		cl.mu.Lock()
+		cl.staleIndex = true
+		cl.mu.Unlock()
+		return memo.Result[*entry]{Value: e, Private: true}, nil
+	}
+	res := memo.Result[*entry]{Value: e, TTL: p.lifetime - p.initialAge, StaleWhileRevalidate: p.swr, StaleIfError: p.sie}
+	if e.validators() {
+		res.Retain = c.o.KeepForRevalidation
+	}
+	if res.TTL <= 0 {
+		res.TTL = time.Nanosecond // stale on arrival: kept only to revalidate
+	}
+	if tags := parseTags(e.Header.Values(c.o.TagHeader)); len(tags) > 0 {
+		gens, err := c.tagGens(ctx, tags)
+		if err != nil {
+			return memo.Result[*entry]{Value: e, Private: true}, nil
+		}
+		e.Tags, e.TagGens = tags, gens
+	}
+	if index == nil && len(vary) > 0 {
+		// The primary key becomes a vary index; the response goes to its
+		// variant, stored before the index is published so that callers
+		// coalesced on the index find it.
+		idx := &entry{Index: true, Vary: vary, Gen: rand.Uint64()}
+		vk := variantKey(cl.key, idx.Gen, vary, cl.r.Header)
+		if c.variantAllowed(ctx, cl.key, idx.Gen) {
+			_, _, _ = c.vars.Fetch(ctx, vk, func(context.Context, *memo.Entry[*entry]) (memo.Result[*entry], error) { return res, nil })
+		}
+		cl.mu.Lock()
+		cl.own = e
+		cl.mu.Unlock()
+		return memo.Result[*entry]{Value: idx, TTL: max(indexTTL, res.TTL+res.Retain+p.swr+p.sie)}, nil
+	}
+	if index != nil && !c.variantAllowed(ctx, cl.key, index.Gen) {
+		return memo.Result[*entry]{Value: e, Private: true}, nil
+	}
+	return res, nil
+}
+
+// indexTTL is the least lifetime of a vary index.
+const indexTTL = 24 * time.Hour
+
+func (cl *call) setFwdStatus(s int) {
+	cl.mu.Lock()
+	if cl.state == writerOpen {
+		cl.fwdStatus = s
+	}
+	cl.mu.Unlock()
+}
+
+// variantAllowed counts a new variant of primary and reports whether it is
+// within MaxVariants. Backends without counters are not limited.
+func (c *Cache) variantAllowed(ctx context.Context, primary string, gen uint64) bool {
+	sum := sha256.Sum256([]byte(primary))
+	n, err := c.resp.Incr(ctx, fmt.Sprintf("variants:%s:%x", hex.EncodeToString(sum[:12]), gen), 1, indexTTL)
+	return err != nil || n <= int64(c.o.MaxVariants)
+}
+
+// parseTags splits a tag header on commas and whitespace.
+func parseTags(lines []string) []string {
+	var tags []string
+	for _, l := range lines {
+		for t := range strings.FieldsFuncSeq(l, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }) {
+			if len(t) <= 256 && len(tags) < 64 && !slices.Contains(tags, t) {
+				tags = append(tags, t)
+			}
+		}
+	}
+	return tags
+}

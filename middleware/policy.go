@@ -1,0 +1,126 @@
+package middleware
+
+import (
+	"net/http"
+	"time"
+)
+
+// policy is the decision for one response: whether it may be stored and
+// shared, and for how long.
+type policy struct {
+	store      bool
+	why        string // reason it is not stored
+	lifetime   time.Duration
+	initialAge time.Duration
+	swr, sie   time.Duration
+	authOK     bool
+}
+
+// heuristicStatus are the status codes heuristically cacheable (RFC 9110
+// §15.1), minus the error codes (never stored without explicit freshness).
+func heuristicStatus(s int) bool {
+	switch s {
+	case 200, 203, 204, 300, 301, 308:
+		return true
+	}
+	return false
+}
+
+// controls returns the directives that apply to this cache: the targeted
+// field when present (RFC 9213), else Cache-Control.
+func (c *Cache) controls(h http.Header) directives {
+	if c.targeted != "" {
+		if v := h.Values(c.targeted); len(v) > 0 {
+			return parseDirectives(v)
+		}
+	}
+	return parseDirectives(h.Values("Cache-Control"))
+}
+
+// decide applies RFC 9111 §3 (storing) and §4.2 (freshness) to a response
+// to req received between reqTime and respTime.
+func (c *Cache) decide(req *http.Request, status int, h http.Header, reqTime, respTime time.Time) policy {
+	var p policy
+	d := c.controls(h)
+	explicit := d.sMaxAge >= 0 || d.maxAge >= 0 || d.badMaxAge
+	expires, hasExpires, expired := parseExpires(h.Values("Expires"))
+	explicit = explicit || hasExpires
+
+	// Age calculation (§4.2.3).
+	date, ok := parseDate(h.Values("Date"))
+	if !ok {
+		date = respTime
+	}
+	ageValue, _ := parseAge(h.Values("Age"))
+	apparent := max(respTime.Sub(date), 0)
+	corrected := ageValue + max(respTime.Sub(reqTime), 0)
+	p.initialAge = max(apparent, corrected)
+
+	// Freshness lifetime (§4.2.1), then the heuristic (§4.2.2).
+	switch {
+	case d.sMaxAge >= 0:
+		p.lifetime = time.Duration(d.sMaxAge) * time.Second
+	case d.badMaxAge:
+		p.lifetime = 0
+	case d.maxAge >= 0:
+		p.lifetime = time.Duration(d.maxAge) * time.Second
+	case hasExpires && !expired:
+		p.lifetime = max(expires.Sub(date), 0)
+	case hasExpires:
+		p.lifetime = 0
+	}
+	cookie := req.Header.Get("Cookie") != ""
+	auth := req.Header.Get("Authorization") != ""
+	if !explicit && !d.noCache && heuristicStatus(status) {
+		if lm, ok := parseDate(h.Values("Last-Modified")); ok && c.o.Heuristic > 0 && !cookie && !auth && lm.Before(date) {
+			p.lifetime = min(time.Duration(float64(date.Sub(lm))*c.o.Heuristic), c.o.MaxHeuristic)
+			explicit = p.lifetime > 0
+		} else if c.o.DefaultTTL > 0 {
+			p.lifetime, explicit = c.o.DefaultTTL, true
+		}
+	}
+	if d.noCache {
+		p.lifetime = 0
+	}
+	p.authOK = d.public || d.sMaxAge >= 0 || d.mustRevalidate
+
+	if !d.mustRevalidate && !d.proxyRevalidate && d.sMaxAge < 0 && !d.noCache {
+		p.swr, p.sie = c.o.StaleWhileRevalidate, c.o.StaleIfError
+		if d.swr >= 0 {
+			p.swr = time.Duration(d.swr) * time.Second
+		}
+		if d.sie >= 0 {
+			p.sie = time.Duration(d.sie) * time.Second
+		}
+	}
+
+	validators := h.Get("Etag") != "" || h.Get("Last-Modified") != ""
+	_, star := parseVary(h.Values("Vary"))
+	switch {
+	case status < 200 || status == 206 || status == 304:
+		p.why = "status"
+	case c.statusOK != nil && !c.statusOK[status]:
+		p.why = "status"
+	case d.noStore:
+		p.why = "no-store"
+	case d.private:
+		p.why = "private"
+	case len(h.Values("Set-Cookie")) > 0:
+		p.why = "set-cookie"
+	case star:
+		p.why = "vary-star"
+	case auth && !p.authOK:
+		p.why = "authorization"
+	case cookie && !c.o.CookieRequests && !d.public && d.sMaxAge < 0:
+		p.why = "cookie"
+	case !explicit && !d.noCache:
+		p.why = "no-freshness"
+	case status >= 400 && !explicit:
+		p.why = "error"
+	case p.lifetime-p.initialAge <= 0 && !validators:
+		p.why = "stale"
+	default:
+		p.store = true
+	}
+	return p
+}
