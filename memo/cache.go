@@ -222,11 +222,20 @@ func (c *Cache[V]) Get(ctx context.Context, key string, load LoadFunc[V]) (V, er
 // of every node. A load of key that started before Set is not stored after
 // it.
 func (c *Cache[V]) Set(ctx context.Context, key string, v V) error {
+	return c.Put(ctx, key, Result[V]{Value: v})
+}
+
+// Put is [Cache.Set] with per-value caching parameters: r.TTL, its stale
+// windows and Retain, exactly as a [FetchFunc] result would be stored. A
+// result marked NoStore or Private, or with a negative TTL, removes the key
+// instead (like Invalidate).
+func (c *Cache[V]) Put(ctx context.Context, key string, r Result[V]) error {
+	if r.NoStore || r.Private || r.TTL < 0 {
+		return c.Invalidate(ctx, key)
+	}
 	gen := c.generation()
 	now := c.o.Now()
-	soft := c.jitter(c.o.TTL)
-	meta := codec.Meta{CreatedAt: now, SoftExpiry: now.Add(soft), Generation: gen}
-	data, err := c.env.Encode(v, meta)
+	data, _, hard, err := c.encodeResult(r, now, 0, gen)
 	if err != nil {
 		return err
 	}
@@ -236,13 +245,28 @@ func (c *Cache[V]) Set(ctx context.Context, key string, v V) error {
 	}
 	dk := c.keys.data(gen, key)
 	if err := c.call(ctx, func(ctx context.Context) error {
-		return c.b.Set(ctx, dk, data, soft+max(c.o.StaleTTL, c.o.StaleIfError))
+		return c.b.Set(ctx, dk, data, hard)
 	}); err != nil {
 		return err
 	}
 	c.publish(ctx, msgInvalidate, key)
 	c.publish(ctx, msgLanded, dk)
 	return nil
+}
+
+// encodeResult encodes r as stored at now, and returns the envelope, the
+// freshness TTL and the backend TTL (freshness plus the longest window the
+// entry must be kept for).
+func (c *Cache[V]) encodeResult(r Result[V], now time.Time, load time.Duration, gen uint64) (data []byte, ttl, hard time.Duration, err error) {
+	ttl = r.TTL
+	if ttl == 0 {
+		ttl = c.jitter(c.o.TTL)
+	}
+	m := codec.Meta{CreatedAt: now, SoftExpiry: now.Add(ttl), LoadDuration: load, Generation: gen,
+		StaleWhileRevalidate: r.StaleWhileRevalidate, StaleIfError: r.StaleIfError}
+	data, err = c.env.Encode(r.Value, m)
+	hard = ttl + max(c.swr(r.StaleWhileRevalidate), c.sie(r.StaleIfError), r.Retain)
+	return data, ttl, hard, err
 }
 
 // Invalidate removes keys so the next Get loads them again, on every node:
@@ -468,9 +492,19 @@ func (c *Cache[V]) putL1(key string, gen, epoch uint64, v V, m entryMeta) {
 	if !m.soft.IsZero() && m.soft.Before(exp) {
 		exp = m.soft
 	}
-	e := &l1Entry[V]{val: v, gen: gen, soft: m.soft.UnixNano(), expires: exp.UnixNano(), meta: m}
+	// L1 hits read a clock of millisecond resolution: stop serving an entry
+	// from L1 a little before it expires, and keep values with less
+	// freshness than that out of L1 altogether.
+	slack := int64(0)
+	if c.coarseClock {
+		slack = int64(l1ExpirySlack)
+	}
+	e := &l1Entry[V]{val: v, gen: gen, soft: m.soft.UnixNano() - slack, expires: exp.UnixNano() - slack, meta: m}
 	if m.soft.IsZero() {
 		e.soft = math.MaxInt64
+	}
+	if e.soft <= now.UnixNano() || e.expires <= now.UnixNano() {
+		return
 	}
 	c.l1.set(key, e)
 	if c.epoch.Load() != epoch {

@@ -19,6 +19,11 @@ var coarseClock struct {
 
 const coarseResolution = time.Millisecond
 
+// l1ExpirySlack is how long before its expiry an entry stops being served
+// from L1 when L1 reads the coarse clock: several ticks of it, so a tick
+// delayed by scheduling does not let an expired entry through.
+const l1ExpirySlack = 5 * coarseResolution
+
 func acquireCoarseClock() {
 	c := &coarseClock
 	c.mu.Lock()

@@ -213,26 +213,18 @@ func (c *Cache[V]) loadAndStore(ctx context.Context, key string, gen uint64, dk 
 	if res.Private {
 		return flight[V]{val: res.Value, info: Info{Source: SourceLoad, CreatedAt: now}, private: true}, nil
 	}
-	ttl := res.TTL
-	if ttl == 0 {
-		ttl = c.jitter(c.o.TTL)
+	if res.NoStore || res.TTL < 0 {
+		return flight[V]{val: res.Value, info: Info{Source: SourceLoad, CreatedAt: now}}, nil
 	}
+	data, ttl, hard, err := c.encodeResult(res, now, d, gen)
 	info := Info{Source: SourceLoad, CreatedAt: now, Expires: now.Add(ttl)}
-	if res.NoStore || ttl < 0 {
-		info.Expires = time.Time{}
-		return flight[V]{val: res.Value, info: info}, nil
-	}
-	m := codec.Meta{CreatedAt: now, SoftExpiry: now.Add(ttl), LoadDuration: d, Generation: gen,
-		StaleWhileRevalidate: res.StaleWhileRevalidate, StaleIfError: res.StaleIfError}
-	data, err := c.env.Encode(res.Value, m)
 	if err != nil {
 		c.o.Logger.Warn("memo: cannot encode loaded value; not cached", "key", key, "err", err)
 		return flight[V]{val: res.Value, info: info}, nil
 	}
-	keep := max(c.swr(res.StaleWhileRevalidate), c.sie(res.StaleIfError), res.Retain)
 	epoch := c.epoch.Load()
-	if c.store(ctx, key, dk, r, started, data, ttl+keep) {
-		c.putL1(key, gen, epoch, res.Value, entryMeta{soft: m.SoftExpiry, created: now, load: d,
+	if c.store(ctx, key, dk, r, started, data, hard) {
+		c.putL1(key, gen, epoch, res.Value, entryMeta{soft: info.Expires, created: now, load: d,
 			swr: res.StaleWhileRevalidate, sie: res.StaleIfError})
 	}
 	return flight[V]{val: res.Value, info: info}, nil

@@ -799,3 +799,35 @@ func TestObserver(t *testing.T) {
 		t.Errorf("EventHitL1.String() = %q", memo.EventHitL1.String())
 	}
 }
+
+func TestPutAndShortLivedL1(t *testing.T) {
+	t.Parallel()
+	c := newCache[string](t, newMemory(t, nil), &memo.Options{L1Size: 10})
+	ctx := t.Context()
+	if err := c.Put(ctx, "k", memo.Result[string]{Value: "put", TTL: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	v, info, err := c.Fetch(ctx, "k", nil)
+	if err != nil || v != "put" || info.Expires.Sub(info.CreatedAt) != time.Hour {
+		t.Fatalf("Fetch after Put = %q, %+v, %v; want put, fresh for exactly 1h", v, info, err)
+	}
+	// A value fresher than the L1 clock's resolution never enters L1.
+	var calls atomic.Int32
+	short := func(context.Context, *memo.Entry[string]) (memo.Result[string], error) {
+		calls.Add(1)
+		return memo.Result[string]{Value: "short", TTL: time.Millisecond, Retain: time.Minute}, nil
+	}
+	_, _, _ = c.Fetch(ctx, "s", short)
+	_, info, _ = c.Fetch(ctx, "s", short)
+	if info.Source == memo.SourceL1 {
+		t.Fatalf("a 1ms-fresh value was served from L1 (coarse clock): %+v", info)
+	}
+	if err := c.Put(ctx, "k", memo.Result[string]{Value: "gone", NoStore: true}); err != nil {
+		t.Fatal(err)
+	}
+	if v, _, _ := c.Fetch(ctx, "k", func(context.Context, *memo.Entry[string]) (memo.Result[string], error) {
+		return memo.Result[string]{Value: "reloaded"}, nil
+	}); v != "reloaded" {
+		t.Fatalf("Put(NoStore) did not remove the key: %q", v)
+	}
+}

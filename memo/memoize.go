@@ -193,10 +193,9 @@ func (c *Cache[V]) runBatch(ctx context.Context, gen uint64, rest, dks []string,
 			}
 		default:
 			bc.val = v
-			soft := c.jitter(c.o.TTL)
-			m := codec.Meta{CreatedAt: now, SoftExpiry: now.Add(soft), LoadDuration: d, Generation: gen}
-			if data, eerr := c.env.Encode(v, m); eerr == nil && c.store(lctx, k, dks[i], results[i], started, data, soft+max(c.o.StaleTTL, c.o.StaleIfError)) {
-				c.putL1(k, gen, epoch, v, entryMeta{soft: m.SoftExpiry, created: now, load: d})
+			data, ttl, hard, eerr := c.encodeResult(Result[V]{Value: v}, now, d, gen)
+			if eerr == nil && c.store(lctx, k, dks[i], results[i], started, data, hard) {
+				c.putL1(k, gen, epoch, v, entryMeta{soft: now.Add(ttl), created: now, load: d})
 			}
 		}
 	}
