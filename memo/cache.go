@@ -298,6 +298,16 @@ func (c *Cache[V]) Invalidate(ctx context.Context, keys ...string) error {
 	return err
 }
 
+// Forget evicts key from this node's L1 only; the backend and other nodes
+// are untouched. It is for a caller that found an L1 value outdated by its
+// own rules while the backend may already hold a newer one.
+func (c *Cache[V]) Forget(key string) {
+	c.epoch.Add(1)
+	if c.l1 != nil {
+		c.l1.delete(key)
+	}
+}
+
 // InvalidatePrefix removes every key that starts with prefix, on every
 // node: one pattern delete in the backend (it must implement
 // backend.Scanner: it walks the keyspace with SCAN, never KEYS) and an

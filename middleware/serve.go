@@ -87,9 +87,17 @@ func (c *Cache) serve(next http.Handler, w http.ResponseWriter, r *http.Request)
 		}
 	}
 	if err == nil && e != nil && len(e.Tags) > 0 && info.Source != memo.SourceLoad && !c.tagsCurrent(ctx, e) {
-		// A tag of e was purged since it was stored: it is a miss.
-		_ = cache.Invalidate(ctx, fkey)
-		e, info, err = cache.Fetch(ctx, fkey, cl.fetchFunc(idx))
+		// A tag of e was purged since it was stored. If only this node's
+		// L1 copy is outdated, another node may already have stored a
+		// fresh entry: read the backend before invalidating everywhere.
+		if info.Source == memo.SourceL1 {
+			cache.Forget(fkey)
+			e, info, err = cache.Fetch(ctx, fkey, cl.fetchFunc(idx))
+		}
+		if err == nil && e != nil && info.Source != memo.SourceLoad && !c.tagsCurrent(ctx, e) {
+			_ = cache.Invalidate(ctx, fkey)
+			e, info, err = cache.Fetch(ctx, fkey, cl.fetchFunc(idx))
+		}
 	}
 	if err == nil && e != nil && !e.Index && !info.Stale && info.Source != memo.SourceLoad && e.Lifetime <= e.InitialAge {
 		// Stale on arrival (no-cache, max-age=0) but still within the
