@@ -84,6 +84,7 @@ type Cache[V any] struct {
 	batches map[string]*batchCall[V]
 
 	nanotime    func() int64 // the hot-path clock: coarse unless Options.Now is set
+	timeouts    atomic.Pointer[sharedTimeout]
 	coarseClock bool
 
 	closeOnce sync.Once
@@ -214,7 +215,7 @@ func (c *Cache[V]) Get(ctx context.Context, key string, load LoadFunc[V]) (V, er
 			return e.val, nil
 		}
 	}
-	v, _, err := c.slow(ctx, key, gen, loadFetch(load))
+	v, _, err := c.slow(ctx, key, gen, load, nil)
 	return v, err
 }
 
@@ -542,9 +543,14 @@ func (c *Cache[V]) call(ctx context.Context, op func(context.Context) error) err
 	if !c.brk.allow() {
 		return errBreakerOpen
 	}
-	cctx, cancel := context.WithTimeout(ctx, c.o.BackendTimeout)
-	err := op(cctx)
-	cancel()
+	var err error
+	if cctx, ok := c.detachedTimeout(ctx, &c.timeouts); ok {
+		err = op(cctx)
+	} else {
+		cctx, cancel := context.WithTimeout(ctx, c.o.BackendTimeout)
+		err = op(cctx)
+		cancel()
+	}
 	if err != nil && ctx.Err() != nil {
 		return err // the caller left; says nothing about the backend
 	}

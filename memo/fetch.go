@@ -102,7 +102,7 @@ func (c *Cache[V]) Fetch(ctx context.Context, key string, fetch FetchFunc[V]) (V
 			return e.val, e.meta.info(SourceL1), nil
 		}
 	}
-	return c.slow(ctx, key, gen, fetch)
+	return c.slow(ctx, key, gen, nil, fetch)
 }
 
 // loadFetch adapts a LoadFunc.

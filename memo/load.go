@@ -19,7 +19,15 @@ type flight[V any] struct {
 }
 
 // slow is the read path past the L1: the backend, then a shared load.
-func (c *Cache[V]) slow(ctx context.Context, key string, gen uint64, fetch FetchFunc[V]) (V, Info, error) {
+// Exactly one of load and fetch is set; a Get's load is adapted only when
+// it is needed, so a hit allocates no adapter.
+func (c *Cache[V]) slow(ctx context.Context, key string, gen uint64, load LoadFunc[V], fetch FetchFunc[V]) (V, Info, error) {
+	fetcher := func() FetchFunc[V] {
+		if fetch != nil {
+			return fetch
+		}
+		return loadFetch(load)
+	}
 	var zero V
 	epoch := c.epoch.Load()
 	dk := c.keys.data(gen, key)
@@ -29,7 +37,7 @@ func (c *Cache[V]) slow(ctx context.Context, key string, gen uint64, fetch Fetch
 		c.event(EventHitBackend, key, 0, nil)
 		c.putL1(key, gen, epoch, r.val, r.meta)
 		if c.earlyRefreshDue(r.meta, c.o.Now()) {
-			c.refreshEarly(ctx, key, gen, fetch)
+			c.refreshEarly(ctx, key, gen, fetcher())
 		}
 		return r.val, r.meta.info(SourceBackend), nil
 	case stateNegative:
@@ -37,7 +45,7 @@ func (c *Cache[V]) slow(ctx context.Context, key string, gen uint64, fetch Fetch
 		return zero, r.meta.info(SourceBackend), ErrNotFound
 	case stateStale:
 		c.event(EventStaleServed, key, 0, nil)
-		c.refreshAsync(ctx, key, gen, dk, r, fetch)
+		c.refreshAsync(ctx, key, gen, dk, r, fetcher())
 		info := r.meta.info(SourceStale)
 		info.Stale = true
 		return r.val, info, nil
@@ -46,7 +54,7 @@ func (c *Cache[V]) slow(ctx context.Context, key string, gen uint64, fetch Fetch
 		return zero, Info{}, err
 	}
 	c.event(EventMiss, key, 0, nil)
-	return c.loadShared(ctx, key, gen, dk, r, fetch)
+	return c.loadShared(ctx, key, gen, dk, r, fetcher())
 }
 
 // loadShared joins or starts the one load of dk in this process and waits
