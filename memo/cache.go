@@ -171,7 +171,7 @@ func (c *Cache[V]) Close() error {
 func (c *Cache[V]) Stats() Stats {
 	s := &c.stats
 	return Stats{
-		HitsL1: s.hitsL1.Load(), HitsBackend: s.hitsBackend.Load(), NegativeHits: s.negativeHits.Load(),
+		HitsL1: s.l1.load(), HitsBackend: s.hitsBackend.Load(), NegativeHits: s.negativeHits.Load(),
 		Misses: s.misses.Load(), Loads: s.loads.Load(), LoadErrors: s.loadErrors.Load(),
 		LoadPanics: s.loadPanics.Load(), Coalesced: s.coalesced.Load(), StaleServed: s.staleServed.Load(),
 		EarlyRefreshes: s.earlyRefreshes.Load(), Refreshes: s.refreshes.Load(), LockWaits: s.lockWaits.Load(),
@@ -182,7 +182,9 @@ func (c *Cache[V]) Stats() Stats {
 }
 
 func (c *Cache[V]) event(k EventKind, key string, d time.Duration, err error) {
-	if ctr := c.stats.counter(k); ctr != nil {
+	if k == EventHitL1 {
+		c.stats.l1.add()
+	} else if ctr := c.stats.counter(k); ctr != nil {
 		ctr.Add(1)
 	}
 	if c.o.Observer != nil {
@@ -197,15 +199,11 @@ func (c *Cache[V]) event(k EventKind, key string, d time.Duration, err error) {
 // WARNING: every load function passed for the same key must compute the
 // same value: a caller may receive the result of another caller's load.
 func (c *Cache[V]) Get(ctx context.Context, key string, load LoadFunc[V]) (V, error) {
-	var zero V
-	if err := ctx.Err(); err != nil {
-		return zero, err
-	}
 	gen := c.generation()
 	if c.l1 != nil {
 		now := c.nanotime()
 		if e, ok := c.l1.get(key, gen, now); ok && now < e.soft {
-			c.stats.hitsL1.Add(1)
+			c.stats.l1.add()
 			if c.o.Observer != nil {
 				c.o.Observer.Observe(Event{Kind: EventHitL1, Key: key})
 			}
@@ -214,6 +212,10 @@ func (c *Cache[V]) Get(ctx context.Context, key string, load LoadFunc[V]) (V, er
 			}
 			return e.val, nil
 		}
+	}
+	if err := ctx.Err(); err != nil {
+		var zero V
+		return zero, err
 	}
 	v, _, err := c.slow(ctx, key, gen, load, nil)
 	return v, err

@@ -87,10 +87,6 @@ type Info struct {
 // WARNING: every fetch function passed for the same key must compute the
 // same value, unless it marks results Private.
 func (c *Cache[V]) Fetch(ctx context.Context, key string, fetch FetchFunc[V]) (V, Info, error) {
-	var zero V
-	if err := ctx.Err(); err != nil {
-		return zero, Info{}, err
-	}
 	gen := c.generation()
 	if c.l1 != nil {
 		now := c.nanotime()
@@ -101,6 +97,10 @@ func (c *Cache[V]) Fetch(ctx context.Context, key string, fetch FetchFunc[V]) (V
 			}
 			return e.val, e.meta.info(SourceL1), nil
 		}
+	}
+	if err := ctx.Err(); err != nil {
+		var zero V
+		return zero, Info{}, err
 	}
 	return c.slow(ctx, key, gen, nil, fetch)
 }
