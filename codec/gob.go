@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/gob"
+	"reflect"
 )
 
 // Gob is the encoding/gob codec. Each value is encoded as a self-contained
@@ -12,11 +13,13 @@ import (
 //
 // WARNING: gob is about 10x slower to decode than MsgPack (~200 allocations
 // for a typical struct) and the Go team does not harden encoding/gob against
-// adversarial input. Before decoding, Unmarshal checks that every gob message
-// length fits in the input and that nothing trails the value, and it converts
-// decoder panics into [ErrCorrupt]; declared map sizes inside a message are
-// still trusted by encoding/gob, so a hostile input can allocate far more
-// than its own size. Use Gob only for data this process wrote. It is safe for
+// adversarial input. Unmarshal therefore checks that every gob message length
+// fits in the input, then decodes the stream once while discarding it
+// (encoding/gob's ignore path reads declared element counts against the input
+// instead of allocating them, so a 26-byte input claiming 20 million map
+// entries fails there), and only then decodes into v; nothing may trail the
+// value, and decoder panics become [ErrCorrupt]. The dry run doubles the
+// decoding cost. Prefer MsgPack for data others can write. It is safe for
 // concurrent use.
 var Gob Codec = gobCodec{}
 
@@ -40,6 +43,12 @@ func (gobCodec) Unmarshal(data []byte, v any) (err error) {
 	defer recoverCorrupt("gob", &err)
 	if err := checkGobFraming(data); err != nil {
 		return err
+	}
+	// Dry run: discard the value. encoding/gob sizes maps from their
+	// declared count when decoding into a value (MakeMapWithSize) but not
+	// when discarding, where a count larger than the input runs out of input.
+	if err := gob.NewDecoder(bytes.NewReader(data)).DecodeValue(reflect.Value{}); err != nil {
+		return corrupt("gob", err)
 	}
 	r := bytes.NewReader(data)
 	if err := gob.NewDecoder(r).Decode(v); err != nil {

@@ -165,6 +165,38 @@ func TestHostileJSON(t *testing.T) {
 	}
 }
 
+// gobMapBomb is a valid gob stream of map[string]int{"a": 1} whose map
+// count is patched to claim n entries (encoding/gob would size the map from
+// it).
+func gobMapBomb(t *testing.T, n uint64) []byte {
+	t.Helper()
+	valid, err := Gob.Marshal(map[string]int{"a": 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Find the last message: the value.
+	last := 0
+	for off := 0; off < len(valid); {
+		l, size, ok := gobUint(valid[off:])
+		if !ok {
+			t.Fatal("bad framing")
+		}
+		last = off
+		off += size + int(l)
+	}
+	l, size, _ := gobUint(valid[last:])
+	msg := valid[last+size : last+size+int(l)]
+	i := bytes.LastIndex(msg, []byte{0x01, 0x01, 'a', 0x02}) // count 1, "a", 1
+	if i < 0 {
+		t.Fatalf("map layout not found in % x", msg)
+	}
+	count := []byte{0xfc, byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}
+	patched := append(append(append([]byte{}, msg[:i]...), count...), msg[i+1:]...)
+	out := append([]byte{}, valid[:last]...)
+	out = append(out, byte(len(patched))) // < 128: one byte
+	return append(out, patched...)
+}
+
 func TestHostileGobFraming(t *testing.T) {
 	// Not parallel: measures allocations.
 	valid, err := Gob.Marshal(newPost(1))
@@ -172,6 +204,7 @@ func TestHostileGobFraming(t *testing.T) {
 		t.Fatal(err)
 	}
 	inputs := map[string][]byte{
+		"map-20M-entries":   gobMapBomb(t, 20_000_000),
 		"message-1GiB":      {0xfc, 0x3f, 0xff, 0xff, 0xff, 0x01, 0x02},
 		"message-8-bytes":   {0xf8, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
 		"bad-length-prefix": {0xf0, 0x01},
@@ -180,7 +213,8 @@ func TestHostileGobFraming(t *testing.T) {
 		"valid+trailing":    append(append([]byte{}, valid...), 0x01, 0x00),
 	}
 	for name, in := range inputs {
-		for _, target := range hostileTargets() {
+		// The map bomb needs its own type as target to reach map sizing.
+		for _, target := range append(hostileTargets(), new(map[string]int)) {
 			var err error
 			n := allocated(func() { err = Gob.Unmarshal(in, target) })
 			if !errors.Is(err, ErrCorrupt) {
