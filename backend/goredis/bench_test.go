@@ -37,6 +37,37 @@ func BenchmarkGet(b *testing.B) {
 	})
 }
 
+// BenchmarkGetInterleaved alternates Backend.Get and the raw go-redis GET
+// in every iteration, so machine noise hits both alike, and reports each
+// side's ns/op and their ratio (target ≤ 1.15).
+func BenchmarkGetInterleaved(b *testing.B) {
+	be := newStandalone(b)
+	ctx := context.Background()
+	key := prefix(b) + "k"
+	if err := be.Set(ctx, key, make([]byte, 64), time.Minute); err != nil {
+		b.Fatal(err)
+	}
+	c := be.Client()
+	var ours, raw time.Duration
+	b.ReportAllocs()
+	for b.Loop() {
+		t0 := time.Now()
+		if _, err := be.Get(ctx, key); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		if _, err := c.Get(ctx, key).Bytes(); err != nil {
+			b.Fatal(err)
+		}
+		t2 := time.Now()
+		ours += t1.Sub(t0)
+		raw += t2.Sub(t1)
+	}
+	b.ReportMetric(float64(ours.Nanoseconds())/float64(b.N), "goredis-ns/op")
+	b.ReportMetric(float64(raw.Nanoseconds())/float64(b.N), "raw-ns/op")
+	b.ReportMetric(float64(ours)/float64(raw), "goredis/raw")
+}
+
 func benchKeys(b *testing.B, n int) []string {
 	be := newStandalone(b)
 	keys := make([]string, n)
