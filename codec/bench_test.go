@@ -1,6 +1,9 @@
 package codec
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 // benchVariants are the ways a value is stored: the bare codec, and envelopes
 // without and with compression (Threshold -1: always try, so the ~700-byte
@@ -119,3 +122,51 @@ func BenchmarkCheckMsgpack(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkEnvelopeOverhead alternates the bare msgpack codec and the
+// envelope on the Post within each iteration (so machine noise hits both
+// alike) and reports the envelope's time ratio for encode and decode
+// (target < 1.10).
+func BenchmarkEnvelopeOverhead(b *testing.B) {
+	post := newPost(1)
+	var env Envelope
+	now := time.Now()
+	meta := Meta{CreatedAt: now, SoftExpiry: now.Add(time.Minute), LoadDuration: 3 * time.Millisecond, Generation: 12345}
+	bare, _ := MsgPack.Marshal(post)
+	sealed, _ := env.Encode(post, meta)
+	var encBare, encEnv, decBare, decEnv int64
+	b.ReportAllocs()
+	for b.Loop() {
+		t0 := nanotime()
+		if _, err := MsgPack.Marshal(post); err != nil {
+			b.Fatal(err)
+		}
+		t1 := nanotime()
+		if _, err := env.Encode(post, meta); err != nil {
+			b.Fatal(err)
+		}
+		t2 := nanotime()
+		var p1 Post
+		if err := MsgPack.Unmarshal(bare, &p1); err != nil {
+			b.Fatal(err)
+		}
+		t3 := nanotime()
+		var p2 Post
+		if _, err := env.Decode(sealed, &p2); err != nil {
+			b.Fatal(err)
+		}
+		t4 := nanotime()
+		encBare += t1 - t0
+		encEnv += t2 - t1
+		decBare += t3 - t2
+		decEnv += t4 - t3
+	}
+	b.ReportMetric(float64(encEnv)/float64(encBare), "encode-env/bare")
+	b.ReportMetric(float64(decEnv)/float64(decBare), "decode-env/bare")
+	b.ReportMetric(float64(len(sealed))/float64(len(bare)), "size-env/bare")
+}
+
+var benchStart = time.Now()
+
+// nanotime reads the monotonic clock (one vDSO call, unlike time.Now).
+func nanotime() int64 { return int64(time.Since(benchStart)) }
