@@ -199,9 +199,9 @@ func (c *Cache[V]) event(k EventKind, key string, d time.Duration, err error) {
 // WARNING: every load function passed for the same key must compute the
 // same value: a caller may receive the result of another caller's load.
 func (c *Cache[V]) Get(ctx context.Context, key string, load LoadFunc[V]) (V, error) {
-	gen := c.generation()
+	now := c.nanotime()
+	gen := c.generationAt(now)
 	if c.l1 != nil {
-		now := c.nanotime()
 		if e, ok := c.l1.get(key, gen, now); ok && now < e.soft {
 			c.stats.l1.add()
 			if c.o.Observer != nil {
@@ -368,9 +368,17 @@ func (c *Cache[V]) Clear(ctx context.Context) error {
 
 // generation returns the namespace generation, refreshing it in the
 // background when it was last read from the backend over a second ago.
-func (c *Cache[V]) generation() uint64 {
+func (c *Cache[V]) generation() uint64 { return c.generationAt(c.nanotime()) }
+
+// generationAt is generation with the hot-path clock already read.
+func (c *Cache[V]) generationAt(now int64) uint64 {
 	const refreshEvery = int64(time.Second)
-	if c.nanotime()-c.genCheckedAt.Load() > refreshEvery && c.genRefresh.CompareAndSwap(false, true) {
+	if now-c.genCheckedAt.Load() > refreshEvery && c.genRefresh.CompareAndSwap(false, true) {
+		select {
+		case <-c.closed:
+			return c.gen.Load()
+		default:
+		}
 		c.wg.Add(1)
 		go func() {
 			defer c.wg.Done()

@@ -87,9 +87,9 @@ type Info struct {
 // WARNING: every fetch function passed for the same key must compute the
 // same value, unless it marks results Private.
 func (c *Cache[V]) Fetch(ctx context.Context, key string, fetch FetchFunc[V]) (V, Info, error) {
-	gen := c.generation()
+	now := c.nanotime()
+	gen := c.generationAt(now)
 	if c.l1 != nil {
-		now := c.nanotime()
 		if e, ok := c.l1.get(key, gen, now); ok && now < e.soft {
 			c.event(EventHitL1, key, 0, nil)
 			if c.earlyRefreshDue(e.meta, time.Unix(0, now)) {
