@@ -88,6 +88,7 @@ type Cache[V any] struct {
 	coarseClock bool
 
 	closeOnce sync.Once
+	bgMu      sync.RWMutex // orders background starts before Close's Wait
 	closed    chan struct{}
 	wg        sync.WaitGroup
 }
@@ -155,7 +156,9 @@ func New[V any](b backend.Backend, opts *Options) (*Cache[V], error) {
 // the backend.
 func (c *Cache[V]) Close() error {
 	c.closeOnce.Do(func() {
+		c.bgMu.Lock() // no background goroutine starts after this
 		close(c.closed)
+		c.bgMu.Unlock()
 		if c.sub != nil {
 			_ = c.sub.Close()
 		}
@@ -165,6 +168,23 @@ func (c *Cache[V]) Close() error {
 	})
 	c.wg.Wait()
 	return nil
+}
+
+// background runs f on a goroutine that Close waits for, unless the Cache
+// is closed.
+func (c *Cache[V]) background(f func()) {
+	c.bgMu.RLock()
+	defer c.bgMu.RUnlock()
+	select {
+	case <-c.closed:
+		return
+	default:
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		f()
+	}()
 }
 
 // Stats returns a snapshot of the Cache's counters.
@@ -374,19 +394,12 @@ func (c *Cache[V]) generation() uint64 { return c.generationAt(c.nanotime()) }
 func (c *Cache[V]) generationAt(now int64) uint64 {
 	const refreshEvery = int64(time.Second)
 	if now-c.genCheckedAt.Load() > refreshEvery && c.genRefresh.CompareAndSwap(false, true) {
-		select {
-		case <-c.closed:
-			return c.gen.Load()
-		default:
-		}
-		c.wg.Add(1)
-		go func() {
-			defer c.wg.Done()
+		c.background(func() {
 			defer c.genRefresh.Store(false)
 			ctx, cancel := context.WithTimeout(context.Background(), c.o.BackendTimeout)
 			defer cancel()
 			c.loadGeneration(ctx)
-		}()
+		})
 	}
 	return c.gen.Load()
 }

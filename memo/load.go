@@ -321,14 +321,7 @@ func (c *Cache[V]) store(ctx context.Context, key, dk string, r lookupResult[V],
 // refresh. r is what the caller saw; the refresh is skipped if the entry
 // changed since.
 func (c *Cache[V]) refreshAsync(ctx context.Context, key string, gen uint64, dk string, r lookupResult[V], fetch FetchFunc[V]) {
-	select {
-	case <-c.closed:
-		return
-	default:
-	}
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
+	c.background(func() {
 		// A separate flight key: a foreground miss must not join a refresh
 		// that may give up when another process holds the lock.
 		ch := c.sf.DoChan("refresh\x00"+dk, func() (any, error) {
@@ -351,7 +344,7 @@ func (c *Cache[V]) refreshAsync(ctx context.Context, key string, gen uint64, dk 
 			return c.loadAndStore(rctx, key, gen, dk, r, started, fetch)
 		})
 		<-ch
-	}()
+	})
 }
 
 // earlyRefreshDue implements the XFetch test: refresh a fresh value early
