@@ -83,6 +83,24 @@ func (b *breaker) record(ok bool) int {
 	return 0
 }
 
+// abandon settles a call that ended without telling anything about the
+// backend (its caller left): a probe it may have been is released, so the
+// next call can probe again.
+func (b *breaker) abandon() {
+	if b.threshold <= 0 || b.healthy.Load() {
+		return
+	}
+	b.mu.Lock()
+	b.probing = false
+	b.mu.Unlock()
+}
+
+// degraded reports whether the last backend call failed (or the breaker
+// is open): a signal to fail open rather than wait on the backend.
+func (b *breaker) degraded() bool {
+	return b.threshold > 0 && !b.healthy.Load()
+}
+
 func (b *breaker) isOpen() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -141,14 +141,54 @@ func New[V any](b backend.Backend, opts *Options) (*Cache[V], error) {
 		c.ps = ps
 		sub, err := ps.Subscribe(ctx, c.keys.channel())
 		if err != nil {
-			o.Logger.Warn("memo: subscribe failed; L1 invalidation across nodes and waiter wake-ups disabled", "namespace", o.Namespace, "err", err)
+			o.Logger.Warn("memo: subscribe failed; retrying in the background (until then L1 entries are trusted only for L1TTL)", "namespace", o.Namespace, "err", err)
+			c.background(c.resubscribe)
 		} else {
-			c.sub = sub
-			c.wg.Add(1)
-			go c.listen(sub)
+			c.setSub(sub)
 		}
 	}
 	return c, nil
+}
+
+// setSub installs a subscription and starts its listener, unless the
+// Cache closed meanwhile.
+func (c *Cache[V]) setSub(sub backend.Subscription) {
+	c.bgMu.RLock()
+	defer c.bgMu.RUnlock()
+	select {
+	case <-c.closed:
+		_ = sub.Close()
+		return
+	default:
+	}
+	c.sub = sub
+	c.wg.Add(1)
+	go c.listen(sub)
+}
+
+// resubscribe retries a failed Subscribe with backoff until it succeeds or
+// the Cache closes; messages missed meanwhile are a gap (L1 flushed).
+func (c *Cache[V]) resubscribe() {
+	delay := 100 * time.Millisecond
+	for {
+		select {
+		case <-c.closed:
+			return
+		case <-time.After(delay):
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), c.o.BackendTimeout)
+		sub, err := c.ps.Subscribe(ctx, c.keys.channel())
+		cancel()
+		if err == nil {
+			c.epoch.Add(1)
+			if c.l1 != nil {
+				c.l1.flush()
+			}
+			c.setSub(sub)
+			return
+		}
+		delay = min(2*delay, 5*time.Second)
+	}
 }
 
 // Close stops the Cache's subscription and waits for background refreshes
@@ -156,11 +196,12 @@ func New[V any](b backend.Backend, opts *Options) (*Cache[V], error) {
 // the backend.
 func (c *Cache[V]) Close() error {
 	c.closeOnce.Do(func() {
-		c.bgMu.Lock() // no background goroutine starts after this
+		c.bgMu.Lock() // no background goroutine or listener starts after this
 		close(c.closed)
+		sub := c.sub
 		c.bgMu.Unlock()
-		if c.sub != nil {
-			_ = c.sub.Close()
+		if sub != nil {
+			_ = sub.Close()
 		}
 		if c.coarseClock {
 			releaseCoarseClock()
@@ -168,6 +209,14 @@ func (c *Cache[V]) Close() error {
 	})
 	c.wg.Wait()
 	return nil
+}
+
+// forgetFlights makes reads and loads of dk that start from now on begin
+// afresh instead of joining ones that started before a write to dk (their
+// results predate it; their stores are refused by compare-and-swap).
+func (c *Cache[V]) forgetFlights(dk string) {
+	c.lookups.Forget(dk)
+	c.sf.Forget(dk)
 }
 
 // background runs f on a goroutine that Close waits for, unless the Cache
@@ -267,9 +316,11 @@ func (c *Cache[V]) Put(ctx context.Context, key string, r Result[V]) error {
 		c.l1.delete(key)
 	}
 	dk := c.keys.data(gen, key)
-	if err := c.call(ctx, func(ctx context.Context) error {
+	err = c.call(ctx, func(ctx context.Context) error {
 		return c.b.Set(ctx, dk, data, hard)
-	}); err != nil {
+	})
+	c.forgetFlights(dk)
+	if err != nil {
 		return err
 	}
 	c.publish(ctx, msgInvalidate, key)
@@ -310,6 +361,7 @@ func (c *Cache[V]) Invalidate(ctx context.Context, keys ...string) error {
 			return err
 		}
 		items = append(items, backend.Item{Key: c.keys.data(gen, k), Value: data, TTL: c.tombstoneTTL()})
+		c.forgetFlights(items[len(items)-1].Key)
 		if c.l1 != nil {
 			c.l1.delete(k)
 		}
@@ -348,11 +400,9 @@ func (c *Cache[V]) InvalidatePrefix(ctx context.Context, prefix string) (int64, 
 		c.l1.deletePrefix(prefix)
 	}
 	pattern := backend.QuoteGlob(c.keys.data(gen, prefix)) + "*"
-	var n int64
-	err := c.call(ctx, func(ctx context.Context) (err error) {
-		n, err = backend.DeletePattern(ctx, c.b, pattern)
-		return err
-	})
+	// A pattern delete walks the whole keyspace: it runs under the
+	// caller's context, not BackendTimeout, and outside the breaker.
+	n, err := backend.DeletePattern(ctx, c.b, pattern)
 	c.publish(ctx, msgInvalidatePrefix, prefix)
 	return n, err
 }
@@ -575,7 +625,8 @@ func (c *Cache[V]) call(ctx context.Context, op func(context.Context) error) err
 		cancel()
 	}
 	if err != nil && ctx.Err() != nil {
-		return err // the caller left; says nothing about the backend
+		c.brk.abandon() // the caller left; says nothing about the backend
+		return err
 	}
 	failed := err != nil && !errors.Is(err, backend.ErrNotFound) && !errors.Is(err, backend.ErrInvalidTTL)
 	switch c.brk.record(!failed) {

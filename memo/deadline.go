@@ -37,7 +37,7 @@ func (c *Cache[V]) detachedTimeout(parent context.Context, slot *atomic.Pointer[
 	}
 	now := coarseNow()
 	st := slot.Load()
-	if st == nil || now-st.created >= int64(coarseResolution) {
+	if st == nil || now-st.created >= int64(coarseResolution) || st.ctx.Err() != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), c.o.BackendTimeout-coarseResolution)
 		st = &sharedTimeout{ctx: ctx, cancel: cancel, created: now}
 		slot.Store(st)

@@ -35,7 +35,9 @@ func (k *keyspace) data(gen uint64, key string) string {
 	e := backend.EscapeKeyPart(key)
 	if len(e) > maxKeyLen {
 		sum := sha256.Sum256([]byte(key))
-		e = "#" + hex.EncodeToString(sum[:])
+		// "%#" cannot come out of EscapeKeyPart ('%' is always followed by
+		// two hex digits there), so a hashed key never equals a user key.
+		e = "%#" + hex.EncodeToString(sum[:])
 	}
 	p := k.last.Load()
 	if p == nil || p.gen != gen {

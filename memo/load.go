@@ -113,6 +113,12 @@ func (c *Cache[V]) fill(callerCtx context.Context, key string, gen uint64, dk st
 	started := c.o.Now()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(callerCtx), c.o.LoadTimeout+c.o.LockWait)
 	defer cancel()
+	// Degraded: the backend just failed (the caller's read, or the breaker
+	// has seen a failure). Fail open within the callers' budget: no lock,
+	// no re-check, and the store (if any) happens in the background.
+	if r.state == stateUnknown || c.brk.degraded() {
+		return c.loadAndStore(ctx, key, gen, dk, r, started, fetch, true)
+	}
 	if c.o.Locker != nil {
 		release, res, done := c.lockOrWait(ctx, key, dk)
 		if done {
@@ -141,8 +147,7 @@ func (c *Cache[V]) fill(callerCtx context.Context, key string, gen uint64, dk st
 			again.val, again.has, again.meta = r.val, true, r.meta // keep the stale value for stale-if-error
 		}
 	}
-	r = again
-	return c.loadAndStore(ctx, key, gen, dk, r, started, fetch)
+	return c.loadAndStore(ctx, key, gen, dk, again, started, fetch, false)
 }
 
 type outcome[V any] struct {
@@ -155,7 +160,12 @@ type outcome[V any] struct {
 // load without the lock), or done=true with the value that landed.
 func (c *Cache[V]) lockOrWait(ctx context.Context, key, dk string) (release func(context.Context) error, res outcome[V], done bool) {
 	name := lockName(dk)
-	release, ok, err := c.o.Locker.TryAcquire(ctx, name)
+	tryAcquire := func() (func(context.Context) error, bool, error) {
+		actx, cancel := context.WithTimeout(ctx, c.o.BackendTimeout)
+		defer cancel()
+		return c.o.Locker.TryAcquire(actx, name)
+	}
+	release, ok, err := tryAcquire()
 	if err != nil {
 		c.o.Logger.Warn("memo: lock failed; loading without it", "key", key, "err", err)
 		return nil, res, false
@@ -188,10 +198,13 @@ func (c *Cache[V]) lockOrWait(ctx context.Context, key, dk string) (release func
 		case stateNegative:
 			return nil, outcome[V]{err: ErrNotFound}, true
 		case stateUnknown:
+			if c.brk.isOpen() {
+				return nil, res, false // the backend is down: load (fail-open)
+			}
 			continue // the backend did not answer: keep waiting
 		}
 		// Definitely nothing: the holder may have died. Try to take over.
-		if release, ok, err := c.o.Locker.TryAcquire(ctx, name); err == nil && ok {
+		if release, ok, err := tryAcquire(); err == nil && ok {
 			return release, res, false
 		}
 	}
@@ -199,7 +212,7 @@ func (c *Cache[V]) lockOrWait(ctx context.Context, key, dk string) (release func
 
 // loadAndStore calls fetch (bounded by MaxConcurrentLoads and
 // LoadTimeout), then stores the result unless the key changed meanwhile.
-func (c *Cache[V]) loadAndStore(ctx context.Context, key string, gen uint64, dk string, r lookupResult[V], started time.Time, fetch FetchFunc[V]) (flight[V], error) {
+func (c *Cache[V]) loadAndStore(ctx context.Context, key string, gen uint64, dk string, r lookupResult[V], started time.Time, fetch FetchFunc[V], storeLater bool) (flight[V], error) {
 	select {
 	case c.sem <- struct{}{}:
 	case <-ctx.Done():
@@ -231,9 +244,16 @@ func (c *Cache[V]) loadAndStore(ctx context.Context, key string, gen uint64, dk 
 		return flight[V]{val: res.Value, info: info}, nil
 	}
 	epoch := c.epoch.Load()
-	if c.store(ctx, key, dk, r, started, data, hard) {
-		c.putL1(key, gen, epoch, res.Value, entryMeta{soft: info.Expires, created: now, load: d,
-			swr: res.StaleWhileRevalidate, sie: res.StaleIfError})
+	storeIt := func() {
+		if c.store(ctx, key, dk, r, started, data, hard) {
+			c.putL1(key, gen, epoch, res.Value, entryMeta{soft: info.Expires, created: now, load: d,
+				swr: res.StaleWhileRevalidate, sie: res.StaleIfError})
+		}
+	}
+	if storeLater && r.state != stateUnknown {
+		c.background(storeIt)
+	} else {
+		storeIt()
 	}
 	return flight[V]{val: res.Value, info: info}, nil
 }
@@ -341,7 +361,7 @@ func (c *Cache[V]) refreshAsync(ctx context.Context, key string, gen uint64, dk 
 				}
 				defer func() { _ = release(context.WithoutCancel(rctx)) }()
 			}
-			return c.loadAndStore(rctx, key, gen, dk, r, started, fetch)
+			return c.loadAndStore(rctx, key, gen, dk, r, started, fetch, false)
 		})
 		<-ch
 	})

@@ -17,7 +17,7 @@ const (
 )
 
 func (c *Cache[V]) publish(ctx context.Context, typ byte, arg string) {
-	if c.ps == nil || c.sub == nil {
+	if c.ps == nil {
 		return
 	}
 	payload := make([]byte, 0, 1+len(arg))
@@ -51,6 +51,7 @@ func (c *Cache[V]) listen(sub backend.Subscription) {
 		switch m.Payload[0] {
 		case msgInvalidate:
 			c.epoch.Add(1)
+			c.forgetFlights(c.keys.data(c.gen.Load(), arg))
 			if c.l1 != nil && c.l1.delete(arg) {
 				c.stats.l1Invalidations.Add(1)
 			}

@@ -185,7 +185,8 @@ func TestFrozenRedisFailOpen(t *testing.T) {
 		BreakerThreshold: 3,
 		BreakerCooldown:  200 * time.Millisecond,
 		Logger:           discardLogger(),
-		Locker:           memo.LockerFunc(noLock),
+		// The real lockx Locker on the same (frozen) server: taking the
+		// lock must not cost the callers their budget either.
 	})
 	ctx := t.Context()
 	var loads atomic.Int32
@@ -196,7 +197,7 @@ func TestFrozenRedisFailOpen(t *testing.T) {
 
 	s.Pause(t)
 	for i := 0; i < 6; i++ {
-		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		cctx, cancel := context.WithTimeout(ctx, 400*time.Millisecond)
 		start := time.Now()
 		v, err := n.cache.Get(cctx, fmt.Sprint("k", i), load)
 		took := time.Since(start)
@@ -204,8 +205,8 @@ func TestFrozenRedisFailOpen(t *testing.T) {
 		if err != nil || v != "fresh" {
 			t.Fatalf("Get %d with Redis frozen = %q, %v; want the loaded value", i, v, err)
 		}
-		if took > 900*time.Millisecond {
-			t.Fatalf("Get %d took %v with a 1s budget", i, took)
+		if took > 400*time.Millisecond {
+			t.Fatalf("Get %d took %v with a 400ms budget", i, took)
 		}
 	}
 	st := n.cache.Stats()
@@ -213,7 +214,7 @@ func TestFrozenRedisFailOpen(t *testing.T) {
 		t.Fatalf("Stats with Redis frozen = %+v, want the breaker open and backend errors counted", st)
 	}
 	start := time.Now()
-	if _, err := n.cache.Get(ctx, "while-open", load); err != nil || time.Since(start) > 80*time.Millisecond {
+	if _, err := n.cache.Get(ctx, "while-open", load); err != nil || time.Since(start) > 200*time.Millisecond {
 		t.Fatalf("Get with the breaker open took %v (%v), want it to skip the backend", time.Since(start), err)
 	}
 
