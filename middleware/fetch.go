@@ -111,6 +111,12 @@ func (cl *call) fetch(ctx context.Context, stale *memo.Entry[*entry], index *ent
 
 	e := &entry{Status: rec.status, Header: storedHeader(rec.header), Body: slices.Clip(rec.body)}
 	if rec.status == http.StatusNotModified && old != nil {
+		if rec.header.Get("Date") == "" {
+			// An in-process handler does not set Date (net/http adds it on
+			// the wire): the 304 was generated now, and the merged entry
+			// must not keep the old Date (RFC 9111 §4.3.4 freshening).
+			rec.header.Set("Date", respTime.UTC().Format(http.TimeFormat))
+		}
 		e = merge304(old, rec.header)
 		cl.setFwdStatus(http.StatusNotModified)
 	}

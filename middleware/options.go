@@ -220,6 +220,10 @@ func New(b backend.Backend, opts *Options) (*Cache, error) {
 	to.TTL = tagTTL
 	to.Locker, to.Observer = nil, nil
 	to.L1Size = 4096
+	// Tag generations decide whether a purge took effect: keep their L1
+	// copies short-lived, so a node that misses the purge message (no
+	// pub/sub, a reconnect) serves purged entries for seconds, not hours.
+	to.L1TTL = 2 * time.Second
 	tags, err := memo.New[uint64](b, &to)
 	if err != nil {
 		resp.Close()

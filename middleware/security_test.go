@@ -80,9 +80,7 @@ func TestCoalescing(t *testing.T) {
 			}
 		})
 	}
-	for c.Stats().Misses < N {
-		time.Sleep(time.Millisecond)
-	}
+	waitFor(t, func() bool { return c.Stats().Misses >= N })
 	close(gate)
 	wg.Wait()
 	if got := calls.Load(); got != 1 {

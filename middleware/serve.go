@@ -27,15 +27,25 @@ func (c *Cache) serve(next http.Handler, w http.ResponseWriter, r *http.Request)
 		}
 		c.bypass(next, w, r, "method")
 		return
-	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
-		c.unsafe(next, w, r)
+	case http.MethodOptions, http.MethodTrace, http.MethodConnect:
+		c.bypass(next, w, r, "method") // never stored, and nothing to invalidate
 		return
 	default:
-		c.bypass(next, w, r, "method")
+		// Every other method is unsafe, the known (POST, PUT, PATCH,
+		// DELETE) and the extension ones (WebDAV's MKCOL, PROPPATCH, ...):
+		// a success invalidates the target (RFC 9111 §4.4).
+		c.unsafe(next, w, r)
 		return
 	}
 	if r.ContentLength > 0 || len(r.TransferEncoding) > 0 || r.Header.Get("Range") != "" {
 		c.bypass(next, w, r, "request")
+		return
+	}
+	if isStreamRequest(r) {
+		// Upgrades (WebSocket) and event streams are long-lived and never
+		// stored: they must not queue behind one flight per URL or be cut
+		// at the load timeout.
+		c.bypass(next, w, r, "stream")
 		return
 	}
 	key, ok := c.key(r)
@@ -278,7 +288,10 @@ func matchETag(lines []string, etag string, strong bool) bool {
 			t = strings.TrimSpace(t)
 			switch {
 			case t == "*":
-				return etag != "" || !strong
+				// "*" matches any current representation (RFC 9110
+				// §13.1.1-2), and conditions are evaluated only on a
+				// stored one, with or without an entity tag.
+				return true
 			case etag == "":
 				continue
 			case strong:
@@ -288,6 +301,25 @@ func matchETag(lines []string, etag string, strong bool) bool {
 			case strings.TrimPrefix(t, "W/") == strings.TrimPrefix(etag, "W/"):
 				return true
 			}
+		}
+	}
+	return false
+}
+
+// isStreamRequest reports a request for a long-lived stream: a protocol
+// upgrade or a Server-Sent Events subscription.
+func isStreamRequest(r *http.Request) bool {
+	if r.Header.Get("Upgrade") != "" {
+		return true
+	}
+	for _, c := range r.Header.Values("Connection") {
+		if strings.Contains(strings.ToLower(c), "upgrade") {
+			return true
+		}
+	}
+	for _, a := range r.Header.Values("Accept") {
+		if strings.Contains(strings.ToLower(a), "text/event-stream") {
+			return true
 		}
 	}
 	return false
@@ -306,7 +338,11 @@ func (c *Cache) unsafe(next http.Handler, w http.ResponseWriter, r *http.Request
 	sw := &statusWriter{ResponseWriter: w}
 	w.Header().Add("Cache-Status", c.o.Name+"; fwd=method")
 	next.ServeHTTP(sw, r)
-	if sw.status < 200 || sw.status >= 400 {
+	status := sw.status
+	if status == 0 {
+		status = http.StatusOK // a handler that wrote nothing answered 200
+	}
+	if status < 200 || status >= 400 {
 		return
 	}
 	ctx := context.WithoutCancel(r.Context())

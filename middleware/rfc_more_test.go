@@ -1,0 +1,106 @@
+package middleware
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// countingOrigin answers with body and the given headers, counting calls.
+func countingOrigin(calls *atomic.Int64, body string, hdr ...string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		for i := 0; i+1 < len(hdr); i += 2 {
+			w.Header().Set(hdr[i], hdr[i+1])
+		}
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			io.WriteString(w, body)
+		}
+	})
+}
+
+// RFC 9111 §4.3.4: a 304 from an in-process handler (which sets no Date)
+// freshens the stored response, so the next request is a hit.
+func TestRevalidation304WithoutDateFreshens(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	c := newTestCache(t, &Options{Now: clk.Now})
+	var calls atomic.Int64
+	h := c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Header().Set("Cache-Control", "max-age=10")
+		w.Header().Set("ETag", `"v1"`)
+		if r.Header.Get("If-None-Match") == `"v1"` {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		io.WriteString(w, "body")
+	}))
+	do(h, http.MethodGet, "http://example.com/r")
+	clk.Add(20 * time.Second) // stale: revalidated with a 304
+	if w := do(h, http.MethodGet, "http://example.com/r"); w.Code != 200 || w.Body.String() != "body" {
+		t.Fatalf("revalidated response = %d %q, want the full stored body", w.Code, w.Body.String())
+	}
+	clk.Add(time.Second)
+	w := do(h, http.MethodGet, "http://example.com/r")
+	if cs := w.Header().Get("Cache-Status"); !strings.Contains(cs, "hit") {
+		t.Fatalf("after a 304 freshened the entry: Cache-Status %q, want a hit", cs)
+	}
+	if n := calls.Load(); n != 2 {
+		t.Fatalf("origin calls = %d, want 2 (store, revalidate)", n)
+	}
+}
+
+// RFC 9110 §13.1.1: If-Match: * is true for any stored representation,
+// entity tag or not.
+func TestIfMatchStarWithoutETag(t *testing.T) {
+	t.Parallel()
+	c := newTestCache(t, nil)
+	var calls atomic.Int64
+	h := c.Handler(countingOrigin(&calls, "x", "Cache-Control", "max-age=60"))
+	do(h, http.MethodGet, "http://example.com/m")
+	if w := do(h, http.MethodGet, "http://example.com/m", "If-Match", "*"); w.Code != http.StatusOK {
+		t.Fatalf("If-Match: * on a stored response without ETag = %d, want 200", w.Code)
+	}
+}
+
+// RFC 9111 §4.4: a successful unsafe request invalidates its target, also
+// when the handler writes nothing (an implicit 200) and for extension
+// methods.
+func TestUnsafeMethodsInvalidate(t *testing.T) {
+	t.Parallel()
+	for _, method := range []string{http.MethodDelete, "MKCOL", "PROPPATCH"} {
+		c := newTestCache(t, nil)
+		var calls atomic.Int64
+		h := c.Handler(countingOrigin(&calls, "x", "Cache-Control", "max-age=60"))
+		do(h, http.MethodGet, "http://example.com/u")
+		if cs := do(h, http.MethodGet, "http://example.com/u").Header().Get("Cache-Status"); !strings.Contains(cs, "hit") {
+			t.Fatalf("second GET not a hit: %q", cs)
+		}
+		do(h, method, "http://example.com/u") // writes nothing: implicit 200
+		if cs := do(h, http.MethodGet, "http://example.com/u").Header().Get("Cache-Status"); strings.Contains(cs, "hit") {
+			t.Fatalf("GET after a successful %s is still a hit: %q", method, cs)
+		}
+	}
+}
+
+// Streams (WebSocket upgrades, Server-Sent Events) bypass the cache: they
+// must not queue behind one flight per URL.
+func TestStreamRequestsBypass(t *testing.T) {
+	t.Parallel()
+	c := newTestCache(t, nil)
+	var calls atomic.Int64
+	h := c.Handler(countingOrigin(&calls, "event: x\n\n", "Cache-Control", "max-age=60", "Content-Type", "text/event-stream"))
+	for _, hdr := range [][]string{{"Accept", "text/event-stream"}, {"Connection", "Upgrade", "Upgrade", "websocket"}} {
+		w := do(h, http.MethodGet, "http://example.com/events", hdr...)
+		if cs := w.Header().Get("Cache-Status"); !strings.Contains(cs, "fwd=bypass") || !strings.Contains(cs, "stream") {
+			t.Fatalf("stream request %v: Cache-Status %q, want a bypass", hdr, cs)
+		}
+	}
+	if calls.Load() != 2 {
+		t.Fatalf("origin calls = %d, want 2 (never served from cache)", calls.Load())
+	}
+}
