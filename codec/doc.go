@@ -44,9 +44,17 @@
 //     a 1 GiB string or a 20-million-element array is rejected without
 //     allocating (msgpack v5.4.1 itself trusts declared lengths);
 //   - JSON nesting is checked against MaxDepth before decoding;
-//   - compressed payloads declare their decompressed size; it is checked
-//     against [Envelope.MaxSize] (default [DefaultMaxSize]) before anything is
-//     allocated, so a compression bomb is rejected cheaply;
-//   - Gob checks its message framing, but encoding/gob is not hardened against
-//     adversarial input: see the warning on [Gob].
+//   - compressed payloads declare their decompressed size; it must be within
+//     [Envelope.MaxSize] (default [DefaultMaxSize]) and is proven before it is
+//     trusted for allocation (s2 blocks are walked without output; zstd block
+//     headers bound what the frame can produce, and output grows from the
+//     input's size), so a lying header costs a small multiple of its input;
+//     a truthful bomb — data that really decompresses to MaxSize — costs up
+//     to MaxSize;
+//   - Gob checks its message framing and decodes a discarding dry run
+//     first, so declared counts cannot exceed the input; encoding/gob is
+//     still not hardened by its authors: see the warning on [Gob];
+//   - the bound is on bytes per input byte per element: decoding a valid
+//     array of N nils into a slice of a large struct type allocates N times
+//     that struct's size. Size targets from untrusted data accordingly.
 package codec

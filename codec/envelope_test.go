@@ -343,3 +343,59 @@ func TestCompressionBomb(t *testing.T) {
 		}
 	}
 }
+
+// TestLyingCompressedSizeBounded: a compressed payload whose header claims
+// far more than its data produces is rejected without allocating the
+// claimed size, at the default MaxSize.
+func TestLyingCompressedSizeBounded(t *testing.T) {
+	// Not parallel: measures allocations.
+	const claim = 63 << 20
+	s2Lie := binary.AppendUvarint(nil, claim)
+	s2Lie = append(s2Lie, 0x00, 'x') // one literal byte
+	small := zstdEncoder().EncodeAll(make([]byte, 1000), nil)
+	desc := small[4]
+	zstdLie := append([]byte{0x28, 0xb5, 0x2f, 0xfd, desc&^0xc0 | 0x80, 0x00}, binary.LittleEndian.AppendUint32(nil, claim)...)
+	zstdLie = append(zstdLie, small[8:]...)
+	for _, tc := range []struct {
+		name string
+		alg  Compression
+		data []byte
+	}{{"s2", S2, s2Lie}, {"zstd", Zstd, zstdLie}} {
+		env := finish(nil, []byte{magic0, magic1, version, idRaw, byte(tc.alg), 0, 0, 0, 0, 0, 0}, tc.data)
+		var b []byte
+		var err error
+		n := allocated(func() { _, err = Decode(env, &b) })
+		if !errors.Is(err, ErrCorrupt) {
+			t.Errorf("Decode(%s claiming %d bytes) = %v, want ErrCorrupt", tc.name, claim, err)
+		}
+		if limit := allocLimit(len(env)) + 8*uint64(len(env)); n > limit {
+			t.Errorf("Decode(%s claiming %d bytes) allocated %d bytes, want <= %d", tc.name, claim, n, limit)
+		}
+	}
+}
+
+// TestCompressionRoundTripSizes: real payloads of many sizes, compressible
+// and not, survive both compressors (the s2 walker and the zstd growth
+// path must accept everything the encoders produce).
+func TestCompressionRoundTripSizes(t *testing.T) {
+	t.Parallel()
+	rnd := make([]byte, 3<<20)
+	for i := range rnd {
+		rnd[i] = byte(i*7919 + i/13)
+	}
+	for _, size := range []int{1, 100, 1 << 10, 70_000, 1 << 20, 3 << 20} {
+		for _, data := range [][]byte{bytes.Repeat([]byte("cachekit "), size/9+1)[:size], rnd[:size]} {
+			for _, alg := range []Compression{S2, Zstd} {
+				e := Envelope{Codec: Raw, Compression: alg, Threshold: -1}
+				enc, err := e.Encode(data, Meta{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var out []byte
+				if _, err := e.Decode(enc, &out); err != nil || !bytes.Equal(out, data) {
+					t.Fatalf("%v round trip of %d bytes: err %v, equal %v", alg, size, err, bytes.Equal(out, data))
+				}
+			}
+		}
+	}
+}

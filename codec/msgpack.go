@@ -16,8 +16,11 @@ import (
 // declared string, binary, extension, array and map length must fit in the
 // remaining bytes, nesting is at most [MaxDepth], and the input must be
 // exactly one value. msgpack v5.4.1 trusts declared lengths (a 5-byte header
-// claiming 1 GiB allocates 1 GiB); after the check, decoding allocates at most
-// a small multiple of the input size. It is safe for concurrent use.
+// claiming 1 GiB allocates 1 GiB); after the check, every declared element
+// is backed by at least one input byte, so decoding allocates at most about
+// the input size times the size of the target's element type (a slice of
+// large structs costs more per byte than a []byte). It is safe for
+// concurrent use.
 var MsgPack Codec = msgpackCodec{}
 
 type msgpackCodec struct{}
