@@ -80,6 +80,8 @@ type Cache[V any] struct {
 	waitMu  sync.Mutex
 	waiters map[string]map[chan struct{}]struct{}
 
+	refreshing sync.Map // data keys with a background refresh running
+
 	batchMu sync.Mutex
 	batches map[string]*batchCall[V]
 
@@ -220,13 +222,13 @@ func (c *Cache[V]) forgetFlights(dk string) {
 }
 
 // background runs f on a goroutine that Close waits for, unless the Cache
-// is closed.
-func (c *Cache[V]) background(f func()) {
+// is closed; it reports whether f was started.
+func (c *Cache[V]) background(f func()) bool {
 	c.bgMu.RLock()
 	defer c.bgMu.RUnlock()
 	select {
 	case <-c.closed:
-		return
+		return false
 	default:
 	}
 	c.wg.Add(1)
@@ -234,6 +236,7 @@ func (c *Cache[V]) background(f func()) {
 		defer c.wg.Done()
 		f()
 	}()
+	return true
 }
 
 // Stats returns a snapshot of the Cache's counters.

@@ -341,30 +341,46 @@ func (c *Cache[V]) store(ctx context.Context, key, dk string, r lookupResult[V],
 // refresh. r is what the caller saw; the refresh is skipped if the entry
 // changed since.
 func (c *Cache[V]) refreshAsync(ctx context.Context, key string, gen uint64, dk string, r lookupResult[V], fetch FetchFunc[V]) {
-	c.background(func() {
-		// A separate flight key: a foreground miss must not join a refresh
-		// that may give up when another process holds the lock.
-		ch := c.sf.DoChan("refresh\x00"+dk, func() (any, error) {
-			c.stats.refreshes.Add(1)
-			started := c.o.Now()
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.o.LoadTimeout)
-			defer cancel()
-			// Refresh only what the caller saw: if the entry changed since
-			// (another refresh landed, Set, Invalidate, expiry), skip.
-			if again := c.lookup(rctx, key, dk); again.state == stateUnknown || !bytes.Equal(again.raw, r.raw) {
-				return nil, nil
-			}
-			if c.o.Locker != nil {
-				release, ok, err := c.o.Locker.TryAcquire(rctx, lockName(dk))
-				if err != nil || !ok {
-					return nil, nil // another process is refreshing
-				}
-				defer func() { _ = release(context.WithoutCancel(rctx)) }()
-			}
-			return c.loadAndStore(rctx, key, gen, dk, r, started, fetch, false)
-		})
-		<-ch
-	})
+	// One refresh goroutine per key at a time: stale hits that arrive
+	// while a refresh runs do not each park a goroutine waiting for it.
+	if _, busy := c.refreshing.LoadOrStore(dk, struct{}{}); busy {
+		return
+	}
+	if !c.background(func() {
+		defer c.refreshing.Delete(dk)
+		c.refresh(ctx, key, gen, dk, &r, fetch)
+	}) {
+		c.refreshing.Delete(dk)
+	}
+}
+
+// refresh runs one background refresh of dk. r is what the caller saw, or
+// nil to look it up first (early refresh from an L1 hit, which must not
+// wait on the backend).
+func (c *Cache[V]) refresh(ctx context.Context, key string, gen uint64, dk string, r *lookupResult[V], fetch FetchFunc[V]) {
+	c.stats.refreshes.Add(1)
+	started := c.o.Now()
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.o.LoadTimeout)
+	defer cancel()
+	again := c.lookup(rctx, key, dk)
+	if r == nil {
+		if again.state != stateFresh && again.state != stateMiss {
+			return
+		}
+		r = &again
+	} else if again.state == stateUnknown || !bytes.Equal(again.raw, r.raw) {
+		// Refresh only what the caller saw: if the entry changed since
+		// (another refresh landed, Set, Invalidate, expiry), skip.
+		return
+	}
+	if c.o.Locker != nil {
+		release, ok, err := c.o.Locker.TryAcquire(rctx, lockName(dk))
+		if err != nil || !ok {
+			return // another process is refreshing
+		}
+		defer func() { _ = release(context.WithoutCancel(rctx)) }()
+	}
+	_, _ = c.loadAndStore(rctx, key, gen, dk, *r, started, fetch, false)
 }
 
 // earlyRefreshDue implements the XFetch test: refresh a fresh value early
@@ -379,13 +395,18 @@ func (c *Cache[V]) earlyRefreshDue(m entryMeta, now time.Time) bool {
 	return !now.Add(gap).Before(m.soft)
 }
 
-// refreshEarly starts an XFetch refresh of key.
+// refreshEarly starts an XFetch refresh of key in the background; the
+// caller (often an L1 hit) does not wait on the backend.
 func (c *Cache[V]) refreshEarly(ctx context.Context, key string, gen uint64, fetch FetchFunc[V]) {
-	c.event(EventEarlyRefresh, key, 0, nil)
 	dk := c.keys.data(gen, key)
-	r := c.lookup(ctx, key, dk)
-	if r.state != stateFresh && r.state != stateMiss {
+	if _, busy := c.refreshing.LoadOrStore(dk, struct{}{}); busy {
 		return
 	}
-	c.refreshAsync(ctx, key, gen, dk, r, fetch)
+	c.event(EventEarlyRefresh, key, 0, nil)
+	if !c.background(func() {
+		defer c.refreshing.Delete(dk)
+		c.refresh(ctx, key, gen, dk, nil, fetch)
+	}) {
+		c.refreshing.Delete(dk)
+	}
 }
