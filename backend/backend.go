@@ -90,8 +90,8 @@ type Backend interface {
 
 // Item is one entry of a batch write.
 type Item struct {
-	Key   string
-	Value []byte
+	Key   string        // the key to write (non-empty)
+	Value []byte        // the value; the backend copies it
 	TTL   time.Duration // > 0 or NoExpiry
 }
 

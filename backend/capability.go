@@ -90,8 +90,8 @@ type Subscription interface {
 
 // Message is one published message, or a gap notice.
 type Message struct {
-	Channel string
-	Payload []byte
+	Channel string // the channel it was published on
+	Payload []byte // the published bytes; the receiver owns them
 	// Gap reports that messages may have been lost before this one (a
 	// reconnect, or a full buffer). Receivers that keep derived state, such
 	// as an L1 cache, must resynchronise (flush). A gap message has no

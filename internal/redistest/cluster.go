@@ -65,17 +65,26 @@ func startCluster(bin, dir string, masters int) (*Cluster, error) {
 	}
 	busPorts := make([]int, masters)
 	for i := 0; i < masters; i++ {
-		busPort, err := freePort()
-		busPorts[i] = busPort
-		if err != nil {
-			return fail(err)
+		// Pick the bus port anew on each attempt: another test binary may
+		// take a free port between our check and the server's bind.
+		var s *Server
+		var err error
+		for attempt := 0; attempt < 5; attempt++ {
+			var busPort int
+			if busPort, err = freePort(); err != nil {
+				continue
+			}
+			busPorts[i] = busPort
+			s, err = start(bin, dir, []string{
+				"--cluster-enabled", "yes",
+				"--cluster-config-file", "nodes.conf",
+				"--cluster-port", strconv.Itoa(busPort),
+				"--cluster-node-timeout", "5000",
+			})
+			if err == nil {
+				break
+			}
 		}
-		s, err := start(bin, dir, []string{
-			"--cluster-enabled", "yes",
-			"--cluster-config-file", "nodes.conf",
-			"--cluster-port", strconv.Itoa(busPort),
-			"--cluster-node-timeout", "5000",
-		})
 		if err != nil {
 			return fail(err)
 		}
