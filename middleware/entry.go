@@ -28,6 +28,8 @@ type entry struct {
 
 	Tags    []string
 	TagGens []uint64
+
+	Pass bool // hit-for-pass marker: the URL's responses are not storable
 }
 
 // valid reports whether a decoded entry is usable; anything else is

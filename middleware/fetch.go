@@ -134,6 +134,12 @@ func (cl *call) fetch(ctx context.Context, stale *memo.Entry[*entry], index *ent
 		return memo.Result[*entry]{}, &originError{e}
 	}
 	if !p.store {
+		if index == nil && c.o.PassTTL > 0 && passWorthy(p.why) {
+			// Remember that this URL's responses are not storable, so its
+			// next requests skip the flight (hit-for-pass).
+			_ = c.resp.Put(context.WithoutCancel(ctx), cl.key,
+				memo.Result[*entry]{Value: &entry{Status: http.StatusOK, Pass: true}, TTL: c.o.PassTTL})
+		}
 		return memo.Result[*entry]{Value: e, Private: true}, nil
 	}
 	vary, _ := parseVary(e.Header.Values("Vary"))
@@ -175,6 +181,18 @@ func (cl *call) fetch(ctx context.Context, stale *memo.Entry[*entry], index *ent
 		return memo.Result[*entry]{Value: e, Private: true}, nil
 	}
 	return res, nil
+}
+
+// passWorthy reports whether a response that was not stored for reason why
+// says something about the URL rather than about this request (a request
+// with Authorization or cookies does not make the URL uncacheable for
+// anonymous requests, and an error may be transient).
+func passWorthy(why string) bool {
+	switch why {
+	case "no-store", "private", "set-cookie", "no-freshness", "vary-star":
+		return true
+	}
+	return false
 }
 
 // indexTTL is the least lifetime of a vary index.

@@ -52,6 +52,14 @@ type Options struct {
 	// responses that do not set them (RFC 5861). Default 0.
 	StaleWhileRevalidate time.Duration
 	StaleIfError         time.Duration
+	// PassTTL is how long a URL whose response could not be stored for a
+	// reason of the response itself (Set-Cookie, private, no-store, no
+	// freshness, Vary: *) is remembered as uncacheable ("hit-for-pass"):
+	// its requests then go straight to the handler instead of queueing
+	// behind one handler call per URL (and, with a Locker, one per
+	// cluster). Default 30 s; negative disables.
+	PassTTL time.Duration
+
 	// KeepForRevalidation is how long a response with a validator (ETag
 	// or Last-Modified) is kept past its freshness so that it can be
 	// revalidated with a conditional request. Default 1 hour.
@@ -153,6 +161,9 @@ func New(b backend.Backend, opts *Options) (*Cache, error) {
 	}
 	if o.KeepForRevalidation == 0 {
 		o.KeepForRevalidation = time.Hour
+	}
+	if o.PassTTL == 0 {
+		o.PassTTL = 30 * time.Second
 	}
 	if o.MaxBodySize == 0 {
 		o.MaxBodySize = 1 << 20

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -102,5 +103,69 @@ func TestStreamRequestsBypass(t *testing.T) {
 	}
 	if calls.Load() != 2 {
 		t.Fatalf("origin calls = %d, want 2 (never served from cache)", calls.Load())
+	}
+}
+
+// Hit-for-pass: once a URL's response turned out not storable (here: it
+// sets a cookie), its requests go to the handler concurrently instead of
+// queueing behind one shared call each.
+func TestHitForPass(t *testing.T) {
+	t.Parallel()
+	c := newTestCache(t, nil)
+	const n = 8
+	var inFlight, calls atomic.Int64
+	release := make(chan struct{})
+	var once sync.Once
+	h := c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		if r.Header.Get("X-Barrier") != "" {
+			// Every request must be in the handler at once: impossible if
+			// they were serialised behind one flight.
+			if inFlight.Add(1) == n {
+				once.Do(func() { close(release) })
+			}
+			select {
+			case <-release:
+			case <-time.After(5 * time.Second):
+			}
+		}
+		w.Header().Set("Set-Cookie", "session=per-user")
+		w.Header().Set("Cache-Control", "max-age=60")
+		io.WriteString(w, "personal")
+	}))
+	do(h, http.MethodGet, "http://example.com/p") // learns: not storable
+	var wg sync.WaitGroup
+	statuses := make(chan string, n)
+	for range n {
+		wg.Go(func() {
+			w := do(h, http.MethodGet, "http://example.com/p", "X-Barrier", "1")
+			statuses <- w.Header().Get("Cache-Status")
+		})
+	}
+	wg.Wait()
+	close(statuses)
+	for cs := range statuses {
+		if !strings.Contains(cs, "uncacheable") {
+			t.Fatalf("request to a known-uncacheable URL: Cache-Status %q, want a hit-for-pass bypass", cs)
+		}
+	}
+	select {
+	case <-release:
+	default:
+		t.Fatalf("only %d of %d requests reached the handler together: they were serialised", inFlight.Load(), n)
+	}
+}
+
+// A request's own credentials do not mark its URL uncacheable for others.
+func TestNoPassForCredentialedRequest(t *testing.T) {
+	t.Parallel()
+	c := newTestCache(t, nil)
+	var calls atomic.Int64
+	h := c.Handler(countingOrigin(&calls, "page", "Cache-Control", "max-age=60"))
+	do(h, http.MethodGet, "http://example.com/page", "Authorization", "Bearer x") // not stored: Authorization
+	do(h, http.MethodGet, "http://example.com/page")                              // stored
+	w := do(h, http.MethodGet, "http://example.com/page")
+	if cs := w.Header().Get("Cache-Status"); !strings.Contains(cs, "hit") {
+		t.Fatalf("anonymous request after a credentialed one: Cache-Status %q, want a hit", cs)
 	}
 }

@@ -77,6 +77,12 @@ func (c *Cache) serve(next http.Handler, w http.ResponseWriter, r *http.Request)
 		}
 	}
 	e, info, err := c.resp.Fetch(ctx, key, fetch)
+	if err == nil && e != nil && e.Pass {
+		// Hit-for-pass: this URL's responses are not storable; do not
+		// queue behind a shared handler call.
+		c.bypass(next, w, r, "uncacheable")
+		return
+	}
 	cache := c.resp
 	fkey := key
 	var idx *entry
