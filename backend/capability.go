@@ -208,6 +208,26 @@ func CompareAndSwap(ctx context.Context, b Backend, key string, old, value []byt
 	return s.CompareAndSwap(ctx, key, old, value, ttl)
 }
 
+// Publish sends payload on channel through b's [PubSub] capability. There
+// is no fallback: a backend without pub/sub yields an error wrapping
+// errors.ErrUnsupported.
+func Publish(ctx context.Context, b Backend, channel string, payload []byte) error {
+	ps, ok := b.(PubSub)
+	if !ok {
+		return unsupported(b, "PubSub")
+	}
+	return ps.Publish(ctx, channel, payload)
+}
+
+// Subscribe starts a subscription through b's [PubSub] capability.
+func Subscribe(ctx context.Context, b Backend, channels ...string) (Subscription, error) {
+	ps, ok := b.(PubSub)
+	if !ok {
+		return nil, unsupported(b, "PubSub")
+	}
+	return ps.Subscribe(ctx, channels...)
+}
+
 func unsupported(b Backend, capability string) error {
 	return fmt.Errorf("backend: %T does not implement backend.%s: %w", b, capability, errors.ErrUnsupported)
 }

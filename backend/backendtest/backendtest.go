@@ -615,6 +615,12 @@ func testSwapperConcurrent(t *testing.T, b backend.Backend, p string) {
 func testPubSub(t *testing.T, b backend.Backend, p string) {
 	ps, ok := b.(backend.PubSub)
 	if !ok {
+		if err := backend.Publish(t.Context(), b, p+"ch", nil); !errors.Is(err, errors.ErrUnsupported) {
+			t.Fatalf("Publish without PubSub = %v, want ErrUnsupported", err)
+		}
+		if _, err := backend.Subscribe(t.Context(), b, p+"ch"); !errors.Is(err, errors.ErrUnsupported) {
+			t.Fatalf("Subscribe without PubSub = %v, want ErrUnsupported", err)
+		}
 		t.Skip("backend does not implement backend.PubSub")
 	}
 	ctx := t.Context()
