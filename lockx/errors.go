@@ -24,6 +24,9 @@ var (
 	// It is returned wrapped in a [*QuorumError] that names the nodes.
 	ErrQuorum = errors.New("lockx: quorum not reached")
 
+	// ErrInvalidName reports an empty lock name.
+	ErrInvalidName = errors.New("lockx: empty lock name")
+
 	// ErrUnlocked is returned by [Lock.Unlock] and [Lock.Extend] after the
 	// lock was already unlocked, and is [Lock.Err] after a clean Unlock.
 	ErrUnlocked = errors.New("lockx: lock already unlocked")

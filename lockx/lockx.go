@@ -248,7 +248,7 @@ func (l *Locker) Do(ctx context.Context, name string, fn func(ctx context.Contex
 
 func (l *Locker) lock(ctx context.Context, name string, tries int) (*Lock, error) {
 	if name == "" {
-		return nil, errors.New("lockx: empty lock name")
+		return nil, ErrInvalidName
 	}
 	key := l.key(name)
 	var (
