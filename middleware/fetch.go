@@ -169,7 +169,7 @@ func (cl *call) fetch(ctx context.Context, stale *memo.Entry[*entry], index *ent
 		// coalesced on the index find it.
 		idx := &entry{Index: true, Vary: vary, Gen: rand.Uint64()}
 		vk := variantKey(cl.key, idx.Gen, vary, cl.r.Header)
-		if c.variantAllowed(ctx, cl.key, idx.Gen) {
+		if c.variantAllowed(ctx, cl.key, idx.Gen, vk) {
 			_, _, _ = c.vars.Fetch(ctx, vk, func(context.Context, *memo.Entry[*entry]) (memo.Result[*entry], error) { return res, nil })
 		}
 		cl.mu.Lock()
@@ -177,7 +177,7 @@ func (cl *call) fetch(ctx context.Context, stale *memo.Entry[*entry], index *ent
 		cl.mu.Unlock()
 		return memo.Result[*entry]{Value: idx, TTL: max(indexTTL, res.TTL+res.Retain+p.swr+p.sie)}, nil
 	}
-	if index != nil && !c.variantAllowed(ctx, cl.key, index.Gen) {
+	if index != nil && !c.variantAllowed(ctx, cl.key, index.Gen, variantKey(cl.key, index.Gen, index.Vary, cl.r.Header)) {
 		return memo.Result[*entry]{Value: e, Private: true}, nil
 	}
 	return res, nil
@@ -208,10 +208,26 @@ func (cl *call) setFwdStatus(s int) {
 
 // variantAllowed counts a new variant of primary and reports whether it is
 // within MaxVariants. Backends without counters are not limited.
-func (c *Cache) variantAllowed(ctx context.Context, primary string, gen uint64) bool {
+func (c *Cache) variantAllowed(ctx context.Context, primary string, gen uint64, variant string) bool {
+	// Count each distinct variant once (a refresh of a variant is not a new
+	// one): a per-variant marker counts the first store, and remembers a
+	// variant refused at the cap so that it stays refused.
+	const refused = 1 << 40
 	sum := sha256.Sum256([]byte(primary))
+	vsum := sha256.Sum256([]byte(variant))
+	seen, err := c.resp.Incr(ctx, fmt.Sprintf("variant:%x", vsum[:12]), 1, indexTTL)
+	if err != nil {
+		return true // fail open: the cap is a safety net, not a correctness rule
+	}
+	if seen > 1 {
+		return seen < refused
+	}
 	n, err := c.resp.Incr(ctx, fmt.Sprintf("variants:%s:%x", hex.EncodeToString(sum[:12]), gen), 1, indexTTL)
-	return err != nil || n <= int64(c.o.MaxVariants)
+	if err != nil || n <= int64(c.o.MaxVariants) {
+		return true
+	}
+	_, _ = c.resp.Incr(ctx, fmt.Sprintf("variant:%x", vsum[:12]), refused, indexTTL)
+	return false
 }
 
 // parseTags splits a tag header on commas and whitespace.

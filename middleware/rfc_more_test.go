@@ -169,3 +169,31 @@ func TestNoPassForCredentialedRequest(t *testing.T) {
 		t.Fatalf("anonymous request after a credentialed one: Cache-Status %q, want a hit", cs)
 	}
 }
+
+// MaxVariants counts distinct variants: refreshing the same two variants
+// many times never hits a cap of 2.
+func TestMaxVariantsCountsDistinctVariants(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	c := newTestCache(t, &Options{Now: clk.Now, MaxVariants: 2})
+	var calls atomic.Int64
+	h := c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Header().Set("Cache-Control", "max-age=1")
+		w.Header().Set("Vary", "Accept-Language")
+		io.WriteString(w, "hello "+r.Header.Get("Accept-Language"))
+	}))
+	for i := 0; i < 40; i++ {
+		for _, lang := range []string{"en", "fr"} {
+			do(h, http.MethodGet, "http://example.com/v", "Accept-Language", lang)
+		}
+		clk.Add(2 * time.Second) // both variants expire: refreshed next round
+	}
+	for _, lang := range []string{"en", "fr"} {
+		do(h, http.MethodGet, "http://example.com/v", "Accept-Language", lang)
+		w := do(h, http.MethodGet, "http://example.com/v", "Accept-Language", lang)
+		if cs := w.Header().Get("Cache-Status"); !strings.Contains(cs, "hit") {
+			t.Fatalf("variant %s after 40 refreshes: Cache-Status %q, want a hit (2 variants, cap 2)", lang, cs)
+		}
+	}
+}
