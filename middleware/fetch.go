@@ -88,6 +88,11 @@ func (cl *call) fetch(ctx context.Context, stale *memo.Entry[*entry], index *ent
 	cl.mu.Unlock()
 
 	rec := &recorder{cl: cl, cancel: cancel, head: cl.r.Method == http.MethodHead, header: http.Header{}, max: c.o.MaxBodySize}
+	var purgedBefore uint64
+	var purgeKnown bool
+	if c.o.TagHeader != "" {
+		purgedBefore, purgeKnown = c.purgeSnapshot(ctx) // see the tag check below
+	}
 	reqTime := c.o.Now()
 	defer func() {
 		if rec.stream {
@@ -162,6 +167,13 @@ func (cl *call) fetch(ctx context.Context, stale *memo.Entry[*entry], index *ent
 			return memo.Result[*entry]{Value: e, Private: true}, nil
 		}
 		e.Tags, e.TagGens = tags, gens
+		for _, g := range gens {
+			if purgeKnown && g > purgedBefore && g < 1<<63 {
+				// One of its tags was purged while this response was
+				// rendered: it may predate the purge. Serve it, don't store.
+				res.NoStore = true
+			}
+		}
 	}
 	if index == nil && len(vary) > 0 {
 		// The primary key becomes a vary index; the response goes to its

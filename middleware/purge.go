@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/cachekit/cachekit/backend"
 )
 
 // tagGens returns the current generation of each tag, creating missing
@@ -17,7 +19,7 @@ func (c *Cache) tagGens(ctx context.Context, tags []string) ([]uint64, error) {
 	m, err := c.tags.GetMany(ctx, tags, func(_ context.Context, missing []string) (map[string]uint64, error) {
 		out := make(map[string]uint64, len(missing))
 		for _, t := range missing {
-			out[t] = rand.Uint64() | 1
+			out[t] = 0 // never purged
 		}
 		return out, nil
 	})
@@ -53,11 +55,32 @@ func (c *Cache) tagsCurrent(ctx context.Context, e *entry) bool {
 // node, in O(1) per tag: each tag moves to a new generation and entries
 // recording an older one are misses from then on.
 func (c *Cache) PurgeTags(ctx context.Context, tags ...string) error {
+	// Each purge takes the next value of a cluster-wide sequence as the
+	// tags' generation, so a render that started before the purge (and
+	// snapshotted the sequence then) can tell it was overtaken. Without a
+	// counter capability, a random generation still invalidates.
+	gen := rand.Uint64() | 1<<63
+	if n, err := c.tags.Incr(ctx, purgeSeq, 1, backend.NoExpiry); err == nil {
+		gen = uint64(n)
+	}
 	var errs []error
 	for _, t := range tags {
-		errs = append(errs, c.tags.Set(ctx, t, rand.Uint64()|1))
+		errs = append(errs, c.tags.Set(ctx, t, gen))
 	}
 	return errors.Join(errs...)
+}
+
+// purgeSeq is the counter of tag purges.
+const purgeSeq = "purge-seq"
+
+// purgeSnapshot returns the tag purge sequence now; ok=false when it cannot
+// be read (then no render is treated as overtaken).
+func (c *Cache) purgeSnapshot(ctx context.Context) (seq uint64, ok bool) {
+	n, err := c.tags.Incr(ctx, purgeSeq, 0, backend.NoExpiry)
+	if err != nil || n < 0 {
+		return 0, false
+	}
+	return uint64(n), true
 }
 
 // PurgeURL invalidates the stored responses of rawURL (an absolute URL:

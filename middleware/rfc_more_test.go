@@ -197,3 +197,37 @@ func TestMaxVariantsCountsDistinctVariants(t *testing.T) {
 		}
 	}
 }
+
+// A tag purge that lands while a response is being rendered must not be
+// lost: the response (which may predate the purge) is served, not stored.
+func TestPurgeTagsDuringRender(t *testing.T) {
+	t.Parallel()
+	c := newTestCache(t, nil)
+	inHandler := make(chan struct{})
+	resume := make(chan struct{})
+	var calls atomic.Int64
+	h := c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			close(inHandler)
+			<-resume
+		}
+		w.Header().Set("Cache-Control", "max-age=600")
+		w.Header().Set("Cache-Tag", "news")
+		io.WriteString(w, "v")
+	}))
+	done := make(chan struct{})
+	go func() { defer close(done); do(h, http.MethodGet, "http://example.com/story") }()
+	<-inHandler
+	if err := c.PurgeTags(t.Context(), "news"); err != nil {
+		t.Fatal(err)
+	}
+	close(resume)
+	<-done
+	w := do(h, http.MethodGet, "http://example.com/story")
+	if cs := w.Header().Get("Cache-Status"); strings.Contains(cs, "hit") {
+		t.Fatalf("response rendered across a purge of its tag was stored and served: %q", cs)
+	}
+	if calls.Load() != 2 {
+		t.Fatalf("origin calls = %d, want 2", calls.Load())
+	}
+}
