@@ -890,3 +890,47 @@ func TestBreakerProbeAbandoned(t *testing.T) {
 		t.Fatalf("breaker still open after the backend recovered: an abandoned probe wedged it")
 	}
 }
+
+// TestGetManyLeaderCanLeave: the caller that starts a batch load waits on
+// its own context; a caller that joined the batch still gets the values.
+func TestGetManyLeaderCanLeave(t *testing.T) {
+	t.Parallel()
+	c := newCache[string](t, newMemory(t, nil), nil)
+	release := make(chan struct{})
+	started := make(chan struct{})
+	load := func(_ context.Context, keys []string) (map[string]string, error) {
+		close(started)
+		<-release
+		out := map[string]string{}
+		for _, k := range keys {
+			out[k] = "v" + k
+		}
+		return out, nil
+	}
+	lctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	leaderErr := make(chan error, 1)
+	go func() {
+		_, err := c.GetMany(lctx, []string{"a", "b"}, load)
+		leaderErr <- err
+	}()
+	<-started
+	joined := make(chan map[string]string, 1)
+	go func() {
+		m, _ := c.GetMany(t.Context(), []string{"a", "b"}, load)
+		joined <- m
+	}()
+	select {
+	case err := <-leaderErr:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("leader GetMany = %v, want DeadlineExceeded", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("the leader could not leave its batch load")
+	}
+	close(release)
+	m := <-joined
+	if m["a"] != "va" || m["b"] != "vb" {
+		t.Fatalf("joined GetMany = %v, want the batch's values", m)
+	}
+}

@@ -79,6 +79,9 @@ func (c *Cache[V]) GetMany(ctx context.Context, keys []string, load BatchLoadFun
 		raws, err = backend.GetMany(ctx, c.b, dks)
 		return err
 	})
+	if err != nil && ctx.Err() != nil {
+		return out, ctx.Err() // the caller left during the read: load nothing
+	}
 	results := make([]lookupResult[V], len(rest))
 	var missing []int
 	for i, k := range rest {
@@ -122,9 +125,20 @@ func (c *Cache[V]) GetMany(ctx context.Context, keys []string, load BatchLoadFun
 	c.batchMu.Unlock()
 
 	if len(lead) > 0 {
-		c.runBatch(ctx, gen, rest, dks, results, lead, load)
+		// The batch load runs detached, like a single load: this caller
+		// waits for it on its own context and may leave; those that joined
+		// still get the values.
+		run := func() { c.runBatch(context.WithoutCancel(ctx), gen, rest, dks, results, lead, load) }
+		if !c.background(run) {
+			run()
+		}
 	}
 	for i, bc := range lead {
+		select {
+		case <-bc.done:
+		case <-ctx.Done():
+			return out, ctx.Err()
+		}
 		if bc.err == nil {
 			out[rest[i]] = bc.val
 		} else if !errors.Is(bc.err, ErrNotFound) {
