@@ -49,7 +49,21 @@ func (cl *call) fetchFunc(index *entry) memo.FetchFunc[*entry] {
 
 func (cl *call) fetch(ctx context.Context, stale *memo.Entry[*entry], index *entry) (memo.Result[*entry], error) {
 	c := cl.c
-	hctx, cancel := context.WithCancel(ctx)
+	// The handler is bounded by memo's load timeout (ctx) while its
+	// response is being recorded; once it streams to its own client (past
+	// MaxBodySize, a Flush), it lives as long as that client does (the
+	// claim cancels it when the client leaves), so a long download is not
+	// cut at the load timeout.
+	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stopTimeout := context.AfterFunc(ctx, func() {
+		cl.mu.Lock()
+		streaming := cl.state == writerClaimed
+		cl.mu.Unlock()
+		if !streaming {
+			cancel()
+		}
+	})
+	defer stopTimeout()
 	defer cancel()
 	req := cl.r.Clone(hctx)
 	req.Method = http.MethodGet
@@ -109,6 +123,12 @@ func (cl *call) fetch(ctx context.Context, stale *memo.Entry[*entry], index *ent
 	if rec.stream || rec.hijacked || rec.discard || rec.flushed {
 		if rec.stream && !rec.sentHead && !rec.hijacked {
 			rec.sendHead()
+		}
+		if (rec.stream || rec.hijacked) && index == nil && c.o.PassTTL > 0 {
+			// A streamed (over-cap, flushed) or hijacked response: let this
+			// URL's next requests skip the flight (hit-for-pass).
+			_ = c.resp.Put(context.WithoutCancel(ctx), cl.key,
+				memo.Result[*entry]{Value: &entry{Status: http.StatusOK, Pass: true}, TTL: c.o.PassTTL})
 		}
 		return memo.Result[*entry]{Private: true}, nil
 	}

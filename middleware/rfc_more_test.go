@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cachekit/cachekit/memo"
 )
 
 // countingOrigin answers with body and the given headers, counting calls.
@@ -229,5 +231,31 @@ func TestPurgeTagsDuringRender(t *testing.T) {
 	}
 	if calls.Load() != 2 {
 		t.Fatalf("origin calls = %d, want 2", calls.Load())
+	}
+}
+
+// A response streamed past MaxBodySize lives as long as its client, not
+// the load timeout; the URL is then remembered as uncacheable.
+func TestStreamNotCutAtLoadTimeout(t *testing.T) {
+	t.Parallel()
+	c := newTestCache(t, &Options{MaxBodySize: 1 << 10, Memo: &memo.Options{LoadTimeout: 100 * time.Millisecond}})
+	var cancelled atomic.Bool
+	h := c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Write(make([]byte, 2<<10)) // past the cap: streams to the client
+		select {
+		case <-time.After(300 * time.Millisecond): // a slow upstream, longer than LoadTimeout
+		case <-r.Context().Done():
+			cancelled.Store(true)
+			return
+		}
+		io.WriteString(w, "END")
+	}))
+	w := do(h, http.MethodGet, "http://example.com/big")
+	if cancelled.Load() || !strings.HasSuffix(w.Body.String(), "END") || w.Body.Len() != 2<<10+3 {
+		t.Fatalf("streamed response: cancelled=%v, %d bytes; want all %d bytes and no cancellation", cancelled.Load(), w.Body.Len(), 2<<10+3)
+	}
+	if cs := do(h, http.MethodGet, "http://example.com/big").Header().Get("Cache-Status"); !strings.Contains(cs, "uncacheable") {
+		t.Fatalf("after a streamed response: Cache-Status %q, want hit-for-pass", cs)
 	}
 }
