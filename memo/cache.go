@@ -274,7 +274,7 @@ func (c *Cache[V]) Get(ctx context.Context, key string, load LoadFunc[V]) (V, er
 	now := c.nanotime()
 	gen := c.generationAt(now)
 	if c.l1 != nil {
-		if e, ok := c.l1.get(key, gen, now); ok && now < e.soft {
+		if e, ok := c.l1.get(key, gen, now); ok {
 			c.stats.l1.add()
 			if c.o.Observer != nil {
 				c.o.Observer.Observe(Event{Kind: EventHitL1, Key: key})
@@ -646,14 +646,15 @@ func (c *Cache[V]) call(ctx context.Context, op func(context.Context) error) err
 	return err
 }
 
-// safeLoad runs load, turning a panic into a *PanicError.
-func safeLoad[V any](ctx context.Context, load LoadFunc[V]) (v V, err error) {
+// safely runs f, turning a panic into a *PanicError: the one place
+// loaders, fetches and batch loaders are recovered.
+func safely[T any](f func() (T, error)) (v T, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = &PanicError{Value: p, Stack: debug.Stack()}
 		}
 	}()
-	return load(ctx)
+	return f()
 }
 
 func randFloat() float64 { return rand.Float64() }

@@ -2,7 +2,6 @@ package memo
 
 import (
 	"context"
-	"runtime/debug"
 	"time"
 )
 
@@ -90,7 +89,7 @@ func (c *Cache[V]) Fetch(ctx context.Context, key string, fetch FetchFunc[V]) (V
 	now := c.nanotime()
 	gen := c.generationAt(now)
 	if c.l1 != nil {
-		if e, ok := c.l1.get(key, gen, now); ok && now < e.soft {
+		if e, ok := c.l1.get(key, gen, now); ok {
 			c.event(EventHitL1, key, 0, nil)
 			if c.earlyRefreshDue(e.meta, time.Unix(0, now)) {
 				c.refreshEarly(ctx, key, gen, fetch)
@@ -111,16 +110,6 @@ func loadFetch[V any](load LoadFunc[V]) FetchFunc[V] {
 		v, err := load(ctx)
 		return Result[V]{Value: v}, err
 	}
-}
-
-// safeFetch runs fetch, turning a panic into a *PanicError.
-func safeFetch[V any](ctx context.Context, fetch FetchFunc[V], stale *Entry[V]) (r Result[V], err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = &PanicError{Value: p, Stack: debug.Stack()}
-		}
-	}()
-	return fetch(ctx, stale)
 }
 
 func (m entryMeta) info(s Source) Info {

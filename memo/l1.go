@@ -30,15 +30,15 @@ func newL1[V any](size int) *l1[V] {
 	return &l1[V]{size: int64(size)}
 }
 
-// get returns the entry for key if it is present, of generation gen and not
-// past its L1 expiry.
+// get returns the entry for key if it is present, of generation gen, not
+// past its L1 expiry and still fresh: the only entries L1 serves.
 func (c *l1[V]) get(key string, gen uint64, now int64) (*l1Entry[V], bool) {
 	v, ok := c.m.Load(key)
 	if !ok {
 		return nil, false
 	}
 	e := v.(*l1Entry[V])
-	if e.gen != gen || now >= e.expires {
+	if e.gen != gen || now >= e.expires || now >= e.soft {
 		return nil, false
 	}
 	return e, true

@@ -95,7 +95,7 @@ func (c *Cache[V]) fetchAlone(ctx context.Context, key string, r lookupResult[V]
 	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.o.LoadTimeout)
 	defer cancel()
 	t0 := c.o.Now()
-	res, err := safeFetch(lctx, fetch, r.entry())
+	res, err := safely(func() (Result[V], error) { return fetch(lctx, r.entry()) })
 	<-c.sem
 	d := c.o.Now().Sub(t0)
 	if err != nil {
@@ -220,7 +220,7 @@ func (c *Cache[V]) loadAndStore(ctx context.Context, key string, gen uint64, dk 
 	}
 	lctx, cancel := context.WithTimeout(ctx, c.o.LoadTimeout)
 	t0 := c.o.Now()
-	res, err := safeFetch(lctx, fetch, r.entry())
+	res, err := safely(func() (Result[V], error) { return fetch(lctx, r.entry()) })
 	d := c.o.Now().Sub(t0)
 	cancel()
 	<-c.sem
@@ -269,14 +269,7 @@ func (c *Cache[V]) loadFailed(ctx context.Context, key string, gen uint64, dk st
 	}
 	if errors.Is(err, ErrNotFound) {
 		c.event(EventLoad, key, d, nil)
-		if c.o.NegativeTTL > 0 {
-			now := c.o.Now()
-			neg := c.jitter(c.o.NegativeTTL)
-			data, eerr := c.env.Encode(nil, codec.Meta{Kind: codec.KindNotFound, CreatedAt: now, SoftExpiry: now.Add(neg), LoadDuration: d, Generation: gen})
-			if eerr == nil {
-				c.store(ctx, key, dk, r, started, data, neg)
-			}
-		}
+		c.storeNotFound(ctx, key, dk, r, started, c.o.Now(), d, gen)
 		return flight[V]{}, ErrNotFound
 	}
 	c.event(EventLoadError, key, d, err)
@@ -287,6 +280,19 @@ func (c *Cache[V]) loadFailed(ctx context.Context, key string, gen uint64, dk st
 		return flight[V]{val: r.val, info: info}, nil
 	}
 	return flight[V]{}, err
+}
+
+// storeNotFound caches a loader's "not found" for NegativeTTL, if set,
+// with the same compare-and-swap protection as a value.
+func (c *Cache[V]) storeNotFound(ctx context.Context, key, dk string, r lookupResult[V], started, now time.Time, d time.Duration, gen uint64) {
+	if c.o.NegativeTTL <= 0 {
+		return
+	}
+	neg := c.jitter(c.o.NegativeTTL)
+	data, err := c.env.Encode(nil, codec.Meta{Kind: codec.KindNotFound, CreatedAt: now, SoftExpiry: now.Add(neg), LoadDuration: d, Generation: gen})
+	if err == nil {
+		c.store(ctx, key, dk, r, started, data, neg)
+	}
 }
 
 func (c *Cache[V]) swr(d time.Duration) time.Duration {

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/cachekit/cachekit/backend"
-	"github.com/cachekit/cachekit/codec"
 )
 
 // Memoize turns fn into a cached function of the same shape: a call with k
@@ -57,7 +56,7 @@ func (c *Cache[V]) GetMany(ctx context.Context, keys []string, load BatchLoadFun
 			continue
 		}
 		if c.l1 != nil {
-			if e, ok := c.l1.get(k, gen, now); ok && now < e.soft {
+			if e, ok := c.l1.get(k, gen, now); ok {
 				c.event(EventHitL1, k, 0, nil)
 				out[k] = e.val
 				continue
@@ -180,7 +179,7 @@ func (c *Cache[V]) runBatch(ctx context.Context, gen uint64, rest, dks []string,
 		}
 		defer func() { <-c.sem }()
 		var err error
-		vals, err = safeLoad(lctx, func(ctx context.Context) (map[string]V, error) { return load(ctx, keys) })
+		vals, err = safely(func() (map[string]V, error) { return load(lctx, keys) })
 		return err
 	}()
 	d := c.o.Now().Sub(started)
@@ -199,12 +198,7 @@ func (c *Cache[V]) runBatch(ctx context.Context, gen uint64, rest, dks []string,
 			bc.err = err
 		case !ok:
 			bc.err = ErrNotFound
-			if c.o.NegativeTTL > 0 {
-				neg := c.jitter(c.o.NegativeTTL)
-				if data, eerr := c.env.Encode(nil, codec.Meta{Kind: codec.KindNotFound, CreatedAt: now, SoftExpiry: now.Add(neg), LoadDuration: d, Generation: gen}); eerr == nil {
-					c.store(lctx, k, dks[i], results[i], started, data, neg)
-				}
-			}
+			c.storeNotFound(lctx, k, dks[i], results[i], started, now, d, gen)
 		default:
 			bc.val = v
 			data, ttl, hard, eerr := c.encodeResult(Result[V]{Value: v}, now, d, gen)
