@@ -124,11 +124,8 @@ func (cl *call) fetch(ctx context.Context, stale *memo.Entry[*entry], index *ent
 		if rec.stream && !rec.sentHead && !rec.hijacked {
 			rec.sendHead()
 		}
-		if (rec.stream || rec.hijacked) && index == nil && c.o.PassTTL > 0 {
-			// A streamed (over-cap, flushed) or hijacked response: let this
-			// URL's next requests skip the flight (hit-for-pass).
-			_ = c.resp.Put(context.WithoutCancel(ctx), cl.key,
-				memo.Result[*entry]{Value: &entry{Status: http.StatusOK, Pass: true}, TTL: c.o.PassTTL})
+		if (rec.stream || rec.hijacked) && index == nil {
+			cl.markPass(ctx) // a streamed (over-cap, flushed) or hijacked response
 		}
 		return memo.Result[*entry]{Private: true}, nil
 	}
@@ -159,11 +156,8 @@ func (cl *call) fetch(ctx context.Context, stale *memo.Entry[*entry], index *ent
 		return memo.Result[*entry]{}, &originError{e}
 	}
 	if !p.store {
-		if index == nil && c.o.PassTTL > 0 && passWorthy(p.why) {
-			// Remember that this URL's responses are not storable, so its
-			// next requests skip the flight (hit-for-pass).
-			_ = c.resp.Put(context.WithoutCancel(ctx), cl.key,
-				memo.Result[*entry]{Value: &entry{Status: http.StatusOK, Pass: true}, TTL: c.o.PassTTL})
+		if index == nil && passWorthy(p.why) {
+			cl.markPass(ctx)
 		}
 		return memo.Result[*entry]{Value: e, Private: true}, nil
 	}
@@ -213,6 +207,16 @@ func (cl *call) fetch(ctx context.Context, stale *memo.Entry[*entry], index *ent
 		return memo.Result[*entry]{Value: e, Private: true}, nil
 	}
 	return res, nil
+}
+
+// markPass remembers for PassTTL that this URL's responses are not
+// storable, so its next requests skip the flight (hit-for-pass).
+func (cl *call) markPass(ctx context.Context) {
+	if cl.c.o.PassTTL <= 0 {
+		return
+	}
+	_ = cl.c.resp.Put(context.WithoutCancel(ctx), cl.key,
+		memo.Result[*entry]{Value: &entry{Status: http.StatusOK, Pass: true}, TTL: cl.c.o.PassTTL})
 }
 
 // passWorthy reports whether a response that was not stored for reason why
