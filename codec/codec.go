@@ -38,6 +38,11 @@ var (
 	// garbage, truncated, bit-flipped, foreign, hostile or unknown-version data.
 	// Callers such as memo treat it as a cache miss and overwrite the entry.
 	ErrCorrupt = errors.New("codec: corrupt data")
+
+	// ErrCodecMismatch is wrapped (with ErrCorrupt) by the
+	// [*CodecMismatchError] of an envelope written with a codec the reader
+	// does not accept, so callers can count such entries apart.
+	ErrCodecMismatch = errors.New("codec: entry written with another codec")
 )
 
 // MaxDepth is the deepest nesting of arrays, maps or objects that the
@@ -100,6 +105,14 @@ func resetTarget(v any) error {
 	}
 	rv.Elem().SetZero()
 	return nil
+}
+
+// zeroTarget sets the value v points to to its zero value, if v is a
+// non-nil pointer; otherwise it does nothing.
+func zeroTarget(v any) {
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && !rv.IsNil() {
+		rv.Elem().SetZero()
+	}
 }
 
 // corrupt wraps a decoder's error with ErrCorrupt and the codec name.

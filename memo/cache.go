@@ -118,7 +118,7 @@ func New[V any](b backend.Backend, opts *Options) (*Cache[V], error) {
 	c := &Cache[V]{
 		b:       b,
 		o:       o,
-		env:     codec.Envelope{Codec: o.Codec, Compression: o.Compression, Threshold: o.CompressionThreshold},
+		env:     codec.Envelope{Codec: o.Codec, Accept: o.AcceptCodecs, Compression: o.Compression, Threshold: o.CompressionThreshold},
 		keys:    newKeyspace(o.Namespace, o.Version),
 		sem:     make(chan struct{}, o.MaxConcurrentLoads),
 		brk:     newBreaker(o.BreakerThreshold, o.BreakerCooldown, o.Now),
