@@ -10,8 +10,10 @@ import (
 //
 // Implementations are safe for concurrent use. Unmarshal always decodes into a
 // fresh value: it first resets the pointee of v to its zero value, so no field
-// of a previously used value survives. Errors caused by the input bytes wrap
-// [ErrCorrupt]; a nil or non-pointer target gives an [*InvalidTargetError].
+// of a previously used value survives, and when decoding fails it resets it
+// again, so a failed decode never leaves a partly filled value. Errors caused
+// by the input bytes wrap [ErrCorrupt]; a nil or non-pointer target gives an
+// [*InvalidTargetError].
 type Codec interface {
 	// Name returns the codec's short lower-case name, such as "msgpack".
 	Name() string
@@ -125,10 +127,11 @@ func corruptf(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrCorrupt}, args...)...)
 }
 
-// recoverCorrupt turns a panic during decoding into an ErrCorrupt error. It
-// must be deferred directly.
-func recoverCorrupt(name string, err *error) {
+// recoverCorrupt turns a panic during decoding into an ErrCorrupt error and
+// zeroes the target again. It must be deferred directly.
+func recoverCorrupt(name string, v any, err *error) {
 	if r := recover(); r != nil {
+		zeroTarget(v)
 		*err = corruptf("%s: decoder panic: %v", name, r)
 	}
 }
