@@ -208,6 +208,9 @@ func FuzzCheckMsgpack(f *testing.F) {
 		if err != nil && !errors.Is(err, ErrCorrupt) {
 			t.Fatalf("checkMsgpack = %v, want nil or ErrCorrupt", err)
 		}
+		if ref := refCheckMsgpack(data); (ref == nil) != (err == nil) {
+			t.Fatalf("checkMsgpack = %v, recursive reference = %v", err, ref)
+		}
 		var v any
 		uerr := MsgPack.Unmarshal(data, &v)
 		if err != nil && uerr == nil {
