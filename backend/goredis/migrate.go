@@ -46,3 +46,51 @@ func (b *Backend) unlinkEach(ctx context.Context, keys []string) (int64, error) 
 	}
 	return n, nil
 }
+
+// unlinkSlots deletes groups of same-slot keys on a Cluster: one UNLINK
+// per group, in one pipeline. A multi-key UNLINK is sent once (go-redis
+// would re-send it up to four times on TRYAGAIN, which a half-finished
+// migration of its slot answers until the migration ends); when it fails,
+// its keys are deleted one by one with [Backend.unlinkEach], which follows
+// ASK to the importing node and keeps the client's retries.
+func (b *Backend) unlinkSlots(ctx context.Context, groups [][]string) (int64, error) {
+	pipe := b.c.Pipeline()
+	cmds := make([]*redis.IntCmd, len(groups))
+	for i, g := range groups {
+		if len(g) == 1 {
+			cmds[i] = pipe.Unlink(ctx, g[0])
+			continue
+		}
+		args := make([]any, 0, len(g)+1)
+		args = append(args, "unlink")
+		for _, k := range g {
+			args = append(args, k)
+		}
+		cmds[i] = redis.NewIntCmd(ctx, args...)
+		_ = pipe.Process(ctx, noRetryInt{cmds[i]})
+	}
+	_, _ = pipe.Exec(ctx)
+	var (
+		n     int64
+		retry []string
+	)
+	for i, cmd := range cmds {
+		c, err := cmd.Result()
+		switch {
+		case err == nil:
+			n += c
+		case len(groups[i]) > 1:
+			retry = append(retry, groups[i]...)
+		default:
+			return n, b.fail(ctx, "UNLINK", groups[i][0], err)
+		}
+	}
+	c, err := b.unlinkEach(ctx, retry)
+	return n + c, err
+}
+
+// noRetryInt is [noRetry] for an IntCmd.
+type noRetryInt struct{ *redis.IntCmd }
+
+// NoRetry reports true: go-redis does not re-send the command.
+func (noRetryInt) NoRetry() bool { return true }
