@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/cachekit/cachekit/backend"
+	"github.com/cachekit/cachekit/memo"
 )
 
 // tagGens returns the current generation of each tag, creating missing
@@ -73,14 +74,42 @@ func (c *Cache) PurgeTags(ctx context.Context, tags ...string) error {
 // purgeSeq is the counter of tag purges.
 const purgeSeq = "purge-seq"
 
-// purgeSnapshot returns the tag purge sequence now; ok=false when it cannot
-// be read (then no render is treated as overtaken).
-func (c *Cache) purgeSnapshot(ctx context.Context) (seq uint64, ok bool) {
+// purgeMark is the tag purge sequence seen before a render; known=false
+// when it could not be read (then no render is treated as overtaken).
+type purgeMark struct {
+	seq   uint64
+	known bool
+}
+
+// purgeSnapshot returns the tag purge sequence now.
+func (c *Cache) purgeSnapshot(ctx context.Context) purgeMark {
 	n, err := c.tags.Incr(ctx, purgeSeq, 0, backend.NoExpiry)
 	if err != nil || n < 0 {
-		return 0, false
+		return purgeMark{}
 	}
-	return uint64(n), true
+	return purgeMark{seq: uint64(n), known: true}
+}
+
+// storeTags records the generations of e's tags in it, and marks res
+// NoStore when one of them was purged while e was rendered (it may predate
+// the purge: serve it, don't store it). ok=false when the generations
+// cannot be read: e is then not stored.
+func (c *Cache) storeTags(ctx context.Context, e *entry, res *memo.Result[*entry], before purgeMark) (ok bool) {
+	tags := parseTags(e.Header.Values(c.o.TagHeader))
+	if len(tags) == 0 {
+		return true
+	}
+	gens, err := c.tagGens(ctx, tags)
+	if err != nil {
+		return false
+	}
+	e.Tags, e.TagGens = tags, gens
+	for _, g := range gens {
+		if before.known && g > before.seq && g < 1<<63 {
+			res.NoStore = true
+		}
+	}
+	return true
 }
 
 // PurgeURL invalidates the stored responses of rawURL (an absolute URL:

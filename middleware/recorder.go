@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+
+	"github.com/cachekit/cachekit/memo"
 )
 
 var (
@@ -32,7 +34,14 @@ type call struct {
 	next http.Handler
 	w    http.ResponseWriter
 	r    *http.Request
-	key  string
+	key  string     // primary key
+	rd   directives // the request's Cache-Control
+
+	// Where the response was looked up: the primary key, or (index set)
+	// a variant key in the variants cache.
+	cache *memo.Cache[*entry]
+	fkey  string
+	index *entry
 
 	mu     sync.Mutex
 	state  int
@@ -127,6 +136,12 @@ func (rec *recorder) Write(p []byte) (int, error) {
 	}
 	rec.body = append(rec.body, p...)
 	return len(p), nil
+}
+
+// unrecorded reports a response that was not recorded whole: it streamed
+// to the client, was hijacked, or was cut at MaxBodySize, or flushed.
+func (rec *recorder) unrecorded() bool {
+	return rec.stream || rec.hijacked || rec.discard || rec.flushed
 }
 
 // startStream claims the client writer and sends what was recorded.
