@@ -63,6 +63,9 @@ func (cl *call) fetch(ctx context.Context, stale *memo.Entry[*entry], index *ent
 		}
 		return memo.Result[*entry]{Private: true}, nil
 	}
+	if err := rec.complete(req.Context()); err != nil {
+		return memo.Result[*entry]{}, err
+	}
 	e, p := cl.entryOf(rec, prev, reqTime, respTime)
 	if e.Status >= 500 && prev != nil && stale.Expires.Add(time.Duration(prev.StaleIfError)).After(c.o.Now()) {
 		return memo.Result[*entry]{}, &originError{e}

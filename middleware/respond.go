@@ -53,6 +53,11 @@ func (c *Cache) finish(cl *call, e *entry, info memo.Info, err error) {
 			http.Error(w, "not cached", http.StatusGatewayTimeout)
 		case r.Context().Err() != nil:
 			// The client left; the fetch goes on and stores for others.
+		case errors.Is(err, errIncomplete) && !errors.Is(err, context.DeadlineExceeded):
+			// The handler's response was truncated (or overlong): abort it,
+			// as the client would have seen it without the cache.
+			c.o.Logger.Warn("middleware: incomplete response not stored", "key", cl.key, "err", err)
+			panic(http.ErrAbortHandler)
 		case errors.Is(err, context.DeadlineExceeded):
 			w.Header().Set("Cache-Status", c.o.Name+"; fwd="+fwd+"; detail=timeout")
 			http.Error(w, "gateway timeout", http.StatusGatewayTimeout)
