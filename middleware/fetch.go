@@ -50,7 +50,7 @@ func (cl *call) fetch(ctx context.Context, stale *memo.Entry[*entry], index *ent
 	cl.setFwd(stale, index)
 	rec := &recorder{cl: cl, cancel: cancel, head: cl.r.Method == http.MethodHead, header: http.Header{}, max: c.o.MaxBodySize}
 	var purge purgeMark
-	if c.o.TagHeader != "" {
+	if c.o.TagHeader != "" || c.keyed() {
 		purge = c.purgeSnapshot(ctx) // see storeTags
 	}
 	reqTime := c.o.Now()
@@ -211,7 +211,7 @@ func (cl *call) resultOf(ctx context.Context, e *entry, p policy, index *entry, 
 	if res.TTL <= 0 {
 		res.TTL = time.Nanosecond // stale on arrival: kept only to revalidate
 	}
-	if !c.storeTags(ctx, e, &res, purge) {
+	if !c.storeTags(ctx, cl.key, e, &res, purge) {
 		return private
 	}
 	if index == nil && len(vary) > 0 {

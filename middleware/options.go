@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cachekit/cachekit/backend"
@@ -135,6 +136,12 @@ type Cache struct {
 	hosts    map[string]bool
 	statusOK map[int]bool
 	targeted string
+	budget   time.Duration // one request's backend budget: memo's BackendTimeout
+
+	pending   pendingSet // URLs whose invalidation has not landed
+	closing   chan struct{}
+	closeOnce sync.Once
+	wg        sync.WaitGroup
 }
 
 var errOptions = errors.New("middleware: invalid options")
@@ -192,7 +199,7 @@ func New(b backend.Backend, opts *Options) (*Cache, error) {
 	case o.MaxBodySize < 0, o.MaxVariants < 0:
 		return nil, fmt.Errorf("%w: negative size", errOptions)
 	}
-	c := &Cache{o: o, b: b, hosts: map[string]bool{}}
+	c := &Cache{o: o, b: b, hosts: map[string]bool{}, closing: make(chan struct{})}
 	for _, h := range o.Hosts {
 		c.hosts[strings.ToLower(h)] = true
 	}
@@ -208,6 +215,10 @@ func New(b backend.Backend, opts *Options) (*Cache, error) {
 	mo, err := engineOptions(o, opts != nil && opts.Now != nil)
 	if err != nil {
 		return nil, err
+	}
+	c.budget = mo.BackendTimeout
+	if c.budget <= 0 {
+		c.budget = 250 * time.Millisecond // memo's default
 	}
 	resp, err := memo.New[*entry](b, &mo)
 	if err != nil {
@@ -241,8 +252,11 @@ func New(b backend.Backend, opts *Options) (*Cache, error) {
 // expires, entries carrying the tag are (harmlessly) invalidated.
 const tagTTL = 7 * 24 * time.Hour
 
-// Close stops the Cache's background work. It does not close the backend.
+// Close stops the Cache's background work (pending invalidations are
+// abandoned). It does not close the backend.
 func (c *Cache) Close() error {
+	c.closeOnce.Do(func() { close(c.closing) })
+	c.wg.Wait()
 	return errors.Join(c.resp.Close(), c.vars.Close(), c.tags.Close())
 }
 
@@ -289,11 +303,26 @@ func engineOptions(o Options, ownClock bool) (memo.Options, error) {
 // vary indexes and variants together (tag generations are not included).
 type Stats struct {
 	memo.Stats
+	// InvalidationFailures counts failed attempts to invalidate a URL
+	// after an unsafe request; InvalidationsLanded counts the ones that
+	// landed on a retry; InvalidationsDropped the ones given up (after
+	// 10 minutes, or more than 10,000 URLs pending). InvalidationsPending
+	// is the number of URLs whose requests bypass this node's cache now.
+	InvalidationFailures uint64
+	InvalidationsLanded  uint64
+	InvalidationsDropped uint64
+	InvalidationsPending int
 }
 
 // Stats returns the cache's counters. It is safe for concurrent use.
 func (c *Cache) Stats() Stats {
-	return Stats{Stats: sumStats(c.resp.Stats(), c.vars.Stats())}
+	return Stats{
+		Stats:                sumStats(c.resp.Stats(), c.vars.Stats()),
+		InvalidationFailures: c.pending.failures.Load(),
+		InvalidationsLanded:  c.pending.landed.Load(),
+		InvalidationsDropped: c.pending.dropped.Load(),
+		InvalidationsPending: int(c.pending.n.Load()),
+	}
 }
 
 // sumStats adds memo counters field by field (booleans: either).

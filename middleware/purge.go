@@ -94,8 +94,11 @@ func (c *Cache) purgeSnapshot(ctx context.Context) purgeMark {
 // NoStore when one of them was purged while e was rendered (it may predate
 // the purge: serve it, don't store it). ok=false when the generations
 // cannot be read: e is then not stored.
-func (c *Cache) storeTags(ctx context.Context, e *entry, res *memo.Result[*entry], before purgeMark) (ok bool) {
+func (c *Cache) storeTags(ctx context.Context, key string, e *entry, res *memo.Result[*entry], before purgeMark) (ok bool) {
 	tags := parseTags(e.Header.Values(c.o.TagHeader))
+	if c.keyed() {
+		tags = append(tags, urlTag(urlOf(key)))
+	}
 	if len(tags) == 0 {
 		return true
 	}
@@ -113,9 +116,8 @@ func (c *Cache) storeTags(ctx context.Context, e *entry, res *memo.Result[*entry
 }
 
 // PurgeURL invalidates the stored responses of rawURL (an absolute URL:
-// scheme, host, path and query), all its variants included, on every
-// node. With Options.KeyHeaders or Options.Key it deletes by prefix (a
-// backend scan), since those key parts are unknown.
+// scheme, host, path and query), all its variants and key-header
+// variations included, on every node, in O(1) (no scan).
 func (c *Cache) PurgeURL(ctx context.Context, rawURL string) error {
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -134,12 +136,33 @@ func (c *Cache) invalidate(ctx context.Context, r *http.Request) error {
 	if !ok {
 		return nil
 	}
-	if len(c.o.KeyHeaders) == 0 && c.o.Key == nil {
-		return c.resp.Invalidate(ctx, key)
+	return c.invalidateURL(ctx, urlOf(key))
+}
+
+// urlOf is the part of a primary key that names the URL (scheme, host,
+// path, query), without the key headers and custom key.
+func urlOf(key string) string {
+	u, _, _ := strings.Cut(key, "&")
+	return u
+}
+
+// keyed reports whether primary keys carry more than the URL (key headers
+// or a custom key), so that one URL has many primary keys.
+func (c *Cache) keyed() bool { return len(c.o.KeyHeaders) > 0 || c.o.Key != nil }
+
+// urlTag is the implicit tag of every response stored for url when keys
+// are keyed: invalidating the URL purges the tag, O(1) in the number of
+// its primary keys. A space never occurs in a tag from a header.
+func urlTag(url string) string { return "url " + url }
+
+// invalidateURL invalidates the stored responses of url (see urlOf) on
+// every node: its primary key (a vary index orphans its variants), or,
+// when keys are keyed, its implicit tag.
+func (c *Cache) invalidateURL(ctx context.Context, url string) error {
+	if c.keyed() {
+		return c.PurgeTags(ctx, urlTag(url))
 	}
-	prefix, _, _ := strings.Cut(key, "&")
-	_, err := c.invalidatePrefix(ctx, prefix)
-	return err
+	return c.resp.Invalidate(ctx, url)
 }
 
 func (c *Cache) invalidatePrefix(ctx context.Context, prefix string) (int64, error) {

@@ -78,6 +78,12 @@ func (c *Cache) admit(next http.Handler, w http.ResponseWriter, r *http.Request)
 		c.bypass(next, w, r, "key")
 		return nil
 	}
+	if c.pending.has(urlOf(key)) {
+		// A write to this URL went through this node and its invalidation
+		// has not landed: never answer from the cache meanwhile.
+		c.bypass(next, w, r, "invalidating")
+		return nil
+	}
 	rd := noDirectives
 	if v := r.Header.Values("Cache-Control"); len(v) > 0 {
 		rd = parseDirectives(v)

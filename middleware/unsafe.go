@@ -3,6 +3,7 @@ package middleware
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -20,12 +21,26 @@ func (c *Cache) unsafe(next http.Handler, w http.ResponseWriter, r *http.Request
 	if status < 200 || status >= 400 {
 		return
 	}
-	ctx := context.WithoutCancel(r.Context())
-	g := r.Clone(ctx)
+	// One backend budget for the whole invalidation (target, Location,
+	// Content-Location).
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), c.budget)
+	defer cancel()
+	for _, u := range c.writeTargets(r, w.Header()) {
+		c.invalidateAfterWrite(ctx, u)
+	}
+}
+
+// writeTargets returns the URLs an unsafe request invalidates (see urlOf):
+// its target and the same-origin Location and Content-Location.
+func (c *Cache) writeTargets(r *http.Request, h http.Header) []string {
+	g := r.Clone(r.Context())
 	g.Method = http.MethodGet
-	_ = c.invalidate(ctx, g)
+	var urls []string
+	if key, ok := c.key(g); ok {
+		urls = append(urls, urlOf(key))
+	}
 	for _, f := range []string{"Location", "Content-Location"} {
-		loc := w.Header().Get(f)
+		loc := h.Get(f)
 		if loc == "" {
 			continue
 		}
@@ -33,10 +48,12 @@ func (c *Cache) unsafe(next http.Handler, w http.ResponseWriter, r *http.Request
 		if err != nil || (u.Host != "" && !strings.EqualFold(u.Host, r.Host)) {
 			continue
 		}
-		g2 := g.Clone(ctx)
-		g2.URL = u
-		_ = c.invalidate(ctx, g2)
+		g.URL = u
+		if key, ok := c.key(g); ok && !slices.Contains(urls, urlOf(key)) {
+			urls = append(urls, urlOf(key))
+		}
 	}
+	return urls
 }
 
 // statusWriter records the status of a passed-through response.
