@@ -24,14 +24,6 @@ func (o *originError) Error() string {
 	return fmt.Sprintf("middleware: origin answered %d", o.e.Status)
 }
 
-// unkeyedFields are request fields that frameworks use to build URLs or
-// route but that are not part of the key: the handler behind a shared
-// fetch never sees them, so they cannot poison an entry (with
-// TrustForwarded, X-Forwarded-Host and -Proto are keyed and kept).
-var unkeyedFields = []string{"X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Scheme", "X-Forwarded-Port",
-	"X-Forwarded-Server", "X-Host", "X-Original-Url", "X-Rewrite-Url", "X-Http-Method-Override", "X-Http-Method",
-	"X-Method-Override", "Forwarded"}
-
 var errNotCached = errors.New("middleware: only-if-cached and not cached")
 
 // conditionalFields are stripped from the request a fetch sends to the
@@ -104,11 +96,7 @@ func (cl *call) request(ctx context.Context, prev *entry) (req *http.Request, ca
 	for _, f := range conditionalFields {
 		req.Header.Del(f)
 	}
-	for _, f := range unkeyedFields {
-		if !cl.c.o.TrustForwarded || (f != "X-Forwarded-Host" && f != "X-Forwarded-Proto") {
-			req.Header.Del(f)
-		}
-	}
+	cl.c.stripUnkeyed(req.Header)
 	if prev != nil {
 		if et := prev.Header.Get("Etag"); et != "" {
 			req.Header.Set("If-None-Match", et)

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -34,6 +35,15 @@ type Options struct {
 	TrustForwarded bool
 	// KeyHeaders are request header fields that are part of every key.
 	KeyHeaders []string
+	// TrustedHeaders are unkeyed request fields that the handler may see
+	// although they are not in the key: set it only for fields your own
+	// proxy always overwrites (for example X-Real-IP), and only if the
+	// response does not depend on them. Default none: the routing fields
+	// that frameworks use to rebuild URLs, schemes, hosts, methods and
+	// client addresses (X-Forwarded-*, X-Original-*, X-Override-*,
+	// X-Real-*, Forwarded, Front-End-Https, ... matched by family) are
+	// removed from the request a shared fetch sends to the handler.
+	TrustedHeaders []string
 	// Key, when set, returns an extra key component for a request (for
 	// example a tenant id). It must not return different values for
 	// requests whose responses may be shared.
@@ -137,6 +147,9 @@ type Cache struct {
 	statusOK map[int]bool
 	targeted string
 	budget   time.Duration // one request's backend budget: memo's BackendTimeout
+	// keepField are the unkeyed routing fields the handler still sees:
+	// keyed or trusted.
+	keepField map[string]bool
 
 	pending   pendingSet // URLs whose invalidation has not landed
 	closing   chan struct{}
@@ -202,6 +215,13 @@ func New(b backend.Backend, opts *Options) (*Cache, error) {
 	c := &Cache{o: o, b: b, hosts: map[string]bool{}, closing: make(chan struct{})}
 	for _, h := range o.Hosts {
 		c.hosts[strings.ToLower(h)] = true
+	}
+	c.keepField = map[string]bool{}
+	for _, f := range append(slices.Clone(o.KeyHeaders), o.TrustedHeaders...) {
+		c.keepField[http.CanonicalHeaderKey(strings.ReplaceAll(f, "_", "-"))] = true
+	}
+	if o.TrustForwarded {
+		c.keepField["X-Forwarded-Host"], c.keepField["X-Forwarded-Proto"] = true, true
 	}
 	if o.Statuses != nil {
 		c.statusOK = map[int]bool{}
