@@ -14,8 +14,11 @@
 // [Envelope.Encode] stores a value with its [Meta] (kind, created-at, soft
 // expiry, load duration, generation), optionally compressed with [S2] or
 // [Zstd] when the payload reaches a threshold and compression saves bytes.
-// [Decode] verifies the envelope and decodes with whichever codec the data
-// names; [DecodeMeta] verifies it and returns only the metadata, without
+// [Envelope.Decode] verifies the envelope and decodes with the reader's codec:
+// stored bytes never choose the decoder. An entry written with another codec
+// is a [*CodecMismatchError] (wrapping [ErrCorrupt] and [ErrCodecMismatch]),
+// unless the reader lists that codec in [Envelope.Accept] for a migration;
+// the package-level [Decode] reads [Default] entries only. [DecodeMeta] verifies it and returns only the metadata, without
 // touching the payload. Not-found markers (negative caching) and tombstones
 // (invalidation) carry metadata only.
 //

@@ -69,7 +69,7 @@ func FuzzRoundTripCompression(f *testing.F) {
 				t.Fatal(err)
 			}
 			var out []byte
-			if _, err := Decode(data, &out); err != nil || !bytes.Equal(out, b) {
+			if _, err := e.Decode(data, &out); err != nil || !bytes.Equal(out, b) {
 				t.Fatalf("Decode(Encode(%q, %v)) = %q, %v", b, alg, out, err)
 			}
 			// Arbitrary bytes as a compressed payload must not panic.
@@ -100,7 +100,7 @@ func checkDecode(t *testing.T, data []byte) {
 	t.Helper()
 	{
 		var v any
-		meta, err := Decode(data, &v)
+		meta, err := anyReader.Decode(data, &v)
 		if _, merr := DecodeMeta(data); (merr == nil) != (err == nil) && !errors.Is(err, ErrCorrupt) {
 			t.Fatalf("DecodeMeta = %v but Decode = %v", merr, err)
 		}
@@ -116,7 +116,7 @@ func checkDecode(t *testing.T, data []byte) {
 			return // some decoded values (e.g. gob-decoded interfaces) cannot be re-encoded
 		}
 		var v2 any
-		meta2, err := Decode(again, &v2)
+		meta2, err := anyReader.Decode(again, &v2)
 		if err != nil || !sameMeta(meta, meta2) {
 			t.Fatalf("Decode(Encode(decoded)) = %+v, %v, want %+v", meta2, err, meta)
 		}

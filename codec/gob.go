@@ -40,7 +40,7 @@ func (gobCodec) Unmarshal(data []byte, v any) (err error) {
 	if err := resetTarget(v); err != nil {
 		return err
 	}
-	defer recoverCorrupt("gob", &err)
+	defer recoverCorrupt("gob", v, &err)
 	if err := checkGobFraming(data); err != nil {
 		return err
 	}
@@ -52,9 +52,11 @@ func (gobCodec) Unmarshal(data []byte, v any) (err error) {
 	}
 	r := bytes.NewReader(data)
 	if err := gob.NewDecoder(r).Decode(v); err != nil {
+		zeroTarget(v)
 		return corrupt("gob", err)
 	}
 	if r.Len() != 0 {
+		zeroTarget(v)
 		return corruptf("gob: %v (%d bytes)", errTrailing, r.Len())
 	}
 	return nil
