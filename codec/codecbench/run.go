@@ -160,21 +160,32 @@ func (r *runner[T]) timeAll() {
 		for _, c := range ok {
 			for phase := range 2 {
 				n := int(min(max(budget/max(c.perOp[phase], 1), 1), maxIterations))
-				ns, allocs, bytes := r.timed(c, phase, n, budget)
-				c.ns[phase] = append(c.ns[phase], ns)
-				c.allocs[phase] = append(c.allocs[phase], allocs)
-				c.bytes[phase] = append(c.bytes[phase], bytes)
+				m := r.timed(c, phase, n, budget)
+				ops := float64(m.ops)
+				c.ns[phase] = append(c.ns[phase], float64(m.elapsed)/ops)
+				c.allocs[phase] = append(c.allocs[phase], float64(m.mallocs)/ops)
+				c.bytes[phase] = append(c.bytes[phase], float64(m.bytes)/ops)
 				r.step()
 			}
 		}
 	}
 }
 
+// maxBatch bounds the operations run between two looks at the clock.
+const maxBatch = 4096
+
+// measurement is one timed run.
+type measurement struct {
+	ops            int
+	elapsed        time.Duration
+	mallocs, bytes uint64
+}
+
 // timed runs about n operations of phase on c, cycling over the samples,
-// stopping early once budget (ns) has passed, and returns ns, allocations
-// and bytes allocated per op.
-func (r *runner[T]) timed(c *cell, phase, n int, budget float64) (ns, allocs, bytes float64) {
-	batch := max(n/8, 1)
+// in batches of at most n/8 (and maxBatch) operations, stopping after the
+// first batch that ends past budget (ns).
+func (r *runner[T]) timed(c *cell, phase, n int, budget float64) measurement {
+	batch := min(max(n/8, 1), maxBatch)
 	var m0, m1 runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&m0)
@@ -199,8 +210,7 @@ func (r *runner[T]) timed(c *cell, phase, n int, budget float64) (ns, allocs, by
 	}
 	el := time.Since(start)
 	runtime.ReadMemStats(&m1)
-	fn := float64(done)
-	return float64(el) / fn, float64(m1.Mallocs-m0.Mallocs) / fn, float64(m1.TotalAlloc-m0.TotalAlloc) / fn
+	return measurement{ops: done, elapsed: el, mallocs: m1.Mallocs - m0.Mallocs, bytes: m1.TotalAlloc - m0.TotalAlloc}
 }
 
 // summarize reduces the repeats of one phase to a Cost.
