@@ -80,7 +80,7 @@ type Meta struct {
 	// windows after SoftExpiry (zero: the reader's defaults apply).
 	StaleWhileRevalidate time.Duration
 	StaleIfError         time.Duration
-	Generation           uint64      // namespace or key generation at load time
+	Generation           uint64 // namespace or key generation at load time
 	// Codec is set by Decode (the reader's codec that decoded the value)
 	// and DecodeMeta (the built-in codec the data names); Encode ignores it.
 	Codec Codec
