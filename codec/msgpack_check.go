@@ -16,14 +16,15 @@ import "encoding/binary"
 // lengths the input does not contain, and its recursion is bounded by
 // MaxDepth. The walk itself does not recurse.
 func checkMsgpack(data []byte) error {
-	// left[d] is the number of values still to read in the container open
-	// at depth d (left[0]: the one top-level value). One loop instead of a
-	// call per value: this walk runs before every msgpack decode.
-	var left [MaxDepth + 1]uint64
-	left[0] = 1
+	// rem is the number of values still to read at the current depth (at
+	// depth 0: the one top-level value); outer[d] keeps it for each
+	// enclosing container. One loop instead of a call per value: this walk
+	// runs before every msgpack decode.
+	var outer [MaxDepth]uint64
+	rem := uint64(1)
 	depth, off, n := 0, 0, len(data)
 	for {
-		for left[depth] == 0 {
+		for rem == 0 {
 			if depth == 0 {
 				if off != n {
 					return corruptf("msgpack: %v (%d of %d bytes used)", errTrailing, off, n)
@@ -31,8 +32,9 @@ func checkMsgpack(data []byte) error {
 				return nil
 			}
 			depth--
+			rem = outer[depth]
 		}
-		left[depth]--
+		rem--
 		if off >= n {
 			return corruptf("msgpack: truncated at offset %d", off)
 		}
@@ -98,8 +100,9 @@ func checkMsgpack(data []byte) error {
 			return corruptf("msgpack: %d values exceed %d remaining bytes at offset %d", items, n-off, off)
 		}
 		if items > 0 {
+			outer[depth] = rem
 			depth++
-			left[depth] = items
+			rem = items
 		}
 	}
 }
