@@ -58,6 +58,8 @@ func Run(t *testing.T, newBackend Factory) {
 		{"Swapper", testSwapper},
 		{"SwapperConcurrent", testSwapperConcurrent},
 		{"PubSub", testPubSub},
+		{"Pipeline", testPipeline},
+		{"PipelineInvalid", testPipelineInvalid},
 		{"Concurrent", testConcurrent},
 	}
 	for _, tc := range tests {
@@ -441,7 +443,7 @@ func testScanner(t *testing.T, b backend.Backend, p string) {
 		{"user:[12]:name", []string{"user:1:name", "user:2:name"}},
 		{"user:[^1]:name", []string{"user:2:name"}},
 		{"*/2024", []string{"user:1:posts/2024"}}, // Redis '*' matches '/'
-		{"user:[", nil}, // malformed set matches nothing
+		{"user:[]", nil}, // an empty set matches nothing
 		{"nothing*", nil},
 	}
 	for _, c := range cases {
@@ -470,7 +472,13 @@ func testScanner(t *testing.T, b backend.Backend, p string) {
 		t.Fatalf("Scan with failing fn = %v after %d calls, want stop after 1", err, calls)
 	}
 
-	for _, bad := range []string{"", strings.Repeat("a", backend.MaxPatternLen+1), strings.Repeat("*a", backend.MaxPatternWildcards+1)} {
+	// Malformed patterns (Redis would silently reinterpret them) and
+	// over-long or over-complex ones are rejected before any scan.
+	bad := []string{"", strings.Repeat("a", backend.MaxPatternLen+1), strings.Repeat("*a", backend.MaxPatternWildcards+1)}
+	for _, m := range []string{"user:[", "user:[a", "user:[^", `user:\`, "user:[a-]", `user:[\]`} {
+		bad = append(bad, backend.QuoteGlob(p)+m)
+	}
+	for _, bad := range bad {
 		if err := backend.Scan(ctx, b, bad, func(string) error { return nil }); !errors.Is(err, backend.ErrInvalidPattern) {
 			t.Fatalf("Scan(%.20q…) = %v, want ErrInvalidPattern", bad, err)
 		}

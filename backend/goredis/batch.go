@@ -2,6 +2,7 @@ package goredis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/redis/go-redis/v9"
@@ -9,10 +10,11 @@ import (
 	"github.com/cachekit/cachekit/backend"
 )
 
-// GetMany returns one value per key, in the order of keys: nil for a miss,
-// a non-nil (possibly empty) slice for a present value. It takes one round
-// trip: a single MGET on a standalone server, a pipeline of GETs on a
-// Cluster or Ring (go-redis splits the pipeline by node), so it never fails
+// GetMany returns one value per key, in the order of keys: nil for a miss
+// (including a value over [Options.MaxValueBytes]), a non-nil (possibly
+// empty) slice for a present value. It takes one round trip: one pipeline
+// of bounded reads (GETRANGE and EXISTS per key, as [Backend.Get] does),
+// which go-redis splits by node on a Cluster or Ring, so it never fails
 // with CROSSSLOT. An empty key yields [backend.ErrInvalidKey].
 func (b *Backend) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 	for _, k := range keys {
@@ -24,56 +26,36 @@ func (b *Backend) GetMany(ctx context.Context, keys []string) ([][]byte, error) 
 	if len(keys) == 0 {
 		return out, nil
 	}
-	if b.topo == standalone {
-		vals, err := b.c.MGet(ctx, keys...).Result()
-		if err != nil {
-			return nil, b.fail(ctx, "MGET", keys[0], err)
-		}
-		if len(vals) != len(keys) {
-			return nil, fmt.Errorf("goredis: MGET returned %d values for %d keys", len(vals), len(keys))
-		}
-		for i, v := range vals {
-			if s, ok := v.(string); ok {
-				out[i] = []byte(s)
-				if out[i] == nil {
-					out[i] = []byte{}
-				}
-			}
-		}
-		return out, nil
-	}
 	pipe := b.c.Pipeline()
-	cmds := make([]*redis.StringCmd, len(keys))
+	reads := make([]boundedRead, len(keys))
 	for i, k := range keys {
-		cmds[i] = pipe.Get(ctx, k)
+		reads[i] = queueBoundedRead(ctx, pipe, k, b.opt.MaxValueBytes)
 	}
-	_, _ = pipe.Exec(ctx) // errors are per command; redis.Nil is a miss
-	for i, cmd := range cmds {
-		v, err := cmd.Bytes()
+	_, _ = pipe.Exec(ctx) // errors are per command
+	for i, r := range reads {
+		v, err := b.result(ctx, r)
 		switch {
 		case err == nil:
 			if v == nil {
 				v = []byte{}
 			}
 			out[i] = v
-		case err == redis.Nil:
+		case errors.Is(err, backend.ErrNotFound):
 		default:
-			return nil, b.fail(ctx, "GET", keys[i], err)
+			return nil, err
 		}
 	}
 	return out, nil
 }
 
 // SetMany stores every item in one pipeline of SET commands (split by node
-// on a Cluster or Ring). Every item is validated first, so an invalid
-// batch stores nothing. It is not atomic: on error some items may have
+// on a Cluster or Ring). Every item is validated first (key, TTL, size
+// against [Options.MaxValueBytes]), so an invalid batch stores nothing
+// and sends nothing. It is not atomic: on error some items may have
 // been stored. SET is idempotent, so the client may retry it.
 func (b *Backend) SetMany(ctx context.Context, items []backend.Item) error {
 	for _, it := range items {
-		if err := b.check(ctx, it.Key); err != nil {
-			return fmt.Errorf("goredis: SetMany %q: %w", it.Key, err)
-		}
-		if err := backend.CheckTTL(it.TTL); err != nil {
+		if err := b.checkWrite(ctx, it.Key, len(it.Value), it.TTL); err != nil {
 			return fmt.Errorf("goredis: SetMany %q: %w", it.Key, err)
 		}
 	}

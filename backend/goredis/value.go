@@ -1,0 +1,95 @@
+package goredis
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/cachekit/cachekit/backend"
+)
+
+// maxRedisString is the largest string Redis stores (proto-max-bulk-len).
+const maxRedisString = 512 << 20
+
+// checkedGetScript returns the value of KEYS[1] if it is at most ARGV[1]
+// bytes, its length (an integer) if it is longer, or nil if it does not
+// exist. It is the slow path of a bounded read: one atomic step, which
+// never sends an oversized value.
+var checkedGetScript = newScript(`
+local n = redis.call('STRLEN', KEYS[1])
+if n > tonumber(ARGV[1]) then return n end
+return redis.call('GET', KEYS[1])`, true)
+
+// boundedRead is one key's bounded read, queued in a pipeline: GETRANGE
+// key 0 max (at most max+1 bytes, whatever is stored) and EXISTS key,
+// which tells a missing key from an empty value. Both cost the server what
+// a GET costs and travel in the same round trip as any other command of
+// the pipeline.
+type boundedRead struct {
+	key    string
+	rng    *redis.StringCmd
+	exists *redis.IntCmd
+}
+
+func queueBoundedRead(ctx context.Context, pipe redis.Pipeliner, key string, max int) boundedRead {
+	return boundedRead{key: key, rng: pipe.GetRange(ctx, key, 0, int64(max)), exists: pipe.Exists(ctx, key)}
+}
+
+// result interprets the replies of r: the value, an error wrapping
+// backend.ErrNotFound for a miss (and also backend.ErrTooLarge for a
+// value over max), or another error. A bounded read never allocates more
+// than max+1 bytes for the value.
+//
+// An empty GETRANGE reply from an existing key is either an empty value or
+// a key created between the two commands (GETRANGE saw it missing); only
+// then is the key read again, with the atomic checkedGetScript.
+func (b *Backend) result(ctx context.Context, r boundedRead) ([]byte, error) {
+	v, err := r.rng.Bytes()
+	if err != nil {
+		return nil, b.fail(ctx, "GETRANGE", r.key, err)
+	}
+	if len(v) > b.opt.MaxValueBytes {
+		return nil, b.oversized(r.key, len(v))
+	}
+	if len(v) > 0 {
+		return v, nil
+	}
+	n, err := r.exists.Result()
+	if err != nil {
+		return nil, b.fail(ctx, "EXISTS", r.key, err)
+	}
+	if n == 0 {
+		return nil, backend.ErrNotFound
+	}
+	return b.checkedGet(ctx, r.key)
+}
+
+// checkedGet reads key with checkedGetScript.
+func (b *Backend) checkedGet(ctx context.Context, key string) ([]byte, error) {
+	reply, err := checkedGetScript.run(ctx, b.c, key, b.opt.MaxValueBytes)
+	if err != nil {
+		return nil, b.fail(ctx, "GET", key, err)
+	}
+	switch v := reply.(type) {
+	case string:
+		return []byte(v), nil
+	case int64:
+		return nil, b.oversized(key, int(v))
+	}
+	return nil, fmt.Errorf("goredis: GET %q: unexpected reply %T", key, reply)
+}
+
+// oversized counts and reports a read of a value over MaxValueBytes,
+// written by someone else (the Backend never writes one): a miss, so a
+// read-through cache loads and overwrites it.
+func (b *Backend) oversized(key string, n int) error {
+	b.oversizedReads.Add(1)
+	return fmt.Errorf("goredis: GET %q: %w: %w: the stored value has at least %d bytes (MaxValueBytes %d)",
+		key, backend.ErrNotFound, backend.ErrTooLarge, n, b.opt.MaxValueBytes)
+}
+
+// OversizedReads returns how many reads found a value over
+// [Options.MaxValueBytes] (written by another client) and reported a
+// miss instead.
+func (b *Backend) OversizedReads() int64 { return b.oversizedReads.Load() }
