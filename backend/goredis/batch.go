@@ -29,7 +29,7 @@ func (b *Backend) GetMany(ctx context.Context, keys []string) ([][]byte, error) 
 	pipe := b.c.Pipeline()
 	reads := make([]boundedRead, len(keys))
 	for i, k := range keys {
-		reads[i] = queueBoundedRead(ctx, pipe, k, b.opt.MaxValueBytes)
+		reads[i] = b.queueBoundedRead(ctx, pipe, k)
 	}
 	_, _ = pipe.Exec(ctx) // errors are per command
 	for i, r := range reads {

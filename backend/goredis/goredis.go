@@ -112,6 +112,7 @@ type Backend struct {
 	closed atomic.Bool
 
 	oversizedReads atomic.Int64 // reads that found a value over MaxValueBytes
+	maxArg         any          // int64(MaxValueBytes), boxed once for GETRANGE
 
 	mu   sync.Mutex
 	subs map[*subscription]struct{} // open subscriptions, closed by Close
@@ -152,7 +153,7 @@ func New(client redis.UniversalClient, opts *Options) (*Backend, error) {
 	if o.HealthCheckInterval == 0 {
 		o.HealthCheckInterval = DefaultHealthCheckInterval
 	}
-	b := &Backend{c: client, opt: o, log: o.Logger, subs: make(map[*subscription]struct{})}
+	b := &Backend{c: client, opt: o, log: o.Logger, subs: make(map[*subscription]struct{}), maxArg: int64(o.MaxValueBytes)}
 	if b.log == nil {
 		b.log = slog.Default()
 	}
@@ -230,7 +231,7 @@ func (b *Backend) Get(ctx context.Context, key string) ([]byte, error) {
 		return nil, err
 	}
 	pipe := b.c.Pipeline()
-	r := queueBoundedRead(ctx, pipe, key, b.opt.MaxValueBytes)
+	r := b.queueBoundedRead(ctx, pipe, key)
 	_, _ = pipe.Exec(ctx) // errors are per command
 	return b.result(ctx, r)
 }

@@ -72,7 +72,7 @@ func (b *Backend) queue(ctx context.Context, pipe redis.Pipeliner, op backend.Op
 	q := queued{op: op}
 	switch op.Kind {
 	case backend.OpGet:
-		q.read = queueBoundedRead(ctx, pipe, op.Key, b.opt.MaxValueBytes)
+		q.read = b.queueBoundedRead(ctx, pipe, op.Key)
 		return q
 	case backend.OpSet:
 		q.cmd = pipe.Set(ctx, op.Key, op.Value, expiration(op.TTL))

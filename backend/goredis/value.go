@@ -32,8 +32,11 @@ type boundedRead struct {
 	exists *redis.IntCmd
 }
 
-func queueBoundedRead(ctx context.Context, pipe redis.Pipeliner, key string, max int) boundedRead {
-	return boundedRead{key: key, rng: pipe.GetRange(ctx, key, 0, int64(max)), exists: pipe.Exists(ctx, key)}
+func (b *Backend) queueBoundedRead(ctx context.Context, pipe redis.Pipeliner, key string) boundedRead {
+	r := boundedRead{key: key, rng: redis.NewStringCmd(ctx, "getrange", key, 0, b.maxArg), exists: redis.NewIntCmd(ctx, "exists", key)}
+	_ = pipe.Process(ctx, r.rng)
+	_ = pipe.Process(ctx, r.exists)
+	return r
 }
 
 // result interprets the replies of r: the value, an error wrapping
