@@ -203,10 +203,19 @@ func testInvalidInput(t *testing.T, b backend.Backend, p string) {
 }
 
 func testExpiry(t *testing.T, b backend.Backend, p string) {
-	mustSet(t, b, p+"short", []byte("x"), 150*time.Millisecond)
 	mustSet(t, b, p+"long", []byte("y"), time.Minute)
-	if got := mustGet(t, b, p+"short"); string(got) != "x" {
-		t.Fatalf("Get(short) right after Set = %q, want x", got)
+	// The read right after the Set must see the value, unless the machine
+	// was too loaded to do both within the TTL: then try again.
+	for try := 0; ; try++ {
+		start := time.Now()
+		mustSet(t, b, p+"short", []byte("x"), 150*time.Millisecond)
+		got, err := b.Get(t.Context(), p+"short")
+		if err == nil && string(got) == "x" {
+			break
+		}
+		if took := time.Since(start); took < 150*time.Millisecond || try == 20 {
+			t.Fatalf("Get(short) %v after Set = %q, %v; want x", took, got, err)
+		}
 	}
 	eventually(t, 5*time.Second, "short key expired", func() bool {
 		_, err := b.Get(t.Context(), p+"short")

@@ -2,7 +2,6 @@ package goredis
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/redis/go-redis/v9"
@@ -11,11 +10,14 @@ import (
 )
 
 // GetMany returns one value per key, in the order of keys: nil for a miss
-// (including a value over [Options.MaxValueBytes]), a non-nil (possibly
-// empty) slice for a present value. It takes one round trip: one pipeline
-// of bounded reads (GETRANGE and EXISTS per key, as [Backend.Get] does),
-// which go-redis splits by node on a Cluster or Ring, so it never fails
-// with CROSSSLOT. An empty key yields [backend.ErrInvalidKey].
+// (including a value over [Options.MaxValueBytes], counted by
+// [Backend.OversizedReads]), a non-nil (possibly empty) slice for a
+// present value. It takes one round trip and never receives an oversized
+// value: a read-only Lua script checks each key's STRLEN before its GET
+// (one script per [Options.ScanCount] keys on a standalone server, one per
+// hash slot on a Cluster, all in one pipeline, so never CROSSSLOT); on a
+// Ring, bounded reads as [Backend.Get] does. An empty key yields
+// [backend.ErrInvalidKey].
 func (b *Backend) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 	for _, k := range keys {
 		if err := b.check(ctx, k); err != nil {
@@ -26,26 +28,10 @@ func (b *Backend) GetMany(ctx context.Context, keys []string) ([][]byte, error) 
 	if len(keys) == 0 {
 		return out, nil
 	}
-	pipe := b.c.Pipeline()
-	reads := make([]boundedRead, len(keys))
-	for i, k := range keys {
-		reads[i] = b.queueBoundedRead(ctx, pipe, k)
+	if b.topo == ring {
+		return out, b.getManyBounded(ctx, keys, out)
 	}
-	_, _ = pipe.Exec(ctx) // errors are per command
-	for i, r := range reads {
-		v, err := b.result(ctx, r)
-		switch {
-		case err == nil:
-			if v == nil {
-				v = []byte{}
-			}
-			out[i] = v
-		case errors.Is(err, backend.ErrNotFound):
-		default:
-			return nil, err
-		}
-	}
-	return out, nil
+	return out, b.getManyScripted(ctx, keys, out)
 }
 
 // SetMany stores every item in one pipeline of SET commands (split by node

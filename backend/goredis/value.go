@@ -2,7 +2,9 @@ package goredis
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 
@@ -11,6 +13,18 @@ import (
 
 // maxRedisString is the largest string Redis stores (proto-max-bulk-len).
 const maxRedisString = 512 << 20
+
+// getManyScript returns, for each of KEYS, its value if it is at most
+// ARGV[1] bytes, its length (an integer) if it is longer, or nil if it does
+// not exist. Read-only: safe to retry.
+var getManyScript = newScript(`
+local max = tonumber(ARGV[1])
+local out = {}
+for i, k in ipairs(KEYS) do
+	local n = redis.call('STRLEN', k)
+	if n > max then out[i] = n else out[i] = redis.call('GET', k) end
+end
+return out`, true)
 
 // checkedGetScript returns the value of KEYS[1] if it is at most ARGV[1]
 // bytes, its length (an integer) if it is longer, or nil if it does not
@@ -66,6 +80,100 @@ func (b *Backend) result(ctx context.Context, r boundedRead) ([]byte, error) {
 		return nil, backend.ErrNotFound
 	}
 	return b.checkedGet(ctx, r.key)
+}
+
+// getManyBounded fills out with the values of keys read by bounded reads
+// in one pipeline.
+func (b *Backend) getManyBounded(ctx context.Context, keys []string, out [][]byte) error {
+	pipe := b.c.Pipeline()
+	reads := make([]boundedRead, len(keys))
+	for i, k := range keys {
+		reads[i] = b.queueBoundedRead(ctx, pipe, k)
+	}
+	_, _ = pipe.Exec(ctx) // errors are per command
+	for i, r := range reads {
+		v, err := b.result(ctx, r)
+		switch {
+		case err == nil:
+			if v == nil {
+				v = []byte{}
+			}
+			out[i] = v
+		case errors.Is(err, backend.ErrNotFound):
+		default:
+			return err
+		}
+	}
+	return nil
+}
+
+// getManyScripted fills out with the values of keys read by
+// getManyScript: one script per group of keys (a hash slot on a Cluster,
+// ScanCount keys otherwise), all groups in one pipeline. A group whose
+// node did not know the script (NOSCRIPT) is read again with EVAL.
+func (b *Backend) getManyScripted(ctx context.Context, keys []string, out [][]byte) error {
+	var groups [][]int // indexes into keys
+	if b.topo == cluster {
+		idx := make(map[uint16]int)
+		for i, k := range keys {
+			s := slot(k)
+			g, ok := idx[s]
+			if !ok {
+				g = len(groups)
+				idx[s] = g
+				groups = append(groups, nil)
+			}
+			groups[g] = append(groups[g], i)
+		}
+	} else {
+		for i := 0; i < len(keys); i += b.opt.ScanCount {
+			g := make([]int, 0, min(b.opt.ScanCount, len(keys)-i))
+			for j := i; j < len(keys) && j < i+b.opt.ScanCount; j++ {
+				g = append(g, j)
+			}
+			groups = append(groups, g)
+		}
+	}
+	gkeys := make([][]string, len(groups))
+	cmds := make([]*redis.Cmd, len(groups))
+	pipe := b.c.Pipeline()
+	for g, ix := range groups {
+		gkeys[g] = make([]string, len(ix))
+		for j, i := range ix {
+			gkeys[g][j] = keys[i]
+		}
+		cmds[g] = redis.NewCmd(ctx, evalArgs("evalsha", getManyScript.sha, gkeys[g], []any{b.maxArg})...)
+		_ = pipe.Process(ctx, cmds[g])
+	}
+	_, _ = pipe.Exec(ctx) // errors are per command
+	for g, ix := range groups {
+		reply, err := cmds[g].Result()
+		if err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
+			reply, err = getManyScript.runKeys(ctx, b.c, gkeys[g], b.maxArg)
+		}
+		if err != nil {
+			return b.fail(ctx, "GET", gkeys[g][0], err)
+		}
+		vals, ok := reply.([]any)
+		if !ok || len(vals) != len(ix) {
+			return fmt.Errorf("goredis: GET %q: unexpected reply %T for %d keys", gkeys[g][0], reply, len(ix))
+		}
+		for j, i := range ix {
+			switch v := vals[j].(type) {
+			case string:
+				out[i] = []byte(v)
+				if out[i] == nil {
+					out[i] = []byte{}
+				}
+			case int64:
+				_ = b.oversized(keys[i], int(v))
+			case nil:
+			default:
+				return fmt.Errorf("goredis: GET %q: unexpected reply %T", keys[i], v)
+			}
+		}
+	}
+	return nil
 }
 
 // checkedGet reads key with checkedGetScript.
