@@ -3,6 +3,7 @@ package goredis
 import (
 	"context"
 	"fmt"
+	"sort"
 	"sync"
 	"sync/atomic"
 
@@ -183,17 +184,44 @@ func (w *walk) queueUnlinks(ctx context.Context, pipe redis.Pipeliner, keys []st
 	if len(keys) == 0 {
 		return nil
 	}
-	var groups [][]string
-	if w.b.topo == cluster {
-		groups = groupBySlot(keys)
-	} else {
-		groups = chunks(keys, w.b.opt.ScanCount)
+	if w.b.topo != cluster {
+		groups := chunks(keys, w.b.opt.ScanCount)
+		cmds := make([]*redis.IntCmd, len(groups))
+		for i, g := range groups {
+			cmds[i] = pipe.Unlink(ctx, g...)
+		}
+		return cmds
 	}
-	cmds := make([]*redis.IntCmd, len(groups))
-	for i, g := range groups {
-		cmds[i] = pipe.Unlink(ctx, g...)
+	// Sort the page (which the walk owns) by slot and send each run of
+	// same-slot keys in one UNLINK: no map, no per-group slice.
+	slots := make([]uint16, len(keys))
+	for i, k := range keys {
+		slots[i] = slot(k)
+	}
+	sort.Sort(bySlot{keys, slots})
+	var cmds []*redis.IntCmd
+	for i := 0; i < len(keys); {
+		j := i + 1
+		for j < len(keys) && slots[j] == slots[i] {
+			j++
+		}
+		cmds = append(cmds, pipe.Unlink(ctx, keys[i:j]...))
+		i = j
 	}
 	return cmds
+}
+
+// bySlot sorts keys by their precomputed slots.
+type bySlot struct {
+	keys  []string
+	slots []uint16
+}
+
+func (s bySlot) Len() int           { return len(s.keys) }
+func (s bySlot) Less(i, j int) bool { return s.slots[i] < s.slots[j] }
+func (s bySlot) Swap(i, j int) {
+	s.keys[i], s.keys[j] = s.keys[j], s.keys[i]
+	s.slots[i], s.slots[j] = s.slots[j], s.slots[i]
 }
 
 // unlinked counts the keys the UNLINKs of a page deleted. A group its
