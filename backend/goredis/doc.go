@@ -66,6 +66,22 @@
 // glob character. PUBLISH reaches subscribers on every Cluster node; on a
 // Ring it is sent to every shard.
 //
+// # Demoted primaries (READONLY)
+//
+// A primary demoted to a replica (a Sentinel failover, a REPLICAOF)
+// answers every write with READONLY; go-redis treats that like a timeout
+// and re-sends the command MaxRetries times (4 sends by default) on
+// connections to the same server. On a standalone or Sentinel failover
+// client, [New] installs a hook that retries a READONLY reply once — go-redis
+// has dropped the connection that answered it, and a failover client asks
+// Sentinel for the current primary when it dials — and then returns an
+// error wrapping [ErrReadOnly] and the server's reply. READONLY means the
+// command did not run, so the one retry is safe even for Incr and
+// CompareAndSwap. Pipelines (GetMany, SetMany) keep go-redis' own retries.
+// A ClusterClient is left alone: its node clients do not retry (go-redis
+// disables their MaxRetries) and a READONLY reply makes it reload the
+// slot map before it redirects the command (at most MaxRedirects times).
+//
 // # Expiry
 //
 // TTLs have millisecond precision (SET PX, PEXPIRE, PTTL); a positive TTL
