@@ -36,9 +36,12 @@
 // run SCAN on every master (a plain ClusterClient.Scan sees a single
 // node), up to 8 masters at a time, with COUNT [Options.ScanCount], one
 // page in memory per master, and never use KEYS or FLUSHDB; KEYS exists
-// only as [Backend.KeysDevOnly]. DeletePattern sends each page's UNLINKs
-// straight to the master that returned the page, in the same round trip
-// as the SCAN of its next page.
+// only as [Backend.KeysDevOnly]. DeletePattern deletes each page on the
+// master that returned it, in the same round trip as the SCAN of its next
+// page: on a Cluster with one Lua call per page that may touch several
+// slots of that master (allow-cross-slot-keys, Redis ≥ 7.0; keys the
+// master does not serve are handed back and deleted through the cluster
+// client), or, when the server cannot run it, one UNLINK per hash slot.
 //
 // # Slot migrations (Cluster)
 //
