@@ -133,9 +133,10 @@ func newConfig(o *Options) (config, error) {
 // driver performs one acquisition attempt; Redis (via redsync) and the
 // process-local map implement it.
 type driver interface {
-	// acquire makes one attempt. It returns ErrNotObtained, a
-	// *QuorumError, or another error on failure.
-	acquire(ctx context.Context, name, key string, ttl time.Duration) (lease, error)
+	// acquire makes one attempt. It mints a fencing token with the grant
+	// when fenced is set (the lease's token is 0 otherwise). It returns
+	// ErrNotObtained, a *QuorumError, or another error on failure.
+	acquire(ctx context.Context, name, key string, ttl time.Duration, fenced bool) (lease, error)
 }
 
 // lease is one granted lock as the driver sees it. Calls are serialised
@@ -191,20 +192,24 @@ func NewLocal(o *Options) (*Locker, error) {
 // non-empty string; they are escaped, so they cannot inject Redis Cluster
 // hash tags.
 func (l *Locker) Lock(ctx context.Context, name string) (*Lock, error) {
-	return l.lock(ctx, name, l.cfg.tries)
+	return l.lock(ctx, name, l.cfg.tries, true)
 }
 
 // TryLock makes one attempt to acquire the lock called name and returns
 // [ErrNotObtained] at once if it is held elsewhere.
 func (l *Locker) TryLock(ctx context.Context, name string) (*Lock, error) {
-	return l.lock(ctx, name, 1)
+	return l.lock(ctx, name, 1, true)
 }
 
 // TryAcquire is [Locker.TryLock] in the shape of memo's Locker interface:
 // ok is false with a nil error when the lock is held elsewhere. The lock
 // runs the watchdog until release is called; release is [Lock.Unlock].
+//
+// The caller never sees a fencing token, so none is minted: over Redis
+// the lock is one key with a TTL, deleted by release, and nothing is left
+// behind (no fence counter).
 func (l *Locker) TryAcquire(ctx context.Context, name string) (release func(context.Context) error, ok bool, err error) {
-	lk, err := l.TryLock(ctx, name)
+	lk, err := l.lock(ctx, name, 1, false)
 	if errors.Is(err, ErrNotObtained) {
 		return nil, false, nil
 	}
@@ -223,10 +228,11 @@ func (l *Locker) TryAcquire(ctx context.Context, name string) (release func(cont
 // Do returns fn's error joined with the error of the release; a release
 // that reports [ErrLost] means fn may have run without exclusion at its
 // end, and the protected resource should have rejected its stale writes by
-// fencing token ([Lock.Token] is not visible to fn: use [Locker.Lock] when
-// fn needs it).
+// fencing token. fn does not see a token, so Do mints none (and leaves no
+// fence counter in Redis): use [Locker.Lock] and [Lock.Token] when the
+// protected resource checks tokens.
 func (l *Locker) Do(ctx context.Context, name string, fn func(ctx context.Context) error) (err error) {
-	lk, err := l.Lock(ctx, name)
+	lk, err := l.lock(ctx, name, l.cfg.tries, false)
 	if err != nil {
 		return err
 	}
@@ -246,7 +252,7 @@ func (l *Locker) Do(ctx context.Context, name string, fn func(ctx context.Contex
 	return err
 }
 
-func (l *Locker) lock(ctx context.Context, name string, tries int) (*Lock, error) {
+func (l *Locker) lock(ctx context.Context, name string, tries int, fenced bool) (*Lock, error) {
 	if name == "" {
 		return nil, ErrInvalidName
 	}
@@ -273,7 +279,7 @@ func (l *Locker) lock(ctx context.Context, name string, tries int) (*Lock, error
 		if err := ctx.Err(); err != nil {
 			return nil, &ctxError{op: "lock", name: name, ctx: err, last: last}
 		}
-		ls, err := l.drv.acquire(ctx, name, key, l.cfg.ttl)
+		ls, err := l.drv.acquire(ctx, name, key, l.cfg.ttl, fenced)
 		if err == nil {
 			return newLock(l, name, ls), nil
 		}
