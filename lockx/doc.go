@@ -19,18 +19,24 @@
 // # These are lease locks
 //
 // A lock is granted for a TTL (default 8s). While the holder runs, a
-// watchdog goroutine extends the lease every TTL/3 (with a timeout of TTL/3
-// per extension) until [Lock.Unlock], a failed extension, or
-// [Options.MaxHold]. If an extension fails or finds the lock gone, the
-// watchdog stops at once — it never re-creates a lost key — and closes
+// watchdog extends the lease every TTL/3 until [Lock.Unlock], the loss of
+// the lock, or [Options.MaxHold]. The lock is lost only when an extension
+// finds its key gone or held by another owner, or when its validity
+// ([Lock.Until]) has passed. An extension that is merely slow may take
+// the rest of the lease to answer, and one that fails without an answer
+// (a timeout, a connection error, too few Redlock nodes) is retried with
+// backoff until then: a loaded machine or a server frozen for less than
+// the lease does not cost the lock. When the lock is lost the watchdog
+// stops at once — it never re-creates a lost key — and closes
 // [Lock.Done], which also cancels the context of the function run by
-// [Locker.Do]. Unlock stops the watchdog synchronously: no extension is sent
-// after it returns.
+// [Locker.Do]. Unlock stops the watchdog synchronously: no extension is
+// sent after it returns.
 //
 // A lease is not a guarantee of exclusion. What lockx guarantees: while
 // the Redis nodes behave (keep their data, do not fail over, do not evict
 // lock keys) at most one holder's lease is valid at any moment, and a
-// holder learns that it lost the lock no later than its next watchdog tick.
+// holder learns that it lost the lock no later than its next watchdog tick
+// or, when the nodes do not answer, the end of its validity.
 // What it cannot guarantee:
 //
 //   - Pauses. A holder stopped by a GC pause, a VM or container freeze, a
