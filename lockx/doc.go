@@ -159,7 +159,21 @@
 // errors.Is(err, context.Canceled), joined with the last attempt's error.
 // [Lock.Unlock] runs detached from its context's cancellation with a 1s
 // timeout of its own, so an already-cancelled request context still
-// releases the lock.
+// releases the lock. The constructors wrap [ErrInvalidOptions] for an
+// invalid [Options] field and, with [Options.StrictEviction],
+// [ErrEvictionPolicy] for a server that can evict keys.
+//
+// # Eviction
+//
+// [New] and [NewRedlock] ask every server (every master of a Cluster) for
+// maxmemory and maxmemory-policy. A server with a memory limit and any
+// policy but noeviction (allkeys-* or volatile-*: lock keys carry a TTL,
+// so volatile policies evict them too) can grant a lock twice: New logs a
+// warning naming it, or fails with [Options.StrictEviction]. Without a
+// memory limit nothing is evicted and nothing is logged. Managed Redis
+// often refuses CONFIG GET: New then logs at debug level and goes on, as
+// it does (with a warning) when a server does not answer within 1s. Run
+// lock servers with noeviction, or apart from the cache.
 //
 // # Redis clients
 //

@@ -35,7 +35,10 @@ const (
 )
 
 // Options configures a [Locker]. A nil *Options or a zero field means the
-// documented default.
+// documented default; the one feature that can be turned off has one
+// switch (DisableWatchdog). Invalid values are rejected by the
+// constructors with an error wrapping [ErrInvalidOptions]. lockx runs on
+// the real clock (tests use testing/synctest), so it has no Now field.
 type Options struct {
 	// TTL is the lease: how long a lock stays valid without being extended.
 	// The watchdog extends it every TTL/3. Default [DefaultTTL] (8s); values
@@ -76,8 +79,18 @@ type Options struct {
 	// lock name is the Cluster hash tag).
 	Prefix string
 
-	// Logger receives reports of panics recovered in the watchdog. Default
-	// slog.Default().
+	// StrictEviction makes [New] and [NewRedlock] fail with an error
+	// wrapping [ErrEvictionPolicy] when a Redis server can evict keys
+	// (maxmemory is set and maxmemory-policy is anything but noeviction:
+	// allkeys-* or volatile-*), instead of logging a warning. An evicted
+	// lock key lets a second holder in. A server that refuses CONFIG GET
+	// (managed Redis often does) or does not answer within 1s is not
+	// checked: New logs it and goes on. Default false: warn.
+	StrictEviction bool
+
+	// Logger receives the eviction warning, a warning when a watchdog
+	// extension starts failing, and reports of panics recovered in the
+	// watchdog. Default slog.Default().
 	Logger *slog.Logger
 }
 
@@ -85,7 +98,7 @@ type Options struct {
 type config struct {
 	ttl, retryDelay, maxRetryDelay, maxHold time.Duration
 	tries                                   int
-	watchdog                                bool
+	watchdog, strictEviction                bool
 	prefix                                  string
 	logger                                  *slog.Logger
 }
@@ -96,7 +109,8 @@ func newConfig(o *Options) (config, error) {
 	}
 	c := config{
 		ttl: o.TTL, tries: o.Tries, retryDelay: o.RetryDelay, maxRetryDelay: o.MaxRetryDelay,
-		maxHold: o.MaxHold, watchdog: !o.DisableWatchdog, prefix: o.Prefix, logger: o.Logger,
+		maxHold: o.MaxHold, watchdog: !o.DisableWatchdog, strictEviction: o.StrictEviction,
+		prefix: o.Prefix, logger: o.Logger,
 	}
 	if c.ttl == 0 {
 		c.ttl = DefaultTTL
@@ -115,17 +129,17 @@ func newConfig(o *Options) (config, error) {
 	}
 	switch {
 	case c.ttl < MinTTL:
-		return c, fmt.Errorf("lockx: TTL %v is below the minimum %v", o.TTL, MinTTL)
+		return c, fmt.Errorf("%w: TTL %v is below the minimum %v", ErrInvalidOptions, o.TTL, MinTTL)
 	case c.tries < 0:
-		return c, fmt.Errorf("lockx: Tries %d is negative", o.Tries)
+		return c, fmt.Errorf("%w: Tries %d is negative", ErrInvalidOptions, o.Tries)
 	case c.retryDelay < 0 || c.maxRetryDelay < 0:
-		return c, errors.New("lockx: negative retry delay")
+		return c, fmt.Errorf("%w: negative retry delay", ErrInvalidOptions)
 	case c.maxRetryDelay < c.retryDelay:
-		return c, fmt.Errorf("lockx: MaxRetryDelay %v is below RetryDelay %v", c.maxRetryDelay, c.retryDelay)
+		return c, fmt.Errorf("%w: MaxRetryDelay %v is below RetryDelay %v", ErrInvalidOptions, c.maxRetryDelay, c.retryDelay)
 	case c.maxHold < 0:
-		return c, fmt.Errorf("lockx: MaxHold %v is negative", o.MaxHold)
+		return c, fmt.Errorf("%w: MaxHold %v is negative", ErrInvalidOptions, o.MaxHold)
 	case strings.ContainsAny(c.prefix, "{}"):
-		return c, fmt.Errorf("lockx: Prefix %q contains a hash-tag brace", o.Prefix)
+		return c, fmt.Errorf("%w: Prefix %q contains a hash-tag brace", ErrInvalidOptions, o.Prefix)
 	}
 	return c, nil
 }

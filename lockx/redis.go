@@ -21,6 +21,10 @@ import (
 // with ContextTimeoutEnabled (checked for *redis.Client, *redis.ClusterClient
 // and *redis.Ring), or a frozen server would hold Lock far past its
 // context's deadline.
+//
+// New asks every server for its maxmemory settings (CONFIG GET, bounded by
+// 1s in all) and logs a warning for each one that can evict keys, or fails
+// with [Options.StrictEviction]; see the package documentation.
 func New(client redis.UniversalClient, o *Options) (*Locker, error) {
 	return NewRedlock([]redis.UniversalClient{client}, o)
 }
@@ -54,6 +58,9 @@ func NewRedlock(clients []redis.UniversalClient, o *Options) (*Locker, error) {
 	}
 	cfg, err := newConfig(o)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkEviction(clients, cfg.logger, cfg.strictEviction); err != nil {
 		return nil, err
 	}
 	d := &redisDriver{rs: redsync.New(pools...), nodes: nodes, quorum: len(clients)/2 + 1}
