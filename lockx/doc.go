@@ -49,11 +49,11 @@
 //     (Sentinel, Cluster). Redlock over independent masters avoids this,
 //     at the cost of more servers.
 //   - Eviction. Under maxmemory, every policy but noeviction may evict
-//     lock keys, which carry a TTL, and so grant a lock twice. Fence
-//     counters have a TTL too; an evicted counter is reseeded from the
-//     server clock, so tokens still increase unless the clock went
-//     backwards (see Fencing tokens). [New] warns when a server's policy can evict (or fails, with
-//     [Options.StrictEviction]).
+//     lock keys, which carry a TTL, and so grant a lock twice; [New] warns
+//     about such a server, or refuses it with [Options.StrictEviction]
+//     (see Eviction). Fence counters have a TTL too; an evicted counter
+//     is reseeded from the server clock, so tokens still increase unless
+//     the clock went backwards (see Fencing tokens).
 //   - Restarts without persistence. A server restarted empty forgets the
 //     locks it held. With one server the lock is simply gone; with Redlock
 //     a restarted node no longer counts for that lock, and the next

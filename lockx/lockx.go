@@ -271,7 +271,7 @@ func (l *Locker) lock(ctx context.Context, name string, tries int, fenced bool) 
 	if name == "" {
 		return nil, ErrInvalidName
 	}
-	lk, err := l.attempts(ctx, name, tries)
+	lk, err := l.attempts(ctx, name, tries, fenced)
 	if err != nil {
 		l.stats.failed.Add(1)
 	} else {
@@ -282,7 +282,7 @@ func (l *Locker) lock(ctx context.Context, name string, tries int, fenced bool) 
 
 // attempts runs the acquisition loop of lock, counting contention and the
 // time spent waiting between attempts.
-func (l *Locker) attempts(ctx context.Context, name string, tries int) (*Lock, error) {
+func (l *Locker) attempts(ctx context.Context, name string, tries int, fenced bool) (*Lock, error) {
 	key := l.key(name)
 	var (
 		last  error
