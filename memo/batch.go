@@ -89,12 +89,17 @@ func (c *Cache[V]) readBatch(ctx context.Context, bt *batch[V], out map[string]V
 		bt.dataKeys[i] = c.keys.data(bt.gen, k)
 	}
 	var raws [][]byte
-	err = c.call(ctx, func(ctx context.Context) (err error) {
+	rctx, cancel := fairShare(ctx) // the rest of the budget is for the load
+	err = c.call(rctx, func(ctx context.Context) (err error) {
 		raws, err = backend.GetMany(ctx, c.backend, bt.dataKeys)
 		return err
 	})
-	if err != nil && ctx.Err() != nil {
+	cancel()
+	switch {
+	case err != nil && ctx.Err() != nil:
 		return nil, ctx.Err() // the caller left during the read: load nothing
+	case err != nil && c.opts.FailClosed:
+		return nil, unavailable(err)
 	}
 	bt.found = make([]lookupResult[V], len(bt.keys))
 	for i, k := range bt.keys {

@@ -76,6 +76,10 @@ func (m *miss[V]) get(ctx context.Context) (V, Info, error) {
 		info := m.found.meta.info(SourceStale)
 		info.Stale = true
 		return m.found.val, info, nil
+	case stateUnknown:
+		if c.opts.FailClosed {
+			return zero, Info{}, unavailable(m.found.err)
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return zero, Info{}, err
@@ -123,7 +127,7 @@ func (m *miss[V]) fill(callerCtx context.Context) (flight[V], error) {
 	// Degraded: the backend just failed (the caller's read, or the breaker
 	// has seen a failure). Fail open within the callers' budget: no lock,
 	// no re-check, and the store (if any) happens in the background.
-	if m.found.state == stateUnknown || c.breaker.degraded() {
+	if m.found.state == stateUnknown || (c.breaker.degraded() && !c.opts.FailClosed) {
 		return m.loadAndStore(ctx, true)
 	}
 	if c.opts.Locker != nil {
@@ -143,13 +147,16 @@ func (m *miss[V]) fill(callerCtx context.Context) (flight[V], error) {
 	// this flight (a previous flight just finished, or another process
 	// stored it before we took the lock). If the backend does not answer,
 	// load anyway (fail-open); the store is then skipped.
-	again := c.lookup(ctx, m.key, m.dataKey)
+	again := c.lookupFresh(ctx, m.key, m.dataKey)
 	switch again.state {
 	case stateFresh:
 		return flight[V]{val: again.val, info: again.meta.info(SourceBackend)}, nil
 	case stateNegative:
 		return flight[V]{}, ErrNotFound
 	case stateUnknown:
+		if c.opts.FailClosed {
+			return flight[V]{}, unavailable(again.err)
+		}
 		if m.found.has {
 			// Keep the stale value for stale-if-error.
 			again.val, again.has, again.meta = m.found.val, true, m.found.meta
@@ -178,6 +185,9 @@ func (m *miss[V]) lockOrWait(ctx context.Context) (release func(context.Context)
 	}
 	release, ok, err := tryAcquire()
 	if err != nil {
+		if c.opts.FailClosed {
+			return nil, outcome[V]{err: unavailable(err)}, true
+		}
 		c.opts.Logger.Warn("memo: lock failed; loading without it", "key", m.key, "err", err)
 		return nil, res, false
 	}
@@ -202,7 +212,7 @@ func (m *miss[V]) lockOrWait(ctx context.Context) (release func(context.Context)
 			res.err = ctx.Err()
 			return nil, res, true
 		}
-		landed := c.lookup(ctx, m.key, m.dataKey)
+		landed := c.lookupFresh(ctx, m.key, m.dataKey)
 		switch landed.state {
 		case stateFresh, stateStale:
 			return nil, outcome[V]{f: flight[V]{val: landed.val, info: landed.meta.info(SourceBackend)}}, true
@@ -210,6 +220,9 @@ func (m *miss[V]) lockOrWait(ctx context.Context) (release func(context.Context)
 			return nil, outcome[V]{err: ErrNotFound}, true
 		case stateUnknown:
 			if c.breaker.isOpen() {
+				if c.opts.FailClosed {
+					return nil, outcome[V]{err: unavailable(landed.err)}, true
+				}
 				return nil, res, false // the backend is down: load (fail-open)
 			}
 			continue // the backend did not answer: keep waiting
@@ -291,16 +304,22 @@ func (m *miss[V]) loadAndStore(ctx context.Context, storeLater bool) (flight[V],
 		return flight[V]{val: res.Value, info: info}, nil
 	}
 	epoch := c.epoch.Load()
-	storeIt := func() {
+	storeIt := func(ctx context.Context) {
 		if m.store(ctx, data, hard) {
 			c.putL1(m.key, m.gen, epoch, res.Value, entryMeta{soft: info.Expires, created: now, load: d,
 				staleWindow: res.StaleWhileRevalidate, errorWindow: res.StaleIfError})
 		}
 	}
 	if storeLater && m.found.state != stateUnknown {
-		c.background(storeIt)
+		// The flight's context ends when it returns: the store (and its
+		// message) gets its own.
+		c.background(func() {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*c.opts.BackendTimeout)
+			defer cancel()
+			storeIt(sctx)
+		})
 	} else {
-		storeIt()
+		storeIt(ctx)
 	}
 	return flight[V]{val: res.Value, info: info}, nil
 }

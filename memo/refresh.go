@@ -67,7 +67,7 @@ func (m *miss[V]) refresh(ctx context.Context, seen bool) {
 	m.started = c.opts.Now()
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.LoadTimeout)
 	defer cancel()
-	again := c.lookup(rctx, m.key, m.dataKey)
+	again := c.lookupFresh(rctx, m.key, m.dataKey)
 	if !seen {
 		if again.state != stateFresh && again.state != stateMiss {
 			return
