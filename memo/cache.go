@@ -77,7 +77,7 @@ func New[V any](b backend.Backend, opts *Options) (*Cache[V], error) {
 	c := &Cache[V]{
 		backend:   b,
 		opts:      o,
-		env:       codec.Envelope{Codec: o.Codec, Compression: o.Compression, Threshold: o.CompressionThreshold},
+		env:       codec.Envelope{Codec: o.Codec, Accept: o.AcceptCodecs, Compression: o.Compression, Threshold: o.CompressionThreshold},
 		keys:      newKeyspace(o.Namespace, o.Version),
 		loadSlots: make(chan struct{}, o.MaxConcurrentLoads),
 		breaker:   newBreaker(o.BreakerThreshold, o.BreakerCooldown, o.Now),
