@@ -35,6 +35,9 @@ type miss[V any] struct {
 	// started is when the flight began: a load that took longer than a
 	// tombstone lives does not store (see store).
 	started time.Time
+	// epoch is the invalidation epoch before the first read: a value kept
+	// on this node is dropped if an invalidation came after it.
+	epoch uint64
 }
 
 // flight is what one load hands to the callers coalesced on it.
@@ -57,12 +60,12 @@ func (m *miss[V]) fetcher() FetchFunc[V] {
 func (m *miss[V]) get(ctx context.Context) (V, Info, error) {
 	c := m.c
 	var zero V
-	epoch := c.epoch.Load()
+	m.epoch = c.epoch.Load()
 	m.found = c.lookup(ctx, m.key, m.dataKey)
 	switch m.found.state {
 	case stateFresh:
 		c.event(EventHitBackend, m.key, 0, nil)
-		c.putL1(m.key, m.gen, epoch, m.found.val, m.found.meta)
+		c.putL1(m.key, m.gen, m.epoch, m.found.val, m.found.meta)
 		if c.earlyRefreshDue(m.found.meta, c.opts.Now()) {
 			c.refreshEarly(ctx, m.key, m.gen, m.load, m.fetch)
 		}
@@ -77,6 +80,12 @@ func (m *miss[V]) get(ctx context.Context) (V, Info, error) {
 		info.Stale = true
 		return m.found.val, info, nil
 	case stateUnknown:
+		// The backend cannot say: a value this node loaded (maybe by a
+		// flight that ended while this caller was reading) is served.
+		if e, ok := c.heldValue(m.key, m.gen); ok {
+			c.event(EventHitL1, m.key, 0, nil)
+			return e.val, e.meta.info(SourceL1), nil
+		}
 		if c.opts.FailClosed {
 			return zero, Info{}, unavailable(m.found.err)
 		}
@@ -304,10 +313,15 @@ func (m *miss[V]) loadAndStore(ctx context.Context, storeLater bool) (flight[V],
 		return flight[V]{val: res.Value, info: info}, nil
 	}
 	epoch := c.epoch.Load()
+	meta := entryMeta{soft: info.Expires, created: now, load: d,
+		staleWindow: res.StaleWhileRevalidate, errorWindow: res.StaleIfError}
 	storeIt := func(ctx context.Context) {
-		if m.store(ctx, data, hard) {
-			c.putL1(m.key, m.gen, epoch, res.Value, entryMeta{soft: info.Expires, created: now, load: d,
-				staleWindow: res.StaleWhileRevalidate, errorWindow: res.StaleIfError})
+		switch m.store(ctx, data, hard) {
+		case stored:
+			c.putL1(m.key, m.gen, epoch, res.Value, meta)
+		case storeFailed:
+			// The backend could not take it: keep it here meanwhile.
+			c.hold(m.key, m.gen, m.epoch, res.Value, meta)
 		}
 	}
 	if storeLater && m.found.state != stateUnknown {
@@ -364,36 +378,49 @@ func (m *miss[V]) storeNotFound(ctx context.Context, now time.Time, d time.Durat
 	}
 }
 
+// storeOutcome says what became of a store.
+type storeOutcome uint8
+
+const (
+	stored       storeOutcome = iota // the backend has the value
+	storeRefused                     // the key changed since it was read: the value may be outdated
+	storeFailed                      // the backend could not take it (failed, or unknown state)
+)
+
 // store writes data under the data key only if it still holds what the
 // miss found (compare-and-swap), so a load that raced with Set or
-// Invalidate never overwrites their result. It reports whether it stored,
-// and wakes waiters in other processes when it did.
-func (m *miss[V]) store(ctx context.Context, data []byte, ttl time.Duration) bool {
+// Invalidate never overwrites their result. It wakes waiters in other
+// processes when it stored.
+func (m *miss[V]) store(ctx context.Context, data []byte, ttl time.Duration) storeOutcome {
 	c := m.c
 	if m.found.state == stateUnknown {
 		// The lookup failed: there is nothing safe to compare against.
 		c.event(EventStoreSkipped, m.key, 0, nil)
-		return false
+		return storeFailed
 	}
 	if c.opts.Now().Sub(m.started) >= c.tombstoneTTL() {
 		// An invalidation's tombstone may have expired since the lookup.
 		c.event(EventStoreSkipped, m.key, 0, nil)
-		return false
+		return storeRefused
 	}
-	stored := false
+	ok := false
 	err := c.call(ctx, func(ctx context.Context) error {
-		if _, ok := c.backend.(backend.Swapper); !ok {
-			stored = true
+		if _, swaps := c.backend.(backend.Swapper); !swaps {
+			ok = true
 			return c.backend.Set(ctx, m.dataKey, data, ttl)
 		}
 		var err error
-		stored, err = backend.CompareAndSwap(ctx, c.backend, m.dataKey, m.found.raw, data, ttl)
+		ok, err = backend.CompareAndSwap(ctx, c.backend, m.dataKey, m.found.raw, data, ttl)
 		return err
 	})
-	if err != nil || !stored {
+	switch {
+	case err != nil:
 		c.event(EventStoreSkipped, m.key, 0, err)
-		return false
+		return storeFailed
+	case !ok:
+		c.event(EventStoreSkipped, m.key, 0, nil)
+		return storeRefused
 	}
 	c.publish(ctx, msgLanded, m.dataKey)
-	return true
+	return stored
 }
