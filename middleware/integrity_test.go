@@ -1,6 +1,7 @@
 package middleware
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -65,5 +66,30 @@ func TestCutOffResponseNotStored(t *testing.T) {
 	w = do(h, http.MethodGet, "http://example.com/slow")
 	if w.Body.String() != "whole" || calls.Load() != 2 {
 		t.Fatalf("after a cut-off response: %q with %d handler calls, want \"whole\" from a second call", w.Body.String(), calls.Load())
+	}
+}
+
+// Error statuses a hostile request can provoke are not stored by default,
+// even with explicit freshness (defect 4); 404 is; StoreAllErrors restores
+// RFC 9111's maximal storing.
+func TestProvokableErrorsNotStored(t *testing.T) {
+	t.Parallel()
+	for _, all := range []bool{false, true} {
+		c := newTestCache(t, &Options{StoreAllErrors: all})
+		for _, status := range []int{400, 404, 413, 414, 431, 500, 503} {
+			var calls atomic.Int64
+			h := c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				calls.Add(1)
+				w.Header().Set("Cache-Control", "public, max-age=60, s-maxage=60")
+				w.WriteHeader(status)
+			}))
+			url := fmt.Sprintf("http://example.com/%d", status)
+			do(h, http.MethodGet, url)
+			do(h, http.MethodGet, url)
+			stored := calls.Load() == 1
+			if want := all || status == 404; stored != want {
+				t.Errorf("StoreAllErrors=%v: status %d stored=%v, want %v", all, status, stored, want)
+			}
+		}
 	}
 }

@@ -84,8 +84,17 @@ type Options struct {
 	MaxVariants int
 	// Statuses, when set, are the only status codes stored. Default: any
 	// final status except 206 and 304, errors (≥ 400) only with explicit
-	// freshness.
+	// freshness, and never 400, 413, 414, 431 or 5xx (see StoreAllErrors).
+	// A status listed here is stored even if StoreAllErrors is false.
 	Statuses []int
+	// StoreAllErrors stores 400, 413, 414, 431 and 5xx responses that
+	// carry explicit freshness, as RFC 9111 allows. Default false: a
+	// client that can make the origin answer one of them (an oversized
+	// header, a malformed query) could otherwise store it for everyone
+	// under the URL's key (cache-poisoned denial of service, CPDoS). The
+	// default fails a few optional conformance tests on purpose; 404, 410
+	// and the other statuses follow RFC 9111 either way.
+	StoreAllErrors bool
 
 	// CookieRequests stores responses to requests carrying Cookie under
 	// the usual rules. Default false: such a response is stored only if it

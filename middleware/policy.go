@@ -29,6 +29,20 @@ func heuristicStatus(s int) bool {
 	return false
 }
 
+// provokable reports the error statuses a client can provoke with its own
+// request (too large, malformed, overlong URI or fields) or that an
+// overloaded origin answers: stored, one such request would deny the URL
+// to everyone for the response's freshness (CPDoS). They are never stored
+// unless Options.StoreAllErrors or Options.Statuses says so.
+func provokable(status int) bool {
+	switch status {
+	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusRequestURITooLong,
+		http.StatusRequestHeaderFieldsTooLarge:
+		return true
+	}
+	return status >= 500
+}
+
 // controls returns the directives that apply to this cache: the targeted
 // field when present (RFC 9213), else Cache-Control.
 func (c *Cache) controls(h http.Header) directives {
@@ -104,6 +118,8 @@ func (c *Cache) decide(req *http.Request, status int, h http.Header, reqTime, re
 		p.why = "status"
 	case c.statusOK != nil && !c.statusOK[status]:
 		p.why = "status"
+	case provokable(status) && !c.o.StoreAllErrors && !c.statusOK[status]:
+		p.why = "error"
 	case d.noStore:
 		p.why = "no-store"
 	case d.private:
