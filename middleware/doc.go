@@ -16,9 +16,11 @@
 // with dot or empty segments pass through uncached, since routers redirect
 // them); the hash covers the sorted query, length-prefixed, then (after
 // "&") the key headers and custom key. HEAD shares GET's entry. Purge by
-// prefix matches on the readable part. Fields such as X-Forwarded-Host
-// that are not keyed are removed from the request the handler sees, so they
-// cannot poison an entry.
+// prefix matches on the readable part. Routing fields that are not keyed
+// (X-Forwarded-*, X-Original-*, X-Override-*, X-Real-*, Forwarded,
+// Front-End-Https and their families; see Options.TrustedHeaders) are
+// removed from the request the handler sees, so they cannot poison an
+// entry.
 //
 // # Variants
 //
@@ -31,14 +33,30 @@
 // # Not shared unless storable
 //
 // The handler runs inside memo's fetch, writing to a recorder. A response
-// that may not be stored — Set-Cookie, private, no-store, Authorization
-// without public/s-maxage/must-revalidate, a cookie request without
-// public/s-maxage, no freshness, 206, flushed, hijacked, aborted, larger
-// than MaxBodySize — is returned as memo.Result.Private: the callers that
-// were coalesced on it each run the handler themselves. Past MaxBodySize the
-// response streams to its own client (memory stays bounded) and is not
-// stored. A handler panic aborts every response waiting on it; nothing is
-// stored.
+// that may not be stored — Set-Cookie, private, no-store, no freshness,
+// 206, flushed, hijacked, aborted, incomplete (cut off at the load
+// timeout, or a body that does not match its Content-Length), larger than
+// MaxBodySize, or an error a client can provoke (400, 413, 414, 431, 5xx;
+// see Options.StoreAllErrors) — is returned as memo.Result.Private: the
+// callers that were coalesced on it each run the handler themselves. Past
+// MaxBodySize the response streams to its own client (memory stays
+// bounded) and is not stored. A handler panic aborts every response
+// waiting on it; nothing is stored.
+//
+// # Cookies and credentials
+//
+// A request carrying Cookie is answered from the cache like any other, but
+// its response is stored only if it says public or s-maxage
+// (Options.CookieRequests relaxes this); a response with Set-Cookie is
+// never stored.
+//
+// A request carrying Authorization: its response is stored and shared
+// with every client when it says public, s-maxage or must-revalidate, as
+// RFC 9111 §3.5 requires; otherwise it is not stored. WARNING: an origin
+// that marks a per-user answer public leaks it to everyone; set
+// Options.PrivateAuthorization to never store responses to requests with
+// Authorization. A stored response is served to a request with
+// Authorization only if it is explicitly shareable the same way.
 //
 // # Tags
 //

@@ -93,3 +93,21 @@ func TestProvokableErrorsNotStored(t *testing.T) {
 		}
 	}
 }
+
+// Responses to requests with Authorization are shared when they say
+// public (RFC 9111 §3.5), and never with PrivateAuthorization (defect 5).
+func TestPrivateAuthorization(t *testing.T) {
+	t.Parallel()
+	for _, private := range []bool{false, true} {
+		c := newTestCache(t, &Options{PrivateAuthorization: private})
+		h := c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Cache-Control", "public, max-age=60")
+			io.WriteString(w, "for "+r.Header.Get("Authorization"))
+		}))
+		do(h, http.MethodGet, "http://example.com/me", "Authorization", "Bearer alice")
+		got := do(h, http.MethodGet, "http://example.com/me").Body.String()
+		if shared := got == "for Bearer alice"; shared == private {
+			t.Errorf("PrivateAuthorization=%v: anonymous request got %q (shared=%v)", private, got, shared)
+		}
+	}
+}

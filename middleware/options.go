@@ -100,6 +100,14 @@ type Options struct {
 	// the usual rules. Default false: such a response is stored only if it
 	// says public or s-maxage (guards against web cache deception).
 	CookieRequests bool
+	// PrivateAuthorization never stores a response to a request carrying
+	// Authorization. Default false: as RFC 9111 §3.5 says, such a response
+	// is stored and shared with every client when it says public,
+	// s-maxage or must-revalidate (an origin that marks a per-user answer
+	// public leaks it). Responses stored from requests without
+	// Authorization are still served to requests with it when they are
+	// explicitly public, s-maxage or must-revalidate.
+	PrivateAuthorization bool
 	// ClientControl honours request directives that force an origin load
 	// (no-cache, max-age, min-fresh, no-store, Pragma: no-cache).
 	// Default false, so clients cannot bypass the cache.

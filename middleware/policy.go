@@ -128,7 +128,7 @@ func (c *Cache) decide(req *http.Request, status int, h http.Header, reqTime, re
 		p.why = "set-cookie"
 	case star:
 		p.why = "vary-star"
-	case auth && !p.authOK:
+	case auth && (!p.authOK || c.o.PrivateAuthorization):
 		p.why = "authorization"
 	case cookie && !c.o.CookieRequests && !d.public && d.sMaxAge < 0:
 		p.why = "cookie"
