@@ -41,13 +41,17 @@ func (cl *call) fetch(ctx context.Context, stale *memo.Entry[*entry], index *ent
 	defer stop()
 	cl.setFwd(stale, index)
 	rec := &recorder{cl: cl, cancel: cancel, head: cl.r.Method == http.MethodHead, header: http.Header{}, max: c.o.MaxBodySize}
-	var purge purgeMark
-	if c.o.TagHeader != "" || c.keyed() {
-		purge = c.purgeSnapshot(ctx) // see storeTags
-	}
+	b := cl.fetchBudget()
+	bctx, bcancel := b.ctx(ctx)
+	purge := c.purgeSnapshot(bctx) // see storeTags
+	bcancel()
 	reqTime := c.o.Now()
 	defer cl.release(rec)
+	t0 := time.Now()
 	cl.render(rec, req)
+	b.exclude(time.Since(t0))
+	ctx, bcancel = b.ctx(ctx)
+	defer bcancel()
 	respTime := c.o.Now()
 	if rec.unrecorded() {
 		if (rec.stream || rec.hijacked) && index == nil {
@@ -63,6 +67,19 @@ func (cl *call) fetch(ctx context.Context, stale *memo.Entry[*entry], index *ent
 		return memo.Result[*entry]{}, &originError{e}
 	}
 	return cl.resultOf(ctx, e, p, index, purge), nil
+}
+
+// fetchBudget is the backend budget of a fetch: what this caller's lookup
+// left when the fetch runs in its foreground, a full one when it runs for
+// others (a background refresh).
+func (cl *call) fetchBudget() *budget {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	if cl.state == writerOpen && !cl.fetched {
+		cl.fetched = true
+		return newBudget(cl.c.budget, time.Since(cl.started))
+	}
+	return newBudget(cl.c.budget, 0)
 }
 
 // staleResponse is the stored response a fetch may revalidate, or nil.

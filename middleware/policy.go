@@ -157,7 +157,7 @@ func (c *Cache) usable(ctx context.Context, cl *call, e *entry, info memo.Info) 
 	if e == nil || e.Index || e.Pass || info.Source == memo.SourceLoad {
 		return use
 	}
-	rd, now := cl.rd, c.o.Now()
+	rd := cl.rd
 	switch {
 	case !info.Stale && e.Lifetime <= e.InitialAge:
 		// Stale on arrival (no-cache, max-age=0) but still within the
@@ -166,11 +166,18 @@ func (c *Cache) usable(ctx context.Context, cl *call, e *entry, info memo.Info) 
 	case c.o.ClientControl && (rd.noCache || rd.maxAge == 0 ||
 		(len(cl.r.Header.Values("Cache-Control")) == 0 && cl.r.Header.Get("Pragma") == "no-cache")):
 		return invalidate
-	case c.o.ClientControl && rd.maxAge > 0 && e.age(now) > time.Duration(rd.maxAge)*time.Second:
+	case c.o.ClientControl && rd.maxAge > 0 && e.age(c.o.Now()) > time.Duration(rd.maxAge)*time.Second:
 		return invalidate
-	case c.o.ClientControl && rd.minFresh > 0 && e.ttl(now) < time.Duration(rd.minFresh)*time.Second:
+	case c.o.ClientControl && rd.minFresh > 0 && e.ttl(c.o.Now()) < time.Duration(rd.minFresh)*time.Second:
 		return invalidate
-	case c.tagsCurrent(ctx, e):
+	case len(e.Tags) == 0:
+		return use
+	}
+	b := newBudget(c.budget, time.Since(cl.started)) // what the lookup left
+	bctx, cancel := b.ctx(ctx)
+	defer cancel()
+	switch {
+	case c.tagsCurrent(bctx, e):
 		return use
 	case info.Source == memo.SourceL1:
 		return outdated

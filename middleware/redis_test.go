@@ -137,3 +137,36 @@ func TestRedisInvalidationSurvivesOutage(t *testing.T) {
 	}
 	t.Logf("after Redis resumed: invalidation landed in %v, the other node served v1 after %v", landed, converged)
 }
+
+// A miss while Redis does not answer costs about one BackendTimeout, not
+// one per backend call the middleware makes (defect 6: the lookup, then
+// the purge sequence and tag generations of a tagged response).
+func TestRedisOneBackendBudgetPerRequest(t *testing.T) {
+	srv := redistest.Start(t)
+	b, err := goredis.New(srv.Client(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const budget = 200 * time.Millisecond
+	c, err := New(b, &Options{Logger: discardLogger(), Memo: &memo.Options{BackendTimeout: budget}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	h := c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("Cache-Tag", "news")
+		io.WriteString(w, "story")
+	}))
+	srv.Pause(t)
+	defer srv.Resume(t)
+	start := time.Now()
+	w := do(h, http.MethodGet, "http://example.com/frozen")
+	took := time.Since(start)
+	if w.Body.String() != "story" {
+		t.Fatalf("miss with Redis frozen: %d %q, want the handler's response", w.Code, w.Body.String())
+	}
+	if took >= budget*7/4 {
+		t.Fatalf("miss with Redis frozen took %v, want about one BackendTimeout (%v), not one per backend call", took, budget)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/cachekit/cachekit/memo"
 )
@@ -92,7 +93,7 @@ func (c *Cache) admit(next http.Handler, w http.ResponseWriter, r *http.Request)
 		c.bypass(next, w, r, "request")
 		return nil
 	}
-	return &call{c: c, next: next, w: w, r: r, key: key, rd: rd, cache: c.resp, fkey: key}
+	return &call{c: c, next: next, w: w, r: r, key: key, rd: rd, cache: c.resp, fkey: key, started: time.Now()}
 }
 
 // lookup fetches the request's primary key and, when it holds a vary
