@@ -336,29 +336,30 @@ func engineOptions(o Options, ownClock bool) (memo.Options, error) {
 	return mo, nil
 }
 
-// Stats are the counters of the memo engines under a [Cache]: responses,
-// vary indexes and variants together (tag generations are not included).
-type Stats struct {
-	memo.Stats
-	// InvalidationFailures counts failed attempts to invalidate a URL
-	// after an unsafe request; InvalidationsLanded counts the ones that
-	// landed on a retry; InvalidationsDropped the ones given up (after
-	// 10 minutes, or more than 10,000 URLs pending). InvalidationsPending
-	// is the number of URLs whose requests bypass this node's cache now.
-	InvalidationFailures uint64
-	InvalidationsLanded  uint64
-	InvalidationsDropped uint64
-	InvalidationsPending int
+// Stats returns the counters of the memo engines under the Cache:
+// responses, vary indexes and variants together (tag generations are not
+// included). It is safe for concurrent use.
+func (c *Cache) Stats() memo.Stats {
+	return sumStats(c.resp.Stats(), c.vars.Stats())
 }
 
-// Stats returns the cache's counters. It is safe for concurrent use.
-func (c *Cache) Stats() Stats {
-	return Stats{
-		Stats:                sumStats(c.resp.Stats(), c.vars.Stats()),
-		InvalidationFailures: c.pending.failures.Load(),
-		InvalidationsLanded:  c.pending.landed.Load(),
-		InvalidationsDropped: c.pending.dropped.Load(),
-		InvalidationsPending: int(c.pending.n.Load()),
+// InvalidationStats counts the invalidations after unsafe requests that
+// did not land at once (see [Cache.InvalidationStats]).
+type InvalidationStats struct {
+	Failures uint64 // failed attempts (the first one and retries)
+	Landed   uint64 // invalidations that landed on a retry
+	Dropped  uint64 // given up: after 10 minutes, or past 10,000 URLs pending
+	Pending  int    // URLs whose requests bypass this node's cache now
+}
+
+// InvalidationStats returns the counters of invalidations after unsafe
+// requests that failed at first. It is safe for concurrent use.
+func (c *Cache) InvalidationStats() InvalidationStats {
+	return InvalidationStats{
+		Failures: c.pending.failures.Load(),
+		Landed:   c.pending.landed.Load(),
+		Dropped:  c.pending.dropped.Load(),
+		Pending:  int(c.pending.n.Load()),
 	}
 }
 

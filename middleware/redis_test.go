@@ -114,8 +114,8 @@ func TestRedisInvalidationSurvivesOutage(t *testing.T) {
 	if w := do(nodes[0], http.MethodPut, "http://example.com/r"); w.Code != http.StatusNoContent {
 		t.Fatalf("PUT during the outage: %d", w.Code)
 	}
-	if s := caches[0].Stats(); s.InvalidationFailures == 0 || s.InvalidationsPending != 1 {
-		t.Fatalf("after a PUT during the outage: failures=%d pending=%d, want ≥1 and 1", s.InvalidationFailures, s.InvalidationsPending)
+	if s := caches[0].InvalidationStats(); s.Failures == 0 || s.Pending != 1 {
+		t.Fatalf("after a PUT during the outage: failures=%d pending=%d, want ≥1 and 1", s.Failures, s.Pending)
 	}
 	for range 3 {
 		if body, cs := get(0); body != "v1" {
@@ -125,12 +125,12 @@ func TestRedisInvalidationSurvivesOutage(t *testing.T) {
 	srv.Resume(t)
 	paused = false
 	resumed := time.Now()
-	waitFor(t, func() bool { return caches[0].Stats().InvalidationsPending == 0 })
+	waitFor(t, func() bool { return caches[0].InvalidationStats().Pending == 0 })
 	landed := time.Since(resumed)
 	waitFor(t, func() bool { body, _ := get(1); return body == "v1" })
 	converged := time.Since(resumed)
-	if s := caches[0].Stats(); s.InvalidationsLanded != 1 || s.InvalidationsDropped != 0 {
-		t.Fatalf("after recovery: landed=%d dropped=%d, want 1 and 0", s.InvalidationsLanded, s.InvalidationsDropped)
+	if s := caches[0].InvalidationStats(); s.Landed != 1 || s.Dropped != 0 {
+		t.Fatalf("after recovery: landed=%d dropped=%d, want 1 and 0", s.Landed, s.Dropped)
 	}
 	if body, cs := get(0); body != "v1" {
 		t.Fatalf("node 0 after recovery: %q (%s), want v1", body, cs)
