@@ -140,6 +140,9 @@ func (cl *call) setFwd(stale *memo.Entry[*entry], index *entry) {
 	default:
 		cl.fwd = "uri-miss"
 	}
+	if cl.pass != nil {
+		cl.fwd += "; detail=uncacheable"
+	}
 }
 
 // release hands the client writer back once a fetch that streamed to it
@@ -242,28 +245,6 @@ func (cl *call) newIndex(ctx context.Context, e *entry, res memo.Result[*entry],
 	cl.own = e
 	cl.mu.Unlock()
 	return memo.Result[*entry]{Value: idx, TTL: max(indexTTL, res.TTL+res.Retain+res.StaleWhileRevalidate+res.StaleIfError)}
-}
-
-// markPass remembers for PassTTL that this URL's responses are not
-// storable, so its next requests skip the flight (hit-for-pass).
-func (cl *call) markPass(ctx context.Context) {
-	if cl.c.o.PassTTL <= 0 {
-		return
-	}
-	_ = cl.c.resp.Put(context.WithoutCancel(ctx), cl.key,
-		memo.Result[*entry]{Value: &entry{Status: http.StatusOK, Pass: true}, TTL: cl.c.o.PassTTL})
-}
-
-// passWorthy reports whether a response that was not stored for reason why
-// says something about the URL rather than about this request (a request
-// with Authorization or cookies does not make the URL uncacheable for
-// anonymous requests, and an error may be transient).
-func passWorthy(why string) bool {
-	switch why {
-	case "no-store", "private", "set-cookie", "no-freshness", "vary-star":
-		return true
-	}
-	return false
 }
 
 // indexTTL is the least lifetime of a vary index.

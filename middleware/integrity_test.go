@@ -111,3 +111,30 @@ func TestPrivateAuthorization(t *testing.T) {
 		}
 	}
 }
+
+// One request that makes the application answer with a cookie does not
+// turn caching of its URL off for everyone (defect 7): the URL is marked
+// hit-for-miss, and the next storable response is stored and clears it.
+func TestHitForMissStoresNextCacheableResponse(t *testing.T) {
+	t.Parallel()
+	c := newTestCache(t, nil)
+	var calls atomic.Int64
+	h := c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		if r.URL.Query().Get("x") == "" && r.Header.Get("Accept-Language") == "trigger" {
+			w.Header().Set("Set-Cookie", "s=1")
+		}
+		w.Header().Set("Cache-Control", "max-age=60")
+		io.WriteString(w, "page")
+	}))
+	do(h, http.MethodGet, "http://example.com/p", "Accept-Language", "trigger") // not storable: marks the URL
+	if cs := do(h, http.MethodGet, "http://example.com/p").Header().Get("Cache-Status"); !strings.Contains(cs, "stored") {
+		t.Fatalf("first storable response after the mark: %q, want it stored", cs)
+	}
+	if cs := do(h, http.MethodGet, "http://example.com/p").Header().Get("Cache-Status"); !strings.Contains(cs, "hit") {
+		t.Fatalf("after a storable response replaced the mark: %q, want a hit", cs)
+	}
+	if calls.Load() != 2 {
+		t.Fatalf("handler calls = %d, want 2", calls.Load())
+	}
+}

@@ -66,10 +66,11 @@ type Options struct {
 	StaleIfError         time.Duration
 	// PassTTL is how long a URL whose response could not be stored for a
 	// reason of the response itself (Set-Cookie, private, no-store, no
-	// freshness, Vary: *) is remembered as uncacheable ("hit-for-pass"):
-	// its requests then go straight to the handler instead of queueing
-	// behind one handler call per URL (and, with a Locker, one per
-	// cluster). Default 30 s; negative disables.
+	// freshness, Vary: *) is marked "hit-for-miss": its requests then run
+	// the handler each on their own instead of queueing behind one handler
+	// call per URL (and, with a Locker, one per cluster), and the first
+	// storable response is stored and clears the mark. Default 30 s;
+	// negative disables.
 	PassTTL time.Duration
 
 	// KeepForRevalidation is how long a response with a validator (ETag
@@ -155,15 +156,16 @@ type Options struct {
 // Cache is an HTTP response cache: wrap handlers with [Cache.Handler]. It
 // is safe for concurrent use.
 type Cache struct {
-	o        Options
-	resp     *memo.Cache[*entry] // primary keys: responses and vary indexes
-	vars     *memo.Cache[*entry] // variants (same namespace, own load slots)
-	tags     *memo.Cache[uint64] // tag → generation
-	b        backend.Backend
-	hosts    map[string]bool
-	statusOK map[int]bool
-	targeted string
-	budget   time.Duration // one request's backend budget: memo's BackendTimeout
+	o           Options
+	resp        *memo.Cache[*entry] // primary keys: responses and vary indexes
+	vars        *memo.Cache[*entry] // variants (same namespace, own load slots)
+	tags        *memo.Cache[uint64] // tag → generation
+	b           backend.Backend
+	hosts       map[string]bool
+	statusOK    map[int]bool
+	targeted    string
+	budget      time.Duration // one request's backend budget: memo's BackendTimeout
+	loadTimeout time.Duration // memo's LoadTimeout, for hit-for-miss renders
 	// keepField are the unkeyed routing fields the handler still sees:
 	// keyed or trusted.
 	keepField map[string]bool
@@ -253,9 +255,12 @@ func New(b backend.Backend, opts *Options) (*Cache, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.budget = mo.BackendTimeout
+	c.budget, c.loadTimeout = mo.BackendTimeout, mo.LoadTimeout
 	if c.budget <= 0 {
 		c.budget = 250 * time.Millisecond // memo's default
+	}
+	if c.loadTimeout <= 0 {
+		c.loadTimeout = 30 * time.Second // memo's default
 	}
 	resp, err := memo.New[*entry](b, &mo)
 	if err != nil {

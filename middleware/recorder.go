@@ -51,6 +51,7 @@ type call struct {
 	fkey  string
 	index *entry
 
+	pass    *entry    // the hit-for-miss marker found at key, if any
 	started time.Time // when serve began: the backend budget starts
 	fetched bool      // a foreground fetch has taken the rest of the budget
 

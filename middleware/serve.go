@@ -26,12 +26,8 @@ func (c *Cache) serve(next http.Handler, w http.ResponseWriter, r *http.Request)
 	ctx := r.Context()
 	e, info, err := cl.lookup(ctx)
 	if err == nil && e != nil && e.Pass {
-		// Hit-for-pass: this URL's responses are not storable; do not
-		// queue behind a shared handler call.
-		c.bypass(next, w, r, "uncacheable")
-		return
-	}
-	if err == nil {
+		e, info, err = cl.missPast(ctx, e)
+	} else if err == nil {
 		if v := c.usable(ctx, cl, e, info); v != use {
 			e, info, err = cl.refetch(ctx, v)
 		}
