@@ -3,9 +3,11 @@ package middleware
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -137,4 +139,42 @@ func TestHitForMissStoresNextCacheableResponse(t *testing.T) {
 	if calls.Load() != 2 {
 		t.Fatalf("handler calls = %d, want 2", calls.Load())
 	}
+}
+
+// A far-future Expires is clamped and stored, and a response is reported
+// "stored" only when it was (defect 8).
+func TestFarFutureExpiresStored(t *testing.T) {
+	t.Parallel()
+	var logs strings.Builder
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	c := newTestCache(t, &Options{Logger: logger})
+	var calls atomic.Int64
+	h := c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Header().Set("Expires", "Sat, 20 Nov 2286 17:46:40 GMT")
+		io.WriteString(w, "forever")
+	}))
+	if cs := do(h, http.MethodGet, "http://example.com/f").Header().Get("Cache-Status"); !strings.Contains(cs, "stored") {
+		t.Fatalf("far-future Expires: %q, want stored", cs)
+	}
+	if cs := do(h, http.MethodGet, "http://example.com/f").Header().Get("Cache-Status"); !strings.Contains(cs, "hit") || calls.Load() != 1 {
+		t.Fatalf("second request: %q after %d handler calls, want a hit after 1", cs, calls.Load())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if logs.Len() > 0 {
+		t.Fatalf("warnings logged: %s", logs.String())
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	b  *strings.Builder
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
 }

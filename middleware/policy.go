@@ -99,6 +99,10 @@ func (c *Cache) decide(req *http.Request, status int, h http.Header, reqTime, re
 	if d.noCache {
 		p.lifetime = 0
 	}
+	// A far-future Expires (or an overflowing Date arithmetic) is clamped
+	// like an overflowing delta-seconds (RFC 9111 §1.2.2), which keeps
+	// every stored time within what the envelope can hold.
+	p.lifetime = min(p.lifetime, maxDelta*time.Second)
 	p.authOK = d.public || d.sMaxAge >= 0 || d.mustRevalidate
 
 	if !d.mustRevalidate && !d.proxyRevalidate && d.sMaxAge < 0 && !d.noCache {
