@@ -225,10 +225,46 @@ func (cl *call) resultOf(ctx context.Context, e *entry, p policy, index *entry, 
 	if index == nil && len(vary) > 0 {
 		return cl.newIndex(ctx, e, res, vary)
 	}
-	if index != nil && !c.variantAllowed(ctx, cl.key, index.Gen, variantKey(cl.key, index.Gen, index.Vary, cl.r.Header)) {
+	if index != nil && !cl.codingFits(ctx, e, index) {
+		return private
+	}
+	if index != nil && !c.variantAllowed(ctx, cl.key, index.Gen, cl.fkey) {
 		return private
 	}
 	return res
+}
+
+// codingsOfKey returns the codings the request's variant key of index was
+// normalised to (nil: the raw Accept-Encoding, or no Accept-Encoding).
+func (cl *call) codingsOfKey(index *entry) []string {
+	vals, present := cl.r.Header["Accept-Encoding"]
+	if !present || !slices.Contains(index.Vary, "Accept-Encoding") {
+		return nil
+	}
+	acc, _ := acceptedCodings(vals, index.Codings)
+	return acc
+}
+
+// codingFits reports whether e may be stored under this request's variant
+// key of index: when the key stands for a set of accepted codings, e's own
+// coding must be one of them. A coding the index does not know yet makes a
+// new index that knows it (and e is not stored under the old one).
+func (cl *call) codingFits(ctx context.Context, e *entry, index *entry) bool {
+	if !slices.Contains(index.Vary, "Accept-Encoding") {
+		return true
+	}
+	coding := contentCoding(e.Header.Get("Content-Encoding"))
+	if codings, added := withCoding(index.Codings, coding); added {
+		// A new index generation: the old one's variants were keyed
+		// without this coding. It orphans them (once per new coding), and
+		// an index written back after an invalidation brings no variant
+		// back with it.
+		idx := &entry{Index: true, Vary: index.Vary, Gen: rand.Uint64(), Codings: codings}
+		_ = cl.c.resp.Put(ctx, cl.key, memo.Result[*entry]{Value: idx, TTL: indexTTL})
+		return false
+	}
+	acc := cl.codingsOfKey(index)
+	return acc == nil || slices.Contains(acc, coding)
 }
 
 // newIndex makes the primary key a vary index; the response goes to its
@@ -237,7 +273,17 @@ func (cl *call) resultOf(ctx context.Context, e *entry, p policy, index *entry, 
 func (cl *call) newIndex(ctx context.Context, e *entry, res memo.Result[*entry], vary []string) memo.Result[*entry] {
 	c := cl.c
 	idx := &entry{Index: true, Vary: vary, Gen: rand.Uint64()}
-	vk := variantKey(cl.key, idx.Gen, vary, cl.r.Header)
+	if slices.Contains(vary, "Accept-Encoding") {
+		idx.Codings = []string{contentCoding(e.Header.Get("Content-Encoding"))}
+	}
+	vk := variantKey(cl.key, idx.Gen, vary, idx.Codings, cl.r.Header)
+	if _, present := cl.r.Header["Accept-Encoding"]; present && idx.Codings != nil &&
+		!slices.Contains(cl.codingsOfKey(idx), idx.Codings[0]) {
+		// The response's coding is not one the request accepts (the
+		// handler ignored Accept-Encoding): remember no codings.
+		idx.Codings = nil
+		vk = variantKey(cl.key, idx.Gen, vary, nil, cl.r.Header)
+	}
 	if c.variantAllowed(ctx, cl.key, idx.Gen, vk) {
 		_, _, _ = c.vars.Fetch(ctx, vk, func(context.Context, *memo.Entry[*entry]) (memo.Result[*entry], error) { return res, nil })
 	}

@@ -107,7 +107,7 @@ func (cl *call) lookup(ctx context.Context) (*entry, memo.Info, error) {
 		return own, info, nil // this caller built the index: its own response
 	}
 	cl.index = e
-	cl.cache, cl.fkey = c.vars, variantKey(cl.key, e.Gen, e.Vary, cl.r.Header)
+	cl.cache, cl.fkey = c.vars, variantKey(cl.key, e.Gen, e.Vary, e.Codings, cl.r.Header)
 	return c.vars.Fetch(ctx, cl.fkey, cl.fetchAt(e))
 }
 
