@@ -96,7 +96,7 @@ func newApp(cfg config) (a *app, err error) {
 	}
 	a.closers = append(a.closers, a.reactions.Close)
 	if a.pages, err = middleware.New(a.b, &middleware.Options{Namespace: ns("http"), TagHeader: "Cache-Tag",
-		Locker: a.locks, Observer: observe("http")}); err != nil {
+		Memo: &memo.Options{Locker: a.locks, Observer: observe("http")}}); err != nil {
 		return nil, err
 	}
 	a.closers = append(a.closers, a.pages.Close)

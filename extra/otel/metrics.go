@@ -166,7 +166,7 @@ func (m *Metrics) AddLocker(name string, l LockStats) error {
 
 // Observer returns a memo.Observer that records load durations in
 // cachekit.cache.load.duration with cachekit.namespace=name. Set it as
-// memo.Options.Observer (or middleware.Options.Observer); to feed several
+// memo.Options.Observer (or middleware.Options.Memo.Observer); to feed several
 // observers, call each from one memo.ObserverFunc.
 func (m *Metrics) Observer(name string) memo.Observer {
 	base := append([]attribute.KeyValue{NamespaceKey.String(name)}, m.attrs...)

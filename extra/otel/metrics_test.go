@@ -86,7 +86,7 @@ func TestMetricsCollectedWithTheSDKManualReader(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer posts.Close()
-	pages, err := middleware.New(b, &middleware.Options{Observer: m.Observer("http")})
+	pages, err := middleware.New(b, &middleware.Options{Memo: &memo.Options{Observer: m.Observer("http")}})
 	if err != nil {
 		t.Fatal(err)
 	}

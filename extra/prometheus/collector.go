@@ -132,7 +132,7 @@ func (c *Collector) AddLocker(name string, l LockStats) error {
 
 // Observer returns a memo.Observer that records load durations in
 // cachekit_load_duration_seconds under the namespace label name. Set it as
-// memo.Options.Observer (or middleware.Options.Observer); to feed several
+// memo.Options.Observer (or middleware.Options.Memo.Observer); to feed several
 // observers, call each from one memo.ObserverFunc. Observe costs one
 // histogram update per load and nothing for other events.
 func (c *Collector) Observer(name string) memo.Observer {

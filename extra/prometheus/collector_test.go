@@ -65,7 +65,7 @@ func TestCollectorScrapesMemoMiddlewareAndLockStats(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer posts.Close()
-	pages, err := middleware.New(b, &middleware.Options{Observer: col.Observer("http")})
+	pages, err := middleware.New(b, &middleware.Options{Memo: &memo.Options{Observer: col.Observer("http")}})
 	if err != nil {
 		t.Fatal(err)
 	}
