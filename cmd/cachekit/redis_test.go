@@ -254,7 +254,7 @@ func TestPurgePatternAndPrefix(t *testing.T) {
 		cli(t, "", tg.url, "purge").want(t, exitUsage, "nothing to purge")
 
 		cli(t, "", tg.url, "purge", "--namespace", ns, "--pattern", "user:*", "--dry-run").want(t, exitOK, "would purge 300 key(s)")
-		cli(t, "", tg.url, "purge", "--namespace", ns, "--pattern", "user:*", "--yes", "--progress").want(t, exitOK, "purged 300 key(s)")
+		cli(t, "", tg.url, "purge", "--namespace", ns, "--pattern", "user:*", "--yes", "--progress").want(t, exitOK, "purged 300 key(s)", "purging")
 		if n := loads(t, c, keys[0], keys[299]); n != 2 {
 			t.Errorf("%d load(s) of purged keys, want 2", n)
 		}
