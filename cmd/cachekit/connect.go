@@ -55,6 +55,9 @@ func connect(e *env, f *connFlags) (*server, error) {
 		enabled, err := clusterEnabled(e.ctx, c)
 		if err != nil {
 			_ = c.Close()
+			if o.TLSConfig != nil {
+				err = fmt.Errorf("%w (rediss:// speaks TLS: does the server?)", err)
+			}
 			return nil, serverError(s.addr, f.timeout, err)
 		}
 		s.client = c

@@ -377,6 +377,10 @@ func TestConnectionErrors(t *testing.T) {
 		cli(t, "", "", "keys", "app", "--redis", tc.url, "--timeout", "2s").want(t, tc.code, tc.want)
 	}
 	cli(t, "", "", "stats", "--redis", "redis://127.0.0.1:1", "--timeout", "0s").want(t, exitUsage, "--timeout")
+	// rediss:// speaks TLS: against a plain server the handshake fails, as
+	// a failure (1) with the address, not a usage error.
+	plain := redistest.Shared(t)
+	cli(t, "", "", "stats", "--redis", "rediss://"+plain.Addr, "--timeout", "1s").want(t, exitFailure, "redis at "+plain.Addr, "does the server?")
 	// $REDIS_URL is used when --redis is absent.
 	cli(t, "", "redis://127.0.0.1:1", "stats").want(t, exitFailure, "redis at 127.0.0.1:1")
 }
