@@ -47,8 +47,10 @@ var (
 	ErrCodecMismatch = errors.New("codec: entry written with another codec")
 )
 
-// MaxDepth is the deepest nesting of arrays, maps or objects that the
-// built-in codecs accept on decode. Deeper input wraps [ErrCorrupt].
+// MaxDepth is the deepest nesting of arrays, maps, objects or structs that
+// the built-in codecs accept on decode (gob counts through recursive types
+// and interface values). Deeper input wraps [ErrCorrupt], before any
+// recursive decoder runs.
 const MaxDepth = 64
 
 // Default is the codec used when none is configured: [MsgPack].

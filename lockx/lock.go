@@ -33,6 +33,7 @@ type Lock struct {
 	// with the reason as cause, when the lock is lost or unlocked.
 	ctx    context.Context
 	cancel context.CancelCauseFunc
+	ended  atomic.Bool // set by the first end
 
 	// Watchdog state. wmu is held for the whole of a tick.
 	wmu        sync.Mutex
@@ -53,6 +54,15 @@ func newLock(l *Locker, name string, ls lease) *Lock {
 	lk.timer = time.AfterFunc(lk.nextTick(now), lk.tick)
 	lk.wmu.Unlock()
 	return lk
+}
+
+// end closes Done with cause. The first end that is not an Unlock counts
+// the lock as lost in the Locker's [Stats].
+func (lk *Lock) end(cause error) {
+	if lk.ended.CompareAndSwap(false, true) && !errors.Is(cause, ErrUnlocked) {
+		lk.l.stats.lost.Add(1)
+	}
+	lk.cancel(cause)
 }
 
 // Name returns the lock's name as given to [Locker.Lock].
@@ -110,7 +120,7 @@ func (lk *Lock) extendLocked(ctx context.Context) error {
 		}
 		if errors.Is(err, ErrLost) {
 			err = fmt.Errorf("lockx: extend %q: %w", lk.name, err)
-			lk.cancel(err)
+			lk.end(err)
 		}
 		return err
 	}
@@ -142,7 +152,7 @@ func (lk *Lock) Unlock(ctx context.Context) error {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), unlockTimeout)
 	defer cancel()
 	err := lk.ls.release(rctx)
-	lk.cancel(ErrUnlocked)
+	lk.end(ErrUnlocked)
 	if err != nil {
 		return fmt.Errorf("lockx: unlock %q: %w", lk.name, err)
 	}
@@ -163,17 +173,17 @@ func (lk *Lock) tick() {
 	defer func() {
 		if r := recover(); r != nil {
 			lk.l.cfg.logger.Error("lockx: panic in watchdog", "lock", lk.name, "panic", r, "stack", string(debug.Stack()))
-			lk.cancel(fmt.Errorf("%w: watchdog of %q panicked: %v", ErrLost, lk.name, r))
+			lk.end(fmt.Errorf("%w: watchdog of %q panicked: %v", ErrLost, lk.name, r))
 		}
 	}()
 	cfg := &lk.l.cfg
 	now := time.Now()
 	if until := lk.Until(); !now.Before(until) {
-		lk.cancel(fmt.Errorf("%w: lease of %q ran out at %v without extension", ErrLost, lk.name, until.Format(time.StampMilli)))
+		lk.end(fmt.Errorf("%w: lease of %q ran out at %v without extension", ErrLost, lk.name, until.Format(time.StampMilli)))
 		return
 	}
 	if cfg.maxHold > 0 && !now.Before(lk.acquired.Add(cfg.maxHold)) {
-		lk.cancel(fmt.Errorf("%w: %q held for MaxHold (%v)", ErrLost, lk.name, cfg.maxHold))
+		lk.end(fmt.Errorf("%w: %q held for MaxHold (%v)", ErrLost, lk.name, cfg.maxHold))
 		return
 	}
 	if cfg.watchdog && !now.Before(lk.nextExtend) {
@@ -185,7 +195,7 @@ func (lk *Lock) tick() {
 			return // Unlock interrupted the extension
 		}
 		if err != nil {
-			lk.cancel(fmt.Errorf("%w: watchdog could not extend %q: %w", ErrLost, lk.name, err))
+			lk.end(fmt.Errorf("%w: watchdog could not extend %q: %w", ErrLost, lk.name, err))
 			return
 		}
 		now = time.Now()

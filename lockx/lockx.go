@@ -155,8 +155,9 @@ type lease interface {
 // concurrent use and holds no resources of its own (the Redis clients
 // belong to the caller).
 type Locker struct {
-	cfg config
-	drv driver
+	cfg   config
+	drv   driver
+	stats lockStats
 
 	// testHookExtend, when set by tests, runs before every watchdog
 	// extension.
@@ -250,6 +251,18 @@ func (l *Locker) lock(ctx context.Context, name string, tries int) (*Lock, error
 	if name == "" {
 		return nil, ErrInvalidName
 	}
+	lk, err := l.attempts(ctx, name, tries)
+	if err != nil {
+		l.stats.failed.Add(1)
+	} else {
+		l.stats.acquired.Add(1)
+	}
+	return lk, err
+}
+
+// attempts runs the acquisition loop of lock, counting contention and the
+// time spent waiting between attempts.
+func (l *Locker) attempts(ctx context.Context, name string, tries int) (*Lock, error) {
 	key := l.key(name)
 	var (
 		last  error
@@ -257,7 +270,11 @@ func (l *Locker) lock(ctx context.Context, name string, tries int) (*Lock, error
 	)
 	for i := 0; tries == 0 || i < tries; i++ {
 		if i > 0 {
+			if i == 1 {
+				l.stats.waits.Add(1)
+			}
 			d := l.backoff(i)
+			waitStart := time.Now()
 			if timer == nil {
 				timer = time.NewTimer(d)
 				defer timer.Stop()
@@ -266,9 +283,11 @@ func (l *Locker) lock(ctx context.Context, name string, tries int) (*Lock, error
 			}
 			select {
 			case <-ctx.Done():
+				l.stats.waitNanos.Add(int64(time.Since(waitStart)))
 				return nil, &ctxError{op: "lock", name: name, ctx: ctx.Err(), last: last}
 			case <-timer.C:
 			}
+			l.stats.waitNanos.Add(int64(time.Since(waitStart)))
 		}
 		if err := ctx.Err(); err != nil {
 			return nil, &ctxError{op: "lock", name: name, ctx: err, last: last}
@@ -282,6 +301,9 @@ func (l *Locker) lock(ctx context.Context, name string, tries int) (*Lock, error
 		}
 		if !errors.Is(err, ErrNotObtained) && !errors.Is(err, ErrQuorum) {
 			return nil, err
+		}
+		if errors.Is(err, ErrNotObtained) {
+			l.stats.contended.Add(1)
 		}
 		last = err
 	}

@@ -16,6 +16,18 @@ func (c *Cache[V]) call(ctx context.Context, op func(context.Context) error) err
 	if !c.breaker.allow() {
 		return errBreakerOpen
 	}
+	return c.callThrough(ctx, op)
+}
+
+// callWrite is call for a write the caller waits for (Set, Invalidate,
+// Clear): it is never refused by an open breaker, it is the probe, so a
+// backend that is back takes writes at once instead of after a cooldown.
+func (c *Cache[V]) callWrite(ctx context.Context, op func(context.Context) error) error {
+	return c.callThrough(ctx, op)
+}
+
+// callThrough runs op and records its outcome in the breaker.
+func (c *Cache[V]) callThrough(ctx context.Context, op func(context.Context) error) error {
 	var err error
 	if cctx, ok := c.detachedTimeout(ctx, &c.timeouts); ok {
 		err = op(cctx)

@@ -74,6 +74,16 @@ func goroutinesSettle(t *testing.T, base int) {
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
+// checkGoroutines fails the test if, once its cleanups have run (caches,
+// clients and servers closed), more goroutines are left than when it
+// started. Call it first, in a test that is not parallel (parallel tests
+// are paused meanwhile, so the count is the test's own).
+func checkGoroutines(t *testing.T) {
+	t.Helper()
+	base := runtime.NumGoroutine()
+	t.Cleanup(func() { goroutinesSettle(t, base) })
+}
+
 // waitUntil polls cond until it holds, failing the test with what after
 // timeout.
 func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {

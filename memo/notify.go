@@ -10,7 +10,7 @@ import (
 
 // Messages on the namespace channel: one type byte, then the argument.
 const (
-	msgInvalidate = 'I' // user key: evict it from L1
+	msgInvalidate = 'I' // user key: evict it from L1; a value may have landed: wake its waiters
 	msgLanded     = 'L' // data key: a value landed, wake waiters
 	msgClear      = 'C' // new generation, decimal
 
@@ -80,7 +80,7 @@ func (c *Cache[V]) publish(ctx context.Context, typ byte, arg string) {
 	payload := make([]byte, 0, 1+len(arg))
 	payload = append(payload, typ)
 	payload = append(payload, arg...)
-	_ = c.call(context.WithoutCancel(ctx), func(ctx context.Context) error {
+	_ = c.call(ctx, func(ctx context.Context) error {
 		return c.pubsub.Publish(ctx, c.keys.channel(), payload)
 	})
 }
@@ -104,10 +104,12 @@ func (c *Cache[V]) listen(sub backend.Subscription) {
 		arg := string(m.Payload[1:])
 		switch m.Payload[0] {
 		case msgInvalidate:
-			c.forgetFlights(c.keys.data(c.gen.Load(), arg))
+			dataKey := c.keys.data(c.gen.Load(), arg)
+			c.forgetFlights(dataKey)
 			if c.evictL1(arg) {
 				c.stats.l1Invalidations.Add(1)
 			}
+			c.wake(dataKey)
 		case msgInvalidatePrefix:
 			c.stats.l1Invalidations.Add(uint64(c.evictL1Prefix(arg)))
 		case msgLanded:

@@ -13,7 +13,8 @@ import (
 
 // Set stores v under key, replacing any value, and evicts key from the L1
 // of every node. A load of key that started before Set is not stored after
-// it.
+// it. See [Cache.Invalidate] for the budget of the call and what holds when
+// it returns.
 func (c *Cache[V]) Set(ctx context.Context, key string, v V) error {
 	return c.Put(ctx, key, Result[V]{Value: v})
 }
@@ -32,17 +33,20 @@ func (c *Cache[V]) Put(ctx context.Context, key string, r Result[V]) error {
 	if err != nil {
 		return err
 	}
-	c.evictL1(key)
+	ctx, cancel := c.writeBudget(ctx)
+	defer cancel()
 	dataKey := c.keys.data(gen, key)
-	err = c.call(ctx, func(ctx context.Context) error {
+	c.forgetLocally(key, dataKey)
+	err = c.callWrite(ctx, func(ctx context.Context) error {
 		return c.backend.Set(ctx, dataKey, data, hard)
 	})
-	c.forgetFlights(dataKey)
+	// Again after the write: a Get of this node that ran meanwhile may have
+	// read the old bytes and kept them in L1 or in a flight.
+	c.forgetLocally(key, dataKey)
 	if err != nil {
 		return err
 	}
-	c.publish(ctx, msgInvalidate, key)
-	c.publish(ctx, msgLanded, dataKey)
+	c.publish(ctx, msgInvalidate, key) // also wakes the waiters for the value
 	return nil
 }
 
@@ -78,6 +82,17 @@ func (c *Cache[V]) jitter(d time.Duration) time.Duration {
 // it writes a short-lived tombstone (so that a load which started before
 // Invalidate is not stored after it), evicts the local L1 entries and
 // publishes an eviction for the L1 of other nodes.
+//
+// The whole call (the backend write and the message to other nodes) runs
+// within ctx and at most BackendTimeout; it is sent even while the circuit
+// breaker is open (the write is then the breaker's probe). When it returns
+// nil, no Get that starts afterwards on this node returns a value from
+// before the call. Other nodes evict their L1 copies when the message
+// reaches them; if it cannot be sent in time (ctx ended, pub/sub down),
+// they serve them for at most L1TTL. When Invalidate returns an error
+// (ctx's own when it ended first), the keys may or may not have been
+// invalidated in the backend; this node's L1 copies are evicted in any
+// case. Retry to be sure.
 func (c *Cache[V]) Invalidate(ctx context.Context, keys ...string) error {
 	if len(keys) == 0 {
 		return nil
@@ -90,16 +105,35 @@ func (c *Cache[V]) Invalidate(ctx context.Context, keys ...string) error {
 		if err != nil {
 			return err
 		}
-		dataKey := c.keys.data(gen, k)
-		items = append(items, backend.Item{Key: dataKey, Value: data, TTL: c.tombstoneTTL()})
-		c.forgetFlights(dataKey)
-		c.evictL1(k)
+		items = append(items, backend.Item{Key: c.keys.data(gen, k), Value: data, TTL: c.tombstoneTTL()})
 	}
-	err := c.call(ctx, func(ctx context.Context) error { return backend.SetMany(ctx, c.backend, items) })
+	ctx, cancel := c.writeBudget(ctx)
+	defer cancel()
+	for i, k := range keys {
+		c.forgetLocally(k, items[i].Key)
+	}
+	err := c.callWrite(ctx, func(ctx context.Context) error { return backend.SetMany(ctx, c.backend, items) })
+	for i, k := range keys {
+		c.forgetLocally(k, items[i].Key) // again: see Put
+	}
 	for _, k := range keys {
 		c.publish(ctx, msgInvalidate, k)
 	}
 	return err
+}
+
+// writeBudget bounds a write the caller waits for, the backend call and
+// the messages that follow it together: ctx, and at most BackendTimeout.
+func (c *Cache[V]) writeBudget(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, c.opts.BackendTimeout)
+}
+
+// forgetLocally makes this node forget what it holds or is reading of key:
+// its L1 entry, and the backend reads and loads in flight (later Gets
+// start afresh instead of joining them).
+func (c *Cache[V]) forgetLocally(key, dataKey string) {
+	c.forgetFlights(dataKey)
+	c.evictL1(key)
 }
 
 // tombstoneTTL outlives every load that can still store: a load that
@@ -142,6 +176,7 @@ func (c *Cache[V]) InvalidatePrefix(ctx context.Context, prefix string) (int64, 
 	// A pattern delete walks the whole keyspace: it runs under the
 	// caller's context, not BackendTimeout, and outside the breaker.
 	n, err := backend.DeletePattern(ctx, c.backend, pattern)
+	c.evictL1Prefix(prefix) // again: see Put
 	c.publish(ctx, msgInvalidatePrefix, prefix)
 	return n, err
 }
@@ -149,11 +184,13 @@ func (c *Cache[V]) InvalidatePrefix(ctx context.Context, prefix string) (int64, 
 // Clear invalidates every key of the namespace in O(1): it moves the
 // namespace to a new generation, so old keys are no longer read and expire
 // by their TTL. Other nodes follow through pub/sub, or within a second
-// without it.
+// without it. Its budget is that of [Cache.Invalidate].
 func (c *Cache[V]) Clear(ctx context.Context) error {
 	gen := rand.Uint64() | 1 // never 0, the generation of a fresh namespace
 	c.epoch.Add(1)           // L1 writes in flight may predate the new generation
-	err := c.call(ctx, func(ctx context.Context) error {
+	ctx, cancel := c.writeBudget(ctx)
+	defer cancel()
+	err := c.callWrite(ctx, func(ctx context.Context) error {
 		return c.backend.Set(ctx, c.keys.gen(), []byte(strconv.FormatUint(gen, 10)), backend.NoExpiry)
 	})
 	if err != nil {

@@ -1,0 +1,17 @@
+module github.com/cachekit/cachekit/extra/scs
+
+go 1.26.0
+
+replace github.com/cachekit/cachekit => ../..
+
+require (
+	github.com/alexedwards/scs/v2 v2.9.0
+	github.com/cachekit/cachekit v0.0.0-00010101000000-000000000000
+)
+
+require (
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/redis/go-redis/v9 v9.23.0 // indirect
+	go.uber.org/atomic v1.12.0 // indirect
+	golang.org/x/sys v0.48.0 // indirect
+)
