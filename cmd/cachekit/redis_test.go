@@ -274,7 +274,7 @@ func TestPurgeTagAndURL(t *testing.T) {
 	t.Parallel()
 	each(t, func(t *testing.T, tg target) {
 		ns := nsName(t)
-		mc, err := middleware.New(tg.b, &middleware.Options{Namespace: ns, L1Size: -1})
+		mc, err := middleware.New(tg.b, &middleware.Options{Namespace: ns, Memo: &memo.Options{L1Size: -1}})
 		if err != nil {
 			t.Fatal(err)
 		}
