@@ -403,3 +403,22 @@ func TestFrozenServerBoundedByTimeout(t *testing.T) {
 		}
 	}
 }
+
+func TestFrozenClusterNodeBoundedByTimeout(t *testing.T) {
+	t.Parallel()
+	cl := redistest.StartCluster(t, 3)
+	cl.Nodes[2].Pause(t)
+	t.Cleanup(func() { cl.Nodes[2].Resume(t) })
+	seeds := "redis://" + cl.Nodes[0].Addr + ",redis://" + cl.Nodes[1].Addr
+	for _, args := range [][]string{
+		{"stats", "--redis", "redis://" + cl.Nodes[0].Addr},
+		{"keys", "app", "--redis", seeds},
+		{"purge", "--namespace", "app", "--yes", "--redis", seeds},
+	} {
+		start := time.Now()
+		cli(t, "", "", append(args, "--timeout", "300ms")...).want(t, exitFailure, "did not answer within 300ms")
+		if el := time.Since(start); el > 5*time.Second {
+			t.Errorf("%v with a frozen Cluster node took %v with --timeout 300ms", args, el)
+		}
+	}
+}
