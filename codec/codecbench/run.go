@@ -208,16 +208,16 @@ func (s *measurement) add(m measurement) {
 }
 
 // timed runs about n operations of phase on c, cycling over the samples,
-// and stops after the first batch that ends past budget (ns). Batches
-// start at one operation and double while a batch takes under 1/32 of
-// the budget (up to maxBatch), so the clock is read rarely on fast
-// operations and a run overshoots its budget by little on slow ones.
+// and stops after the first batch that ends past budget (ns). The clock
+// is read after each batch; the batch grows from one operation to what
+// the measured rate says takes about an eighth of the budget (at most
+// maxBatch), so a slow codec or a loaded machine stops soon after the
+// budget instead of after a fixed count.
 func (r *runner[T]) timed(c *cell, phase, n int, budget float64) measurement {
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
 	start := time.Now()
 	done, batch := 0, 1
-	last := start
 	for done < n {
 		end := min(done+batch, n)
 		if phase == phaseEncode {
@@ -231,14 +231,14 @@ func (r *runner[T]) timed(c *cell, phase, n int, budget float64) measurement {
 			}
 		}
 		done = end
-		now := time.Now()
-		if float64(now.Sub(start)) >= budget {
+		spent := float64(time.Since(start))
+		if spent >= budget {
 			break
 		}
-		if float64(now.Sub(last)) < budget/32 {
-			batch = min(2*batch, maxBatch)
+		batch = maxBatch
+		if perOp := spent / float64(done); perOp > 0 {
+			batch = int(min(max((budget/8)/perOp, 1), maxBatch))
 		}
-		last = now
 	}
 	el := time.Since(start)
 	runtime.ReadMemStats(&m1)
