@@ -132,6 +132,7 @@ func (a *app) openBackend() error {
 			return err
 		}
 		a.b = b
+		a.closers = append(a.closers, b.Close)
 		a.locks, err = lockx.NewLocal(nil)
 		return err
 	}
@@ -165,6 +166,7 @@ func (a *app) openBackend() error {
 		return err
 	}
 	a.b = b
+	a.closers = append(a.closers, b.Close) // its subscriptions, before the client
 	a.locks, err = lockx.New(client, nil)
 	return err
 }
