@@ -37,6 +37,15 @@ var (
 	// example larger than the memory backend's byte bound).
 	ErrTooLarge = errors.New("backend: value too large")
 
+	// ErrIncomplete reports a pattern operation (Scan, DeletePattern) that
+	// may have missed keys: the key space moved under it (a Redis Cluster
+	// slot changed owner or was being migrated, again and again) and the
+	// backend could not prove a rescan complete. The error also says what
+	// was done (keys deleted or reported); repeating the operation once the
+	// cluster is stable finishes the job. A backend never returns nil when
+	// it may have missed keys.
+	ErrIncomplete = errors.New("backend: possibly incomplete (keys moved during the operation)")
+
 	// ErrClosed reports use of a backend or subscription after Close.
 	ErrClosed = errors.New("backend: closed")
 

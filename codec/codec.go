@@ -10,8 +10,10 @@ import (
 //
 // Implementations are safe for concurrent use. Unmarshal always decodes into a
 // fresh value: it first resets the pointee of v to its zero value, so no field
-// of a previously used value survives. Errors caused by the input bytes wrap
-// [ErrCorrupt]; a nil or non-pointer target gives an [*InvalidTargetError].
+// of a previously used value survives, and when decoding fails it resets it
+// again, so a failed decode never leaves a partly filled value. Errors caused
+// by the input bytes wrap [ErrCorrupt]; a nil or non-pointer target gives an
+// [*InvalidTargetError].
 type Codec interface {
 	// Name returns the codec's short lower-case name, such as "msgpack".
 	Name() string
@@ -38,10 +40,17 @@ var (
 	// garbage, truncated, bit-flipped, foreign, hostile or unknown-version data.
 	// Callers such as memo treat it as a cache miss and overwrite the entry.
 	ErrCorrupt = errors.New("codec: corrupt data")
+
+	// ErrCodecMismatch is wrapped (with ErrCorrupt) by the
+	// [*CodecMismatchError] of an envelope written with a codec the reader
+	// does not accept, so callers can count such entries apart.
+	ErrCodecMismatch = errors.New("codec: entry written with another codec")
 )
 
-// MaxDepth is the deepest nesting of arrays, maps or objects that the
-// built-in codecs accept on decode. Deeper input wraps [ErrCorrupt].
+// MaxDepth is the deepest nesting of arrays, maps, objects or structs that
+// the built-in codecs accept on decode (gob counts through recursive types
+// and interface values). Deeper input wraps [ErrCorrupt], before any
+// recursive decoder runs.
 const MaxDepth = 64
 
 // Default is the codec used when none is configured: [MsgPack].
@@ -102,6 +111,14 @@ func resetTarget(v any) error {
 	return nil
 }
 
+// zeroTarget sets the value v points to to its zero value, if v is a
+// non-nil pointer; otherwise it does nothing.
+func zeroTarget(v any) {
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && !rv.IsNil() {
+		rv.Elem().SetZero()
+	}
+}
+
 // corrupt wraps a decoder's error with ErrCorrupt and the codec name.
 func corrupt(name string, err error) error {
 	return fmt.Errorf("%w: %s: %w", ErrCorrupt, name, err)
@@ -112,10 +129,11 @@ func corruptf(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrCorrupt}, args...)...)
 }
 
-// recoverCorrupt turns a panic during decoding into an ErrCorrupt error. It
-// must be deferred directly.
-func recoverCorrupt(name string, err *error) {
+// recoverCorrupt turns a panic during decoding into an ErrCorrupt error and
+// zeroes the target again. It must be deferred directly.
+func recoverCorrupt(name string, v any, err *error) {
 	if r := recover(); r != nil {
+		zeroTarget(v)
 		*err = corruptf("%s: decoder panic: %v", name, r)
 	}
 }

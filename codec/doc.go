@@ -14,9 +14,13 @@
 // [Envelope.Encode] stores a value with its [Meta] (kind, created-at, soft
 // expiry, load duration, generation), optionally compressed with [S2] or
 // [Zstd] when the payload reaches a threshold and compression saves bytes.
-// [Decode] verifies the envelope and decodes with whichever codec the data
-// names; [DecodeMeta] verifies it and returns only the metadata, without
-// touching the payload. Not-found markers (negative caching) and tombstones
+// [Envelope.Decode] verifies the envelope and decodes with the reader's codec:
+// stored bytes never choose the decoder. An entry written with another codec
+// is a [*CodecMismatchError] (wrapping [ErrCorrupt] and [ErrCodecMismatch]),
+// unless the reader lists that codec in [Envelope.Accept] for a migration;
+// the package-level [Decode] reads [Default] entries only. [DecodeMeta]
+// verifies the envelope and returns only the metadata, without touching the
+// payload. Not-found markers (negative caching) and tombstones
 // (invalidation) carry metadata only.
 //
 // The layout (all integers little-endian or varint):
@@ -33,28 +37,47 @@
 // # Hostile input
 //
 // Every byte slice given to Decode, DecodeMeta or a codec's Unmarshal may come
-// from a compromised or buggy writer, so:
-//   - wrong magic, unknown version, unknown codec ID or flags, a bad checksum,
-//     truncation, foreign bytes or undecodable payloads give an error wrapping
-//     [ErrCorrupt], never a panic (decoder panics are recovered and converted)
-//     and never a wrong value: the CRC-32C detects every error of up to three
-//     bits (in envelopes below 256 MiB) and every burst of up to 32 bits;
-//   - MsgPack input is walked before decoding: declared lengths must fit in
-//     the input and nesting is at most [MaxDepth], so a 5-byte header claiming
-//     a 1 GiB string or a 20-million-element array is rejected without
-//     allocating (msgpack v5.4.1 itself trusts declared lengths);
-//   - JSON nesting is checked against MaxDepth before decoding;
-//   - compressed payloads declare their decompressed size; it must be within
-//     [Envelope.MaxSize] (default [DefaultMaxSize]) and is proven before it is
-//     trusted for allocation (s2 blocks are walked without output; zstd block
-//     headers bound what the frame can produce, and output grows from the
-//     input's size), so a lying header costs a small multiple of its input;
-//     a truthful bomb — data that really decompresses to MaxSize — costs up
-//     to MaxSize;
-//   - Gob checks its message framing and decodes a discarding dry run
-//     first, so declared counts cannot exceed the input; encoding/gob is
-//     still not hardened by its authors: see the warning on [Gob];
-//   - the bound is on bytes per input byte per element: decoding a valid
-//     array of N nils into a slice of a large struct type allocates N times
-//     that struct's size. Size targets from untrusted data accordingly.
+// from a compromised or buggy writer. None of them panics or crashes the
+// process on any input (decoder panics are recovered, and nesting is bounded
+// before any recursive decoder runs), and a failed decode leaves the target
+// zeroed. What each bad input returns:
+//   - wrong magic, unknown version, codec ID or flags, a bad checksum,
+//     truncation, a payload on a not-found or tombstone entry, foreign bytes
+//     or an undecodable payload: an error wrapping [ErrCorrupt], never a
+//     wrong value (the CRC-32C detects every error of up to three bits in
+//     envelopes below 256 MiB, and every burst of up to 32 bits);
+//   - an entry written with a codec the reader does not accept: a
+//     [*CodecMismatchError], wrapping ErrCorrupt and [ErrCodecMismatch];
+//   - a nil or non-pointer target: an [*InvalidTargetError]; a type [Raw]
+//     cannot hold: an [*UnsupportedTypeError].
+//
+// The bounds:
+//   - value size: a compressed payload's declared decompressed size must be
+//     at most [Envelope.MaxSize] (default [DefaultMaxSize], 64 MiB) and is
+//     proven before it is trusted for allocation (s2 blocks are walked
+//     without output; zstd block headers bound what the frame can produce,
+//     and output grows from the input's size), so a lying header costs a
+//     small multiple of its input and a truthful bomb at most MaxSize. An
+//     uncompressed payload is as large as the bytes given; the storage
+//     backend bounds those;
+//   - depth: [MsgPack], [JSON] and [Gob] values nest at most [MaxDepth] (64)
+//     arrays, maps, objects or structs deep; deeper input is ErrCorrupt
+//     before decoding starts. Gob counts through recursive types and
+//     interface values; encoding/gob has no bound of its own (a 1.4 KB
+//     zstd entry nesting a recursive type 3 million levels deep overflowed
+//     the stack and killed the process), and encoding/json's own limit is
+//     10,000. [Raw] has no structure;
+//   - declared lengths: MsgPack and Gob input is walked before decoding
+//     without allocating: every string, binary and extension length must
+//     fit in the remaining input and every array or map count must be
+//     backed by at least one input byte per element, so a 5-byte msgpack
+//     header claiming a 1 GiB string or a 20-million-element array, or a
+//     45-byte gob map claiming 20 million entries, is rejected at once
+//     (msgpack v5.4.1 and encoding/gob trust declared lengths). JSON is
+//     validated in full by encoding/json before it allocates;
+//   - allocation: after these checks, decoding allocates in proportion to
+//     the input size times the size of the target's element types:
+//     decoding a valid array of N nils into a slice of a large struct type
+//     allocates N times that struct's size. Size targets from untrusted
+//     data accordingly. See the warning on [Gob].
 package codec

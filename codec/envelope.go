@@ -90,10 +90,20 @@ type Meta struct {
 // encodes with [Default] and no compression. An Envelope is safe for
 // concurrent use as long as its fields are not changed.
 type Envelope struct {
-	// Codec encodes values. Default: [Default]. Decode always uses the
-	// codec named in the data, so data written with another built-in codec
-	// still decodes.
+	// Codec encodes and decodes values. Default: [Default]. The codec is
+	// the reader's choice: Decode decodes only entries whose stored codec ID
+	// is Codec's (or one in Accept); an entry written with any other codec
+	// is a [*CodecMismatchError], which wraps [ErrCorrupt]. Stored bytes
+	// never choose which decoder runs.
 	Codec Codec
+	// Accept lists further codecs Decode accepts, for migrating stored
+	// entries from one codec to another: set Codec to the new codec and
+	// Accept to the old one until the old entries have expired. Encode
+	// ignores it. Default: none.
+	//
+	// WARNING: every accepted codec is a decoder that stored bytes can
+	// select; accept only codecs whose hostile-input bounds you rely on.
+	Accept []Codec
 	// Compression is applied when the encoded value is at least Threshold
 	// bytes and compressing saves bytes. Default: NoCompression.
 	Compression Compression
@@ -207,35 +217,77 @@ func finish(dst, header, payload []byte) []byte {
 	return binary.LittleEndian.AppendUint32(dst, crc32.Checksum(dst[start:], crcTable))
 }
 
-// Decode verifies data and decodes its value into v with the codec the data
-// names, starting from a fresh (zeroed) value. For KindNotFound and
-// KindTombstone nothing is decoded (v is zeroed if it is a non-nil pointer)
-// and v may be nil. Undecodable data gives an error wrapping [ErrCorrupt].
-func (e *Envelope) Decode(data []byte, v any) (Meta, error) {
-	meta, payload, err := parse(data)
-	if err != nil {
-		return Meta{}, err
+// Decode verifies data and decodes its value into v with the reader's codec
+// (e.Codec, or one in e.Accept, whichever has the ID the data names),
+// starting from a fresh (zeroed) value. For KindNotFound and KindTombstone
+// nothing is decoded (v is zeroed if it is a non-nil pointer) and v may be
+// nil. Undecodable data gives an error wrapping [ErrCorrupt] (a
+// [*CodecMismatchError] for an entry written with a codec the reader does
+// not accept); on any error, the value v points to is left zeroed.
+func (e *Envelope) Decode(data []byte, v any) (meta Meta, err error) {
+	meta, id, payload, err := parse(data)
+	if err == nil {
+		meta.Codec, err = e.reader(id)
 	}
-	if meta.Kind != KindValue {
-		if v != nil {
-			_ = resetTarget(v)
-		}
-		return meta, nil
-	}
-	if meta.Compression != NoCompression {
+	if err == nil && meta.Kind == KindValue && meta.Compression != NoCompression {
 		maxSize := e.MaxSize
 		if maxSize <= 0 {
 			maxSize = DefaultMaxSize
 		}
-		if payload, err = decompress(meta.Compression, payload, maxSize); err != nil {
-			return Meta{}, err
-		}
+		payload, err = decompress(meta.Compression, payload, maxSize)
+	}
+	if err != nil {
+		zeroTarget(v)
+		return Meta{}, err
+	}
+	if meta.Kind != KindValue {
+		zeroTarget(v)
+		return meta, nil
 	}
 	if err := meta.Codec.Unmarshal(payload, v); err != nil {
 		return Meta{}, err
 	}
 	return meta, nil
 }
+
+// reader returns the codec that decodes entries stored with codec ID id:
+// e.Codec (default [Default]) or one of e.Accept.
+func (e *Envelope) reader(id byte) (Codec, error) {
+	c := e.Codec
+	if c == nil {
+		c = Default
+	}
+	if c.ID() == id {
+		return c, nil
+	}
+	for _, a := range e.Accept {
+		if a != nil && a.ID() == id {
+			return a, nil
+		}
+	}
+	return nil, &CodecMismatchError{ID: id, Want: c}
+}
+
+// CodecMismatchError reports an envelope written with a codec the reader
+// does not accept (see [Envelope.Codec]). It wraps both [ErrCorrupt] and
+// [ErrCodecMismatch], so callers that treat corrupt entries as misses need
+// no special case.
+type CodecMismatchError struct {
+	ID   byte  // the codec ID stored in the envelope
+	Want Codec // the reader's codec
+}
+
+// Error names the stored codec and the reader's.
+func (e *CodecMismatchError) Error() string {
+	stored := fmt.Sprintf("id %d", e.ID)
+	if c, ok := ByID(e.ID); ok {
+		stored = c.Name()
+	}
+	return fmt.Sprintf("%v: envelope written with codec %s, reader decodes %s", ErrCodecMismatch, stored, e.Want.Name())
+}
+
+// Unwrap returns [ErrCorrupt] and [ErrCodecMismatch].
+func (e *CodecMismatchError) Unwrap() []error { return []error{ErrCorrupt, ErrCodecMismatch} }
 
 // Encode is (&Envelope{Codec: c}).Encode(v, meta): an uncompressed envelope.
 // A nil c means [Default].
@@ -244,7 +296,10 @@ func Encode(c Codec, v any, meta Meta) ([]byte, error) {
 	return e.Encode(v, meta)
 }
 
-// Decode is [Envelope.Decode] with the default settings.
+// Decode is [Envelope.Decode] with the default settings: it decodes entries
+// written with [Default] (msgpack) only, compressed or not; any other codec
+// gives a [*CodecMismatchError]. Use an Envelope with Codec (and Accept) set
+// to read entries of other codecs.
 func Decode(data []byte, v any) (Meta, error) {
 	var e Envelope
 	return e.Decode(data, v)
@@ -252,53 +307,58 @@ func Decode(data []byte, v any) (Meta, error) {
 
 // DecodeMeta verifies data (magic, version, codec, flags, checksum) and
 // returns its metadata without decoding or decompressing the value: a cheap
-// way to check expiry or spot a tombstone. Undecodable data gives an error
-// wrapping [ErrCorrupt].
+// way to check expiry or spot a tombstone. Meta.Codec is the built-in codec
+// the data names; an ID that names no built-in codec, like any other
+// undecodable data, gives an error wrapping [ErrCorrupt].
 func DecodeMeta(data []byte) (Meta, error) {
-	meta, _, err := parse(data)
-	return meta, err
+	meta, id, _, err := parse(data)
+	if err != nil {
+		return Meta{}, err
+	}
+	c, ok := ByID(id)
+	if !ok {
+		return Meta{}, corruptf("envelope: unknown codec id %d", id)
+	}
+	meta.Codec = c
+	return meta, nil
 }
 
-// parse verifies the envelope and returns its metadata and raw payload.
-func parse(data []byte) (Meta, []byte, error) {
+// parse verifies the envelope and returns its metadata (without Codec), the
+// stored codec ID and the raw payload.
+func parse(data []byte) (Meta, byte, []byte, error) {
 	if len(data) < minEnvelope {
-		return Meta{}, nil, corruptf("envelope: %d bytes is too short", len(data))
+		return Meta{}, 0, nil, corruptf("envelope: %d bytes is too short", len(data))
 	}
 	if data[0] != magic0 || data[1] != magic1 {
-		return Meta{}, nil, corruptf("envelope: bad magic %#02x %#02x", data[0], data[1])
+		return Meta{}, 0, nil, corruptf("envelope: bad magic %#02x %#02x", data[0], data[1])
 	}
 	if data[2] != version {
-		return Meta{}, nil, corruptf("envelope: unknown version %d", data[2])
+		return Meta{}, 0, nil, corruptf("envelope: unknown version %d", data[2])
 	}
 	body := data[:len(data)-crcSize]
 	if got, want := crc32.Checksum(body, crcTable), binary.LittleEndian.Uint32(data[len(body):]); got != want {
-		return Meta{}, nil, corruptf("envelope: checksum %08x, want %08x", got, want)
+		return Meta{}, 0, nil, corruptf("envelope: checksum %08x, want %08x", got, want)
 	}
-	c, ok := ByID(data[3])
-	if !ok {
-		return Meta{}, nil, corruptf("envelope: unknown codec id %d", data[3])
-	}
-	flags := data[4]
+	id, flags := data[3], data[4]
 	meta := Meta{
-		Codec:       c,
 		Compression: Compression(flags & flagCompMask),
 		Kind:        Kind((flags & flagKindMask) >> flagKindBit),
 	}
 	if flags&^(flagCompMask|flagKindMask) != 0 || meta.Compression > Zstd || meta.Kind > KindTombstone {
-		return Meta{}, nil, corruptf("envelope: unknown flags %#02x", flags)
+		return Meta{}, 0, nil, corruptf("envelope: unknown flags %#02x", flags)
 	}
 	off := fixedHeader
 	var vals [5]int64
 	for i := range vals {
 		x, n := binary.Varint(body[off:])
 		if n <= 0 {
-			return Meta{}, nil, corruptf("envelope: bad metadata varint at offset %d", off)
+			return Meta{}, 0, nil, corruptf("envelope: bad metadata varint at offset %d", off)
 		}
 		vals[i], off = x, off+n
 	}
 	gen, n := binary.Uvarint(body[off:])
 	if n <= 0 {
-		return Meta{}, nil, corruptf("envelope: bad generation varint at offset %d", off)
+		return Meta{}, 0, nil, corruptf("envelope: bad generation varint at offset %d", off)
 	}
 	off += n
 	meta.CreatedAt = nanosTime(vals[0])
@@ -309,9 +369,9 @@ func parse(data []byte) (Meta, []byte, error) {
 	meta.Generation = gen
 	payload := body[off:]
 	if meta.Kind != KindValue && (len(payload) != 0 || meta.Compression != NoCompression) {
-		return Meta{}, nil, corruptf("envelope: %v entry with payload or compression", meta.Kind)
+		return Meta{}, 0, nil, corruptf("envelope: %v entry with payload or compression", meta.Kind)
 	}
-	return meta, payload, nil
+	return meta, id, payload, nil
 }
 
 // timeNanos returns t as unix nanoseconds (0 for the zero time) and whether t

@@ -47,7 +47,7 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 						t.Fatal(err)
 					}
 					var got Post
-					gotMeta, err := Decode(data, &got)
+					gotMeta, err := e.Decode(data, &got)
 					if err != nil {
 						t.Fatalf("Decode = %v", err)
 					}
@@ -134,15 +134,93 @@ func TestEnvelopeKinds(t *testing.T) {
 	}
 }
 
-func TestEnvelopeDecodesOtherCodec(t *testing.T) {
+// anyReader decodes entries of every built-in codec (tests that explore the
+// payload decoders need it; a real reader accepts one codec).
+var anyReader = &Envelope{Codec: MsgPack, Accept: []Codec{JSON, Gob, Raw}}
+
+// TestEnvelopeCodecIsReadersChoice: an envelope decodes only with the
+// reader's codec (or one it accepts); an entry naming another codec is
+// ErrCorrupt and ErrCodecMismatch, whatever its payload, and the target is
+// left zeroed.
+func TestEnvelopeCodecIsReadersChoice(t *testing.T) {
 	t.Parallel()
-	data, err := (&Envelope{Codec: JSON}).Encode(newPost(3), Meta{})
+	codecs := append([]Codec{Raw}, allCodecs...)
+	for _, w := range codecs {
+		for _, alg := range []Compression{NoCompression, S2, Zstd} {
+			var v any = newPost(3)
+			if w == Raw {
+				v = []byte("raw bytes")
+			}
+			data, err := (&Envelope{Codec: w, Compression: alg, Threshold: -1}).Encode(v, Meta{Generation: 9})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range codecs {
+				got := newPost(8) // not zero: a failed Decode must zero it
+				_, err := (&Envelope{Codec: r}).Decode(data, &got)
+				var mismatch *CodecMismatchError
+				switch {
+				case r == w && w == Raw:
+					// Raw cannot decode into a Post; not this test's concern.
+				case r == w:
+					if err != nil || !equalPost(got, newPost(3)) {
+						t.Errorf("%s reader, %s/%v entry: Decode = %+v, %v, want post 3", r.Name(), w.Name(), alg, got, err)
+					}
+				case !errors.Is(err, ErrCorrupt) || !errors.Is(err, ErrCodecMismatch) ||
+					!errors.As(err, &mismatch) || mismatch.ID != w.ID() || mismatch.Want != r:
+					t.Errorf("%s reader, %s/%v entry: Decode = %v, want CodecMismatchError{%d, %s}", r.Name(), w.Name(), alg, err, w.ID(), r.Name())
+				case !equalPost(got, Post{}):
+					t.Errorf("%s reader, %s/%v entry: failed Decode left %+v, want zero", r.Name(), w.Name(), alg, got)
+				}
+				// A migration: the reader accepts the writer's codec too.
+				if r != w && w != Raw {
+					got = Post{}
+					m, err := (&Envelope{Codec: r, Accept: []Codec{nil, w}}).Decode(data, &got)
+					if err != nil || !equalPost(got, newPost(3)) || m.Codec != w || m.Generation != 9 {
+						t.Errorf("%s reader accepting %s, %v entry: Decode = %+v, %+v, %v, want post 3", r.Name(), w.Name(), alg, m, got, err)
+					}
+				}
+			}
+		}
+	}
+	// The package-level Decode reads Default (msgpack) entries only.
+	data, _ := (&Envelope{Codec: JSON}).Encode(newPost(3), Meta{})
+	var p Post
+	if _, err := Decode(data, &p); !errors.Is(err, ErrCodecMismatch) {
+		t.Errorf("Decode(json entry) = %v, want ErrCodecMismatch", err)
+	}
+	data, _ = Encode(nil, newPost(3), Meta{})
+	if _, err := Decode(data, &p); err != nil || !equalPost(p, newPost(3)) {
+		t.Errorf("Decode(msgpack entry) = %+v, %v, want post 3", p, err)
+	}
+}
+
+// upperCodec is a codec the package does not know (ID 200).
+type upperCodec struct{}
+
+func (upperCodec) Name() string                    { return "upper" }
+func (upperCodec) ID() byte                        { return 200 }
+func (upperCodec) Marshal(v any) ([]byte, error)   { return []byte(strings.ToUpper(v.(string))), nil }
+func (upperCodec) Unmarshal(b []byte, v any) error { *v.(*string) = string(b); return nil }
+
+// TestEnvelopeCustomCodec: a reader's own codec decodes its own entries,
+// although the package does not know its ID.
+func TestEnvelopeCustomCodec(t *testing.T) {
+	t.Parallel()
+	e := Envelope{Codec: upperCodec{}}
+	data, err := e.Encode("shout", Meta{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got Post
-	if _, err := (&Envelope{Codec: Gob}).Decode(data, &got); err != nil || !equalPost(got, newPost(3)) {
-		t.Errorf("Gob envelope Decode(JSON data) = %+v, %v, want post 3", got, err)
+	var s string
+	if m, err := e.Decode(data, &s); err != nil || s != "SHOUT" || m.Codec != (upperCodec{}) {
+		t.Errorf("Decode(custom codec entry) = %q, %v, %v, want \"SHOUT\"", s, m.Codec, err)
+	}
+	if _, err := Decode(data, &s); !errors.Is(err, ErrCodecMismatch) || !strings.Contains(err.Error(), "id 200") {
+		t.Errorf("default Decode(custom codec entry) = %v, want ErrCodecMismatch naming id 200", err)
+	}
+	if _, err := DecodeMeta(data); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("DecodeMeta(custom codec entry) = %v, want ErrCorrupt (unknown built-in)", err)
 	}
 }
 
@@ -221,7 +299,7 @@ func TestEnvelopeBitFlips(t *testing.T) {
 		for bit := range len(data) * 8 {
 			flipped[bit/8] ^= 1 << (bit % 8)
 			var p Post
-			if _, err := Decode(flipped, &p); !errors.Is(err, ErrCorrupt) {
+			if _, err := anyReader.Decode(flipped, &p); !errors.Is(err, ErrCorrupt) {
 				t.Errorf("envelope %d: Decode(bit %d flipped) = %v, want ErrCorrupt", i, bit, err)
 			}
 			if _, err := DecodeMeta(flipped); !errors.Is(err, ErrCorrupt) {
@@ -237,7 +315,7 @@ func TestEnvelopeTruncated(t *testing.T) {
 	for i, data := range validEnvelopes(t) {
 		for n := range len(data) {
 			var p Post
-			if _, err := Decode(data[:n], &p); !errors.Is(err, ErrCorrupt) {
+			if _, err := anyReader.Decode(data[:n], &p); !errors.Is(err, ErrCorrupt) {
 				t.Errorf("envelope %d: Decode(first %d of %d bytes) = %v, want ErrCorrupt", i, n, len(data), err)
 			}
 		}
@@ -286,7 +364,7 @@ func TestEnvelopeForeignAndInvalid(t *testing.T) {
 	}
 	for name, data := range cases {
 		var p Post
-		if _, err := Decode(data, &p); !errors.Is(err, ErrCorrupt) {
+		if _, err := anyReader.Decode(data, &p); !errors.Is(err, ErrCorrupt) {
 			t.Errorf("Decode(%s) = %v, want ErrCorrupt", name, err)
 		}
 	}
@@ -312,7 +390,7 @@ func TestCompressionBomb(t *testing.T) {
 	zeros = nil
 
 	const maxSize = 1 << 20
-	e := Envelope{MaxSize: maxSize}
+	e := Envelope{Codec: Raw, MaxSize: maxSize}
 	cases := []struct {
 		name string
 		alg  Compression
@@ -337,7 +415,7 @@ func TestCompressionBomb(t *testing.T) {
 		}
 		// With the default limit (64 MiB) the 32 MiB payloads decode.
 		if len(tc.data) < 1<<20 && tc.name[len(tc.name)-5:] == "32MiB" {
-			if _, err := Decode(env, &b); err != nil || len(b) != 32<<20 {
+			if _, err := (&Envelope{Codec: Raw}).Decode(env, &b); err != nil || len(b) != 32<<20 {
 				t.Errorf("Decode(%s) with default MaxSize = %d bytes, %v, want 32 MiB", tc.name, len(b), err)
 			}
 		}
@@ -364,8 +442,8 @@ func TestLyingCompressedSizeBounded(t *testing.T) {
 		env := finish(nil, []byte{magic0, magic1, version, idRaw, byte(tc.alg), 0, 0, 0, 0, 0, 0}, tc.data)
 		var b []byte
 		var err error
-		n := allocated(func() { _, err = Decode(env, &b) })
-		if !errors.Is(err, ErrCorrupt) {
+		n := allocated(func() { _, err = (&Envelope{Codec: Raw}).Decode(env, &b) })
+		if !errors.Is(err, ErrCorrupt) || errors.Is(err, ErrCodecMismatch) {
 			t.Errorf("Decode(%s claiming %d bytes) = %v, want ErrCorrupt", tc.name, claim, err)
 		}
 		if limit := allocLimit(len(env)) + 8*uint64(len(env)); n > limit {

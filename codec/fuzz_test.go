@@ -3,6 +3,11 @@ package codec
 import (
 	"bytes"
 	"errors"
+	"maps"
+	"math"
+	"reflect"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -28,9 +33,18 @@ func addHostileSeeds(f *testing.F) {
 func FuzzRoundTripCodec(f *testing.F) {
 	f.Add("hello", []byte{1, 2, 3}, int64(-5), 1.5, int64(1710428966535897932), "k")
 	f.Add("", []byte(nil), int64(0), 0.0, int64(0), "")
+	f.Add("\xff", []byte{0}, int64(-1), math.NaN(), int64(-1), "\xc3")
 	f.Fuzz(func(t *testing.T, s string, b []byte, n int64, fl float64, ns int64, k string) {
 		in := fuzzValue{S: s, B: b, N: n, F: fl, T: time.Unix(0, ns).UTC(), M: map[string]string{k: s}}
-		for _, c := range []Codec{MsgPack, Gob} { // JSON rewrites invalid UTF-8 and NaN
+		for _, c := range allCodecs {
+			in := in
+			if c == JSON {
+				// JSON text is UTF-8 and has no NaN or infinities.
+				in.S, in.M = strings.ToValidUTF8(s, "\uFFFD"), map[string]string{strings.ToValidUTF8(k, "\uFFFD"): strings.ToValidUTF8(s, "\uFFFD")}
+				if math.IsNaN(fl) || math.IsInf(fl, 0) {
+					in.F = 0
+				}
+			}
 			data, err := c.Marshal(in)
 			if err != nil {
 				t.Fatalf("%s.Marshal(%+v) = %v", c.Name(), in, err)
@@ -40,13 +54,73 @@ func FuzzRoundTripCodec(f *testing.F) {
 				t.Fatalf("%s.Unmarshal(Marshal(%+v)) = %v", c.Name(), in, err)
 			}
 			if got.S != in.S || !bytes.Equal(got.B, in.B) || got.N != in.N ||
-				(got.F != in.F && fl == fl) || !got.T.Equal(in.T) || got.M[k] != s {
+				(got.F != in.F && in.F == in.F) || !got.T.Equal(in.T) || !maps.Equal(got.M, in.M) {
 				t.Errorf("%s round trip = %+v, want %+v", c.Name(), got, in)
 			}
 		}
 		var got []byte
 		if data, err := Raw.Marshal(b); err != nil || Raw.Unmarshal(data, &got) != nil || !bytes.Equal(got, b) {
 			t.Errorf("raw round trip = %q, want %q", got, b)
+		}
+	})
+}
+
+// fuzzTree is the recursive type of FuzzRoundTripNested. Every node costs
+// two levels of nesting in every codec (the struct, then its slice or map),
+// so a chain of MaxDepth/2 nodes is the deepest accepted.
+type fuzzTree struct {
+	Name string
+	Kids []*fuzzTree
+	Tags map[string]*fuzzTree
+}
+
+// treeChain builds a chain of n nodes from shape: bit i of shape (cycled)
+// says whether node i holds its child in Kids or in Tags, and the names
+// come from name.
+func treeChain(n int, shape []byte, name string) *fuzzTree {
+	root := &fuzzTree{Name: name}
+	node := root
+	for i := 1; i < n; i++ {
+		kid := &fuzzTree{Name: name + strconv.Itoa(i)}
+		if len(shape) > 0 && shape[(i/8)%len(shape)]>>(i%8)&1 == 1 {
+			node.Tags = map[string]*fuzzTree{kid.Name: kid}
+		} else {
+			node.Kids = []*fuzzTree{kid}
+		}
+		node = kid
+	}
+	return root
+}
+
+// FuzzRoundTripNested round-trips recursive values of every depth through
+// every codec, bare and in an envelope with each compression: up to
+// MaxDepth they decode equal, beyond it every codec refuses them with
+// ErrCorrupt (never a crash, never a partial value).
+func FuzzRoundTripNested(f *testing.F) {
+	f.Add(uint8(1), []byte{0}, "a")
+	f.Add(uint8(MaxDepth/2), []byte{0xaa}, "n")
+	f.Add(uint8(MaxDepth/2+1), []byte{0x0f, 0xf0}, "deep")
+	f.Add(uint8(200), []byte{0xff}, "")
+	f.Fuzz(func(t *testing.T, n uint8, shape []byte, name string) {
+		name = strings.ToValidUTF8(name, "?")
+		in := treeChain(int(n)+1, shape, name)
+		ok := int(n)+1 <= MaxDepth/2
+		for _, c := range allCodecs {
+			for _, alg := range []Compression{NoCompression, S2, Zstd} {
+				e := Envelope{Codec: c, Compression: alg, Threshold: -1}
+				data, err := e.Encode(in, Meta{})
+				if err != nil {
+					t.Fatalf("%s.Encode(chain of %d) = %v", c.Name(), int(n)+1, err)
+				}
+				got := &fuzzTree{Name: "dirty"}
+				_, err = e.Decode(data, &got)
+				switch {
+				case ok && (err != nil || !reflect.DeepEqual(got, in)):
+					t.Fatalf("%s/%v: Decode(chain of %d) = %v, want it back", c.Name(), alg, int(n)+1, err)
+				case !ok && (!errors.Is(err, ErrCorrupt) || got != nil):
+					t.Fatalf("%s/%v: Decode(chain of %d) = %+v, %v, want nil and ErrCorrupt", c.Name(), alg, int(n)+1, got, err)
+				}
+			}
 		}
 	})
 }
@@ -69,7 +143,7 @@ func FuzzRoundTripCompression(f *testing.F) {
 				t.Fatal(err)
 			}
 			var out []byte
-			if _, err := Decode(data, &out); err != nil || !bytes.Equal(out, b) {
+			if _, err := e.Decode(data, &out); err != nil || !bytes.Equal(out, b) {
 				t.Fatalf("Decode(Encode(%q, %v)) = %q, %v", b, alg, out, err)
 			}
 			// Arbitrary bytes as a compressed payload must not panic.
@@ -100,7 +174,7 @@ func checkDecode(t *testing.T, data []byte) {
 	t.Helper()
 	{
 		var v any
-		meta, err := Decode(data, &v)
+		meta, err := anyReader.Decode(data, &v)
 		if _, merr := DecodeMeta(data); (merr == nil) != (err == nil) && !errors.Is(err, ErrCorrupt) {
 			t.Fatalf("DecodeMeta = %v but Decode = %v", merr, err)
 		}
@@ -116,7 +190,7 @@ func checkDecode(t *testing.T, data []byte) {
 			return // some decoded values (e.g. gob-decoded interfaces) cannot be re-encoded
 		}
 		var v2 any
-		meta2, err := Decode(again, &v2)
+		meta2, err := anyReader.Decode(again, &v2)
 		if err != nil || !sameMeta(meta, meta2) {
 			t.Fatalf("Decode(Encode(decoded)) = %+v, %v, want %+v", meta2, err, meta)
 		}
@@ -161,12 +235,22 @@ func FuzzUnmarshal(f *testing.F) {
 		f.Add(c.ID(), p)
 	}
 	f.Add(idJSON, []byte(`[[[[{"a":"b"}]]]]`))
+	// Deep and recursive values of every codec, just past MaxDepth.
+	deep := treeChain(MaxDepth/2+1, []byte{0x55}, "x")
+	for _, c := range allCodecs {
+		data, _ := c.Marshal(deep)
+		f.Add(c.ID(), data)
+	}
+	f.Add(idGob, gobDeepList(f, MaxDepth))
+	f.Add(idGob, gobBoxChain(f, MaxDepth))
+	f.Add(idMsgPack, append(bytes.Repeat([]byte{0x91}, MaxDepth+1), 0xc0))
+	f.Add(idJSON, []byte(strings.Repeat("[", MaxDepth+1)+strings.Repeat("]", MaxDepth+1)))
 	f.Fuzz(func(t *testing.T, id byte, data []byte) {
 		c, ok := ByID(id)
 		if !ok {
 			return
 		}
-		for _, target := range hostileTargets() {
+		for _, target := range append(hostileTargets(), new(deepList), new(gobBox), new(*fuzzTree)) {
 			if err := c.Unmarshal(data, target); err != nil && !errors.Is(err, ErrCorrupt) {
 				var ute *UnsupportedTypeError
 				if c == Raw && errors.As(err, &ute) {
@@ -174,6 +258,49 @@ func FuzzUnmarshal(f *testing.F) {
 				}
 				t.Fatalf("%s.Unmarshal(%T) = %v, want nil or ErrCorrupt", c.Name(), target, err)
 			}
+		}
+	})
+}
+
+func FuzzCheckGob(f *testing.F) {
+	for _, v := range gobValues() {
+		data, _ := Gob.Marshal(v)
+		f.Add(data)
+	}
+	f.Add(gobDeepList(f, MaxDepth+1))
+	f.Add(gobBoxChain(f, MaxDepth+1))
+	f.Add(gobTypeChain(5))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		err := checkGob(data)
+		if err != nil && !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("checkGob = %v, want nil or ErrCorrupt", err)
+		}
+		var list deepList
+		var box gobBox
+		var tree *fuzzTree
+		for _, target := range []any{&list, &box, &tree, new(Post), new(any), new(map[string]any)} {
+			uerr := Gob.Unmarshal(data, target)
+			if err != nil && uerr == nil {
+				t.Fatalf("checkGob = %v but Unmarshal(%T) succeeded", err, target)
+			}
+			if uerr != nil && !errors.Is(uerr, ErrCorrupt) {
+				t.Fatalf("Unmarshal(%T) = %v, want nil or ErrCorrupt", target, uerr)
+			}
+		}
+		// What checkGob let through nests at most MaxDepth deep.
+		nodes, boxes := 0, 0
+		for p := &list; p != nil; p = p.Next {
+			nodes++
+		}
+		for v := any(box); ; boxes++ {
+			b, ok := v.(gobBox)
+			if !ok {
+				break
+			}
+			v = b.V
+		}
+		if nodes > MaxDepth || boxes > MaxDepth {
+			t.Fatalf("decoded a list of %d and %d nested boxes, want <= %d", nodes, boxes, MaxDepth)
 		}
 	})
 }

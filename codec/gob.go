@@ -4,23 +4,28 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/gob"
-	"reflect"
 )
 
 // Gob is the encoding/gob codec. Each value is encoded as a self-contained
 // stream (type descriptors included), so it is larger than [MsgPack]. Interface
 // values need [gob.Register].
 //
+// Before decoding, Unmarshal walks the stream the way encoding/gob reads it,
+// without allocating values: type definitions must be well formed and
+// unambiguous, values may nest at most [MaxDepth] structs, arrays, slices
+// and maps deep (through recursive types and interface values alike),
+// declared lengths must fit in the message and counts in the input, and the
+// stream must be exactly one value. encoding/gob itself has no depth bound:
+// a deep value for a recursive type overflows the stack, which kills the
+// process. An interface value whose concrete type is first sent inside
+// another interface value is refused: its declared length covers only its
+// first part, so encoding/gob's discarding path would misread it. Decoder
+// panics become [ErrCorrupt].
+//
 // WARNING: gob is about 10x slower to decode than MsgPack (~200 allocations
 // for a typical struct) and the Go team does not harden encoding/gob against
-// adversarial input. Unmarshal therefore checks that every gob message length
-// fits in the input, then decodes the stream once while discarding it
-// (encoding/gob's ignore path reads declared element counts against the input
-// instead of allocating them, so a 26-byte input claiming 20 million map
-// entries fails there), and only then decodes into v; nothing may trail the
-// value, and decoder panics become [ErrCorrupt]. The dry run doubles the
-// decoding cost. Prefer MsgPack for data others can write. It is safe for
-// concurrent use.
+// adversarial input; the walk above bounds its recursion and allocation, but
+// prefer MsgPack for data others can write. It is safe for concurrent use.
 var Gob Codec = gobCodec{}
 
 type gobCodec struct{}
@@ -40,22 +45,13 @@ func (gobCodec) Unmarshal(data []byte, v any) (err error) {
 	if err := resetTarget(v); err != nil {
 		return err
 	}
-	defer recoverCorrupt("gob", &err)
-	if err := checkGobFraming(data); err != nil {
+	defer recoverCorrupt("gob", v, &err)
+	if err := checkGob(data); err != nil {
 		return err
 	}
-	// Dry run: discard the value. encoding/gob sizes maps from their
-	// declared count when decoding into a value (MakeMapWithSize) but not
-	// when discarding, where a count larger than the input runs out of input.
-	if err := gob.NewDecoder(bytes.NewReader(data)).DecodeValue(reflect.Value{}); err != nil {
+	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(v); err != nil {
+		zeroTarget(v)
 		return corrupt("gob", err)
-	}
-	r := bytes.NewReader(data)
-	if err := gob.NewDecoder(r).Decode(v); err != nil {
-		return corrupt("gob", err)
-	}
-	if r.Len() != 0 {
-		return corruptf("gob: %v (%d bytes)", errTrailing, r.Len())
 	}
 	return nil
 }

@@ -197,6 +197,33 @@ func gobMapBomb(t *testing.T, n uint64) []byte {
 	return append(out, patched...)
 }
 
+// gobKey is a struct map key: a struct at the end of a gob message decodes
+// from zero bytes, so encoding/gob walks any declared count of them.
+type gobKey struct{ A int }
+
+// gobStructMapBomb is a top-level map[gobKey]gobKey claiming n entries
+// with no bytes behind them.
+func gobStructMapBomb(t *testing.T, n uint64) []byte {
+	t.Helper()
+	valid, err := Gob.Marshal(map[gobKey]gobKey{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := 0
+	for off := 0; off < len(valid); {
+		l, size, _ := gobUint(valid[off:])
+		last = off
+		off += size + int(l)
+	}
+	l, size, _ := gobUint(valid[last:])
+	msg := bytes.Clone(valid[last+size : last+size+int(l)])
+	if msg[len(msg)-1] != 0x00 { // count 0
+		t.Fatalf("map layout not found in % x", msg)
+	}
+	msg = append(msg[:len(msg)-1], 0xfc, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	return gobMessage(bytes.Clone(valid[:last]), msg)
+}
+
 func TestHostileGobFraming(t *testing.T) {
 	// Not parallel: measures allocations.
 	valid, err := Gob.Marshal(newPost(1))
@@ -205,6 +232,7 @@ func TestHostileGobFraming(t *testing.T) {
 	}
 	inputs := map[string][]byte{
 		"map-20M-entries":   gobMapBomb(t, 20_000_000),
+		"struct-map-20M":    gobStructMapBomb(t, 20_000_000),
 		"message-1GiB":      {0xfc, 0x3f, 0xff, 0xff, 0xff, 0x01, 0x02},
 		"message-8-bytes":   {0xf8, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
 		"bad-length-prefix": {0xf0, 0x01},
@@ -214,7 +242,7 @@ func TestHostileGobFraming(t *testing.T) {
 	}
 	for name, in := range inputs {
 		// The map bomb needs its own type as target to reach map sizing.
-		for _, target := range append(hostileTargets(), new(map[string]int)) {
+		for _, target := range append(hostileTargets(), new(map[string]int), new(map[gobKey]gobKey)) {
 			var err error
 			n := allocated(func() { err = Gob.Unmarshal(in, target) })
 			if !errors.Is(err, ErrCorrupt) {

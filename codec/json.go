@@ -22,11 +22,12 @@ func (jsonCodec) Unmarshal(data []byte, v any) (err error) {
 	if err := resetTarget(v); err != nil {
 		return err
 	}
-	defer recoverCorrupt("json", &err)
+	defer recoverCorrupt("json", v, &err)
 	if err := checkJSONDepth(data); err != nil {
 		return err
 	}
 	if err := json.Unmarshal(data, v); err != nil {
+		zeroTarget(v)
 		return corrupt("json", err)
 	}
 	return nil

@@ -54,11 +54,12 @@ func (msgpackCodec) Unmarshal(data []byte, v any) (err error) {
 	if err := resetTarget(v); err != nil {
 		return err
 	}
-	defer recoverCorrupt("msgpack", &err)
+	defer recoverCorrupt("msgpack", v, &err)
 	if err := checkMsgpack(data); err != nil {
 		return err
 	}
 	if err := msgpack.Unmarshal(data, v); err != nil {
+		zeroTarget(v)
 		return corrupt("msgpack", err)
 	}
 	return nil

@@ -1,10 +1,59 @@
 package memo
 
 import (
+	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cachekit/cachekit/backend"
 )
+
+// call runs one backend operation under BackendTimeout and the circuit
+// breaker. Misses are not failures; nor is the caller's own cancellation.
+func (c *Cache[V]) call(ctx context.Context, op func(context.Context) error) error {
+	if !c.breaker.allow() {
+		return errBreakerOpen
+	}
+	return c.callThrough(ctx, op)
+}
+
+// callWrite is call for a write the caller waits for (Set, Invalidate,
+// Clear): it is never refused by an open breaker, it is the probe, so a
+// backend that is back takes writes at once instead of after a cooldown.
+func (c *Cache[V]) callWrite(ctx context.Context, op func(context.Context) error) error {
+	return c.callThrough(ctx, op)
+}
+
+// callThrough runs op and records its outcome in the breaker.
+func (c *Cache[V]) callThrough(ctx context.Context, op func(context.Context) error) error {
+	var err error
+	if cctx, ok := c.detachedTimeout(ctx, &c.timeouts); ok {
+		err = op(cctx)
+	} else {
+		cctx, cancel := context.WithTimeout(ctx, c.opts.BackendTimeout)
+		err = op(cctx)
+		cancel()
+	}
+	if err != nil && ctx.Err() != nil {
+		c.breaker.abandon() // the caller left; says nothing about the backend
+		return err
+	}
+	failed := err != nil && !errors.Is(err, backend.ErrNotFound) && !errors.Is(err, backend.ErrInvalidTTL)
+	switch c.breaker.record(!failed) {
+	case +1:
+		c.event(EventBreakerOpen, "", 0, err)
+		c.opts.Logger.Warn("memo: backend failing; circuit breaker open", "namespace", c.opts.Namespace, "err", err)
+	case -1:
+		c.event(EventBreakerClose, "", 0, nil)
+		c.opts.Logger.Info("memo: backend recovered; circuit breaker closed", "namespace", c.opts.Namespace)
+	}
+	if failed {
+		c.event(EventBackendError, "", 0, err)
+	}
+	return err
+}
 
 // breaker is a consecutive-failure circuit breaker. Closed: every call goes
 // through. After threshold consecutive failures it opens: calls are

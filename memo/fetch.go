@@ -78,32 +78,6 @@ type Info struct {
 	Coalesced bool      // the value came from another caller's load
 }
 
-// Fetch is the general form of [Cache.Get]: fetch decides per value how
-// long it stays fresh, its stale windows, and whether it may be stored or
-// shared, and can revalidate the stale entry it is handed. Fetch reports
-// where the value came from. It is the engine behind HTTP response caching.
-//
-// WARNING: every fetch function passed for the same key must compute the
-// same value, unless it marks results Private.
-func (c *Cache[V]) Fetch(ctx context.Context, key string, fetch FetchFunc[V]) (V, Info, error) {
-	now := c.nanotime()
-	gen := c.generationAt(now)
-	if c.l1 != nil {
-		if e, ok := c.l1.get(key, gen, now); ok {
-			c.event(EventHitL1, key, 0, nil)
-			if c.earlyRefreshDue(e.meta, time.Unix(0, now)) {
-				c.refreshEarly(ctx, key, gen, fetch)
-			}
-			return e.val, e.meta.info(SourceL1), nil
-		}
-	}
-	if err := ctx.Err(); err != nil {
-		var zero V
-		return zero, Info{}, err
-	}
-	return c.slow(ctx, key, gen, nil, fetch)
-}
-
 // loadFetch adapts a LoadFunc.
 func loadFetch[V any](load LoadFunc[V]) FetchFunc[V] {
 	return func(ctx context.Context, _ *Entry[V]) (Result[V], error) {

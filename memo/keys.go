@@ -1,11 +1,14 @@
 package memo
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync/atomic"
+	"time"
 
 	"github.com/cachekit/cachekit/backend"
 )
@@ -58,6 +61,60 @@ func (k *keyspace) counter(key string) string { return k.prefix + "n:" + backend
 
 // lock is the lock name for a data key.
 func lockName(dataKey string) string { return "memo-lock:" + dataKey }
+
+// The namespace generation is part of every data key; Clear moves the
+// namespace to a new one. Each node reads it from the backend at most
+// every second (and learns of a Clear at once through pub/sub).
+
+// generation returns the namespace generation, refreshing it in the
+// background when it was last read from the backend over a second ago.
+func (c *Cache[V]) generation() uint64 { return c.generationAt(c.nanotime()) }
+
+// generationAt is generation with the hot-path clock already read.
+func (c *Cache[V]) generationAt(now int64) uint64 {
+	const refreshEvery = int64(time.Second)
+	if now-c.genCheckedAt.Load() > refreshEvery && c.genRefresh.CompareAndSwap(false, true) {
+		c.background(func() {
+			defer c.genRefresh.Store(false)
+			ctx, cancel := context.WithTimeout(context.Background(), c.opts.BackendTimeout)
+			defer cancel()
+			c.loadGeneration(ctx)
+		})
+	}
+	return c.gen.Load()
+}
+
+// loadGeneration reads the namespace generation from the backend; on a
+// failure it keeps the last one known and retries later.
+func (c *Cache[V]) loadGeneration(ctx context.Context) {
+	var raw []byte
+	err := c.call(ctx, func(ctx context.Context) (err error) {
+		raw, err = c.backend.Get(ctx, c.keys.gen())
+		return err
+	})
+	switch {
+	case errors.Is(err, backend.ErrNotFound):
+		c.setGeneration(0)
+	case err == nil:
+		g, perr := strconv.ParseUint(string(raw), 10, 64)
+		if perr != nil {
+			c.opts.Logger.Warn("memo: corrupt namespace generation; ignoring", "key", c.keys.gen(), "err", perr)
+			return
+		}
+		c.setGeneration(g)
+	default:
+		return // keep the last known generation; retry later
+	}
+	c.genCheckedAt.Store(c.nanotime())
+}
+
+// setGeneration moves this node to generation g, flushing its L1 when g
+// is new.
+func (c *Cache[V]) setGeneration(g uint64) {
+	if old := c.gen.Swap(g); old != g && c.l1 != nil {
+		c.flushL1()
+	}
+}
 
 // DefaultKey turns a key of any comparable type into a string key: strings
 // are used as they are, integers in decimal, fmt.Stringer through String,

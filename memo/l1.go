@@ -1,6 +1,7 @@
 package memo
 
 import (
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -96,4 +97,62 @@ func (c *l1[V]) flush() {
 		c.delete(k.(string))
 		return true
 	})
+}
+
+// putL1 keeps v in this node's L1, unless an invalidation was seen since
+// epoch (the value may predate it) or v is too close to its expiry.
+func (c *Cache[V]) putL1(key string, gen, epoch uint64, v V, m entryMeta) {
+	if c.l1 == nil {
+		return
+	}
+	now := c.opts.Now()
+	exp := now.Add(c.jitter(c.opts.L1TTL))
+	if !m.soft.IsZero() && m.soft.Before(exp) {
+		exp = m.soft
+	}
+	// L1 hits read a clock of millisecond resolution: stop serving an entry
+	// from L1 a little before it expires, and keep values with less
+	// freshness than that out of L1 altogether.
+	slack := int64(0)
+	if c.coarseClock {
+		slack = int64(l1ExpirySlack)
+	}
+	e := &l1Entry[V]{val: v, gen: gen, soft: m.soft.UnixNano() - slack, expires: exp.UnixNano() - slack, meta: m}
+	if m.soft.IsZero() {
+		e.soft = math.MaxInt64
+	}
+	if e.soft <= now.UnixNano() || e.expires <= now.UnixNano() {
+		return
+	}
+	c.l1.set(key, e)
+	if c.epoch.Load() != epoch {
+		// An invalidation raced with this write: it may predate v.
+		c.l1.delete(key)
+	}
+}
+
+// evictL1 removes key from this node's L1 and bumps the epoch, so that an
+// L1 write of a value read before now is undone. It reports whether an
+// entry was removed.
+func (c *Cache[V]) evictL1(key string) bool {
+	c.epoch.Add(1)
+	return c.l1 != nil && c.l1.delete(key)
+}
+
+// evictL1Prefix is evictL1 for every key starting with prefix; it returns
+// how many entries it removed.
+func (c *Cache[V]) evictL1Prefix(prefix string) int {
+	c.epoch.Add(1)
+	if c.l1 == nil {
+		return 0
+	}
+	return c.l1.deletePrefix(prefix)
+}
+
+// flushL1 is evictL1 for every key.
+func (c *Cache[V]) flushL1() {
+	c.epoch.Add(1)
+	if c.l1 != nil {
+		c.l1.flush()
+	}
 }

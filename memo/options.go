@@ -38,8 +38,15 @@ type Options struct {
 	// incompatibly. Default 1.
 	Version int
 
-	// Codec serializes values. Default codec.Default (msgpack).
+	// Codec serializes values. Default codec.Default (msgpack). It is also
+	// the only codec stored entries are decoded with: an entry written with
+	// another codec is corrupt (a miss, counted in CorruptEntries, and
+	// overwritten).
 	Codec codec.Codec
+	// AcceptCodecs lists further codecs whose stored entries are decoded,
+	// to migrate a namespace from one codec to another without a wave of
+	// misses (see codec.Envelope.Accept). Default none.
+	AcceptCodecs []codec.Codec
 	// Compression applies to encoded values of at least
 	// CompressionThreshold bytes. Default none.
 	Compression codec.Compression

@@ -86,6 +86,32 @@ type ObserverFunc func(Event)
 // Observe calls f(e).
 func (f ObserverFunc) Observe(e Event) { f(e) }
 
+// Stats returns a snapshot of the Cache's counters.
+func (c *Cache[V]) Stats() Stats {
+	s := &c.stats
+	return Stats{
+		HitsL1: s.l1.load(), HitsBackend: s.hitsBackend.Load(), NegativeHits: s.negativeHits.Load(),
+		Misses: s.misses.Load(), Loads: s.loads.Load(), LoadErrors: s.loadErrors.Load(),
+		LoadPanics: s.loadPanics.Load(), Coalesced: s.coalesced.Load(), StaleServed: s.staleServed.Load(),
+		EarlyRefreshes: s.earlyRefreshes.Load(), Refreshes: s.refreshes.Load(), LockWaits: s.lockWaits.Load(),
+		LockWaitExpired: s.lockWaitExpired.Load(), StoresSkipped: s.storesSkipped.Load(),
+		BackendErrors: s.backendErrors.Load(), CorruptEntries: s.corrupt.Load(),
+		BreakerTrips: s.breakerTrips.Load(), BreakerOpen: c.breaker.isOpen(), L1Invalidations: s.l1Invalidations.Load(),
+	}
+}
+
+// event counts one event and reports it to the Observer.
+func (c *Cache[V]) event(k EventKind, key string, d time.Duration, err error) {
+	if k == EventHitL1 {
+		c.stats.l1.add()
+	} else if ctr := c.stats.counter(k); ctr != nil {
+		ctr.Add(1)
+	}
+	if c.opts.Observer != nil {
+		c.opts.Observer.Observe(Event{Kind: k, Key: key, Duration: d, Err: err})
+	}
+}
+
 type counters struct {
 	l1 stripedCounter // the hottest counter: striped so cores do not fight over one cache line
 

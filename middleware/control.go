@@ -1,12 +1,10 @@
 package middleware
 
 import (
-	"net/http"
 	"net/textproto"
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // maxDelta is the value RFC 9111 §1.2.2 says to use for a delta-seconds
@@ -25,12 +23,15 @@ type directives struct {
 	onlyIfCached, immutable             bool
 }
 
+// noDirectives is an absent Cache-Control field.
+var noDirectives = directives{maxAge: -1, sMaxAge: -1, maxStale: -1, minFresh: -1, swr: -1, sie: -1}
+
 // parseDirectives parses Cache-Control field lines (RFC 9111 §5.2). Names
 // are case-insensitive; the first occurrence of a directive wins; unknown
 // directives are ignored; qualified no-cache="…" and private="…" are
 // treated as their unqualified forms (stricter than required).
 func parseDirectives(lines []string) directives {
-	d := directives{maxAge: -1, sMaxAge: -1, maxStale: -1, minFresh: -1, swr: -1, sie: -1}
+	d := noDirectives
 	seen := map[string]bool{}
 	for _, line := range lines {
 		for len(line) > 0 {
@@ -126,45 +127,6 @@ func deltaSeconds(s string, present bool) int64 {
 		return maxDelta
 	}
 	return n
-}
-
-// parseAge parses an Age field (RFC 9111 §5.1): the first member of a
-// list; an invalid value is ignored (ok=false).
-func parseAge(lines []string) (time.Duration, bool) {
-	if len(lines) == 0 {
-		return 0, false
-	}
-	first, _, _ := strings.Cut(lines[0], ",")
-	n := deltaSeconds(strings.TrimSpace(first), true)
-	if n < 0 {
-		return 0, false
-	}
-	return time.Duration(n) * time.Second, true
-}
-
-// parseDate parses an HTTP-date (IMF-fixdate, RFC 850 or asctime).
-func parseDate(lines []string) (time.Time, bool) {
-	if len(lines) != 1 {
-		return time.Time{}, false
-	}
-	t, err := http.ParseTime(strings.TrimSpace(lines[0]))
-	if err != nil {
-		return time.Time{}, false
-	}
-	return t, true
-}
-
-// parseExpires parses Expires (RFC 9111 §5.3): an invalid value, such as
-// "0", means already expired (ok=true, expired=true).
-func parseExpires(lines []string) (t time.Time, present, expired bool) {
-	if len(lines) == 0 {
-		return time.Time{}, false, false
-	}
-	t, ok := parseDate(lines)
-	if !ok {
-		return time.Time{}, true, true
-	}
-	return t, true, false
 }
 
 // parseVary returns the canonical, sorted, de-duplicated field names of

@@ -24,14 +24,6 @@ func (o *originError) Error() string {
 	return fmt.Sprintf("middleware: origin answered %d", o.e.Status)
 }
 
-// unkeyedFields are request fields that frameworks use to build URLs or
-// route but that are not part of the key: the handler behind a shared
-// fetch never sees them, so they cannot poison an entry (with
-// TrustForwarded, X-Forwarded-Host and -Proto are keyed and kept).
-var unkeyedFields = []string{"X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Scheme", "X-Forwarded-Port",
-	"X-Forwarded-Server", "X-Host", "X-Original-Url", "X-Rewrite-Url", "X-Http-Method-Override", "X-Http-Method",
-	"X-Method-Override", "Forwarded"}
-
 var errNotCached = errors.New("middleware: only-if-cached and not cached")
 
 // conditionalFields are stripped from the request a fetch sends to the
@@ -39,21 +31,57 @@ var errNotCached = errors.New("middleware: only-if-cached and not cached")
 // answers the client's conditions itself.
 var conditionalFields = []string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", "Range"}
 
-// fetchFunc returns the memo fetch for this call: at the primary key
-// (index == nil) or at a variant of index.
-func (cl *call) fetchFunc(index *entry) memo.FetchFunc[*entry] {
-	return func(ctx context.Context, stale *memo.Entry[*entry]) (memo.Result[*entry], error) {
-		return cl.fetch(ctx, stale, index)
-	}
-}
-
+// fetch is the memo fetch of one key (the primary, or a variant of index):
+// it runs the handler on a recorder and turns what it recorded into a
+// memo result: stored and shared, served but not stored, or streamed.
 func (cl *call) fetch(ctx context.Context, stale *memo.Entry[*entry], index *entry) (memo.Result[*entry], error) {
 	c := cl.c
-	// The handler is bounded by memo's load timeout (ctx) while its
-	// response is being recorded; once it streams to its own client (past
-	// MaxBodySize, a Flush), it lives as long as that client does (the
-	// claim cancels it when the client leaves), so a long download is not
-	// cut at the load timeout.
+	prev := staleResponse(stale)
+	req, cancel, stop := cl.request(ctx, prev)
+	defer stop()
+	cl.setFwd(stale, index)
+	rec := &recorder{cl: cl, cancel: cancel, head: cl.r.Method == http.MethodHead, header: http.Header{}, max: c.o.MaxBodySize}
+	var purge purgeMark
+	if c.o.TagHeader != "" || c.keyed() {
+		purge = c.purgeSnapshot(ctx) // see storeTags
+	}
+	reqTime := c.o.Now()
+	defer cl.release(rec)
+	cl.render(rec, req)
+	respTime := c.o.Now()
+	if rec.unrecorded() {
+		if (rec.stream || rec.hijacked) && index == nil {
+			cl.markPass(ctx) // a streamed (over-cap, flushed) or hijacked response
+		}
+		return memo.Result[*entry]{Private: true}, nil
+	}
+	if err := rec.complete(req.Context()); err != nil {
+		return memo.Result[*entry]{}, err
+	}
+	e, p := cl.entryOf(rec, prev, reqTime, respTime)
+	if e.Status >= 500 && prev != nil && stale.Expires.Add(time.Duration(prev.StaleIfError)).After(c.o.Now()) {
+		return memo.Result[*entry]{}, &originError{e}
+	}
+	return cl.resultOf(ctx, e, p, index, purge), nil
+}
+
+// staleResponse is the stored response a fetch may revalidate, or nil.
+func staleResponse(stale *memo.Entry[*entry]) *entry {
+	if stale != nil && stale.Value != nil && !stale.Value.Index && !stale.Value.Pass {
+		return stale.Value
+	}
+	return nil
+}
+
+// request builds the request the handler sees: a GET without the client's
+// conditions and unkeyed fields, made conditional on prev's validators.
+//
+// The handler is bounded by memo's load timeout (ctx) while its response
+// is being recorded; once it streams to its own client (past MaxBodySize,
+// a Flush), it lives as long as that client does (the claim cancels it
+// when the client leaves), so a long download is not cut at the load
+// timeout. stop releases the request's context.
+func (cl *call) request(ctx context.Context, prev *entry) (req *http.Request, cancel context.CancelFunc, stop func()) {
 	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	stopTimeout := context.AfterFunc(ctx, func() {
 		cl.mu.Lock()
@@ -63,110 +91,106 @@ func (cl *call) fetch(ctx context.Context, stale *memo.Entry[*entry], index *ent
 			cancel()
 		}
 	})
-	defer stopTimeout()
-	defer cancel()
-	req := cl.r.Clone(hctx)
+	req = cl.r.Clone(hctx)
 	req.Method = http.MethodGet
 	for _, f := range conditionalFields {
 		req.Header.Del(f)
 	}
-	for _, f := range unkeyedFields {
-		if !c.o.TrustForwarded || (f != "X-Forwarded-Host" && f != "X-Forwarded-Proto") {
-			req.Header.Del(f)
-		}
-	}
-	var old, prev *entry // prev: the stale response; old: one to revalidate
-	if stale != nil && stale.Value != nil && !stale.Value.Index {
-		prev = stale.Value
-	}
-	if prev != nil && prev.validators() {
-		old = prev
-		if et := old.Header.Get("Etag"); et != "" {
+	cl.c.stripUnkeyed(req.Header)
+	if prev != nil {
+		if et := prev.Header.Get("Etag"); et != "" {
 			req.Header.Set("If-None-Match", et)
 		}
-		if lm := old.Header.Get("Last-Modified"); lm != "" {
+		if lm := prev.Header.Get("Last-Modified"); lm != "" {
 			req.Header.Set("If-Modified-Since", lm)
 		}
 	}
-	cl.mu.Lock()
-	if cl.state == writerOpen {
-		switch {
-		case stale != nil && stale.Value != nil && !stale.Value.Index:
-			cl.fwd = "stale"
-		case index != nil:
-			cl.fwd = "vary-miss"
-		default:
-			cl.fwd = "uri-miss"
-		}
-	}
-	cl.mu.Unlock()
+	return req, cancel, func() { stopTimeout(); cancel() }
+}
 
-	rec := &recorder{cl: cl, cancel: cancel, head: cl.r.Method == http.MethodHead, header: http.Header{}, max: c.o.MaxBodySize}
-	var purgedBefore uint64
-	var purgeKnown bool
-	if c.o.TagHeader != "" {
-		purgedBefore, purgeKnown = c.purgeSnapshot(ctx) // see the tag check below
+// setFwd records, for Cache-Status, why this caller's fetch ran.
+func (cl *call) setFwd(stale *memo.Entry[*entry], index *entry) {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	if cl.state != writerOpen {
+		return
 	}
-	reqTime := c.o.Now()
-	defer func() {
-		if rec.stream {
-			cl.mu.Lock()
-			close(cl.done)
-			cl.mu.Unlock()
-		}
-	}()
+	switch {
+	case stale != nil && stale.Value != nil && !stale.Value.Index:
+		cl.fwd = "stale"
+	case index != nil:
+		cl.fwd = "vary-miss"
+	default:
+		cl.fwd = "uri-miss"
+	}
+}
+
+// release hands the client writer back once a fetch that streamed to it
+// is done.
+func (cl *call) release(rec *recorder) {
+	if rec.stream {
+		cl.mu.Lock()
+		close(cl.done)
+		cl.mu.Unlock()
+	}
+}
+
+// render runs the handler on rec.
+func (cl *call) render(rec *recorder, req *http.Request) {
 	cl.next.ServeHTTP(rec, req)
-	respTime := c.o.Now()
 	if !rec.wrote && !rec.hijacked {
 		rec.WriteHeader(http.StatusOK)
 	}
-	if rec.stream || rec.hijacked || rec.discard || rec.flushed {
-		if rec.stream && !rec.sentHead && !rec.hijacked {
-			rec.sendHead()
-		}
-		if (rec.stream || rec.hijacked) && index == nil {
-			cl.markPass(ctx) // a streamed (over-cap, flushed) or hijacked response
-		}
-		return memo.Result[*entry]{Private: true}, nil
+	if rec.stream && !rec.sentHead && !rec.hijacked {
+		rec.sendHead()
 	}
-	cl.setFwdStatus(rec.status)
+}
 
+// entryOf builds the entry for a recorded response (merged into prev for
+// a 304) and the storage policy for it.
+func (cl *call) entryOf(rec *recorder, prev *entry, reqTime, respTime time.Time) (*entry, policy) {
+	cl.setFwdStatus(rec.status)
 	e := &entry{Status: rec.status, Header: storedHeader(rec.header), Body: slices.Clip(rec.body)}
-	if rec.status == http.StatusNotModified && old != nil {
+	if rec.status == http.StatusNotModified && prev != nil && prev.validators() {
 		if rec.header.Get("Date") == "" {
 			// An in-process handler does not set Date (net/http adds it on
 			// the wire): the 304 was generated now, and the merged entry
 			// must not keep the old Date (RFC 9111 §4.3.4 freshening).
 			rec.header.Set("Date", respTime.UTC().Format(http.TimeFormat))
 		}
-		e = merge304(old, rec.header)
+		e = merge304(prev, rec.header)
 		cl.setFwdStatus(http.StatusNotModified)
 	}
 	if e.Header.Get("Date") == "" {
 		e.Header["Date"] = []string{respTime.UTC().Format(http.TimeFormat)}
 	}
-	p := c.decide(cl.r, e.Status, e.Header, reqTime, respTime)
+	p := cl.c.decide(cl.r, e.Status, e.Header, reqTime, respTime)
 	e.ResponseTime = respTime.UnixNano()
 	e.InitialAge = int64(p.initialAge)
 	e.Lifetime = int64(p.lifetime)
 	e.StaleIfError = int64(p.sie)
 	e.AuthOK = p.authOK
+	return e, p
+}
 
-	if e.Status >= 500 && prev != nil && stale.Expires.Add(time.Duration(prev.StaleIfError)).After(c.o.Now()) {
-		return memo.Result[*entry]{}, &originError{e}
-	}
+// resultOf turns a response and its policy into the memo result: private
+// when it may not be stored, else stored with its freshness, tags and
+// (at the primary key of a Vary response) as a new vary index.
+func (cl *call) resultOf(ctx context.Context, e *entry, p policy, index *entry, purge purgeMark) memo.Result[*entry] {
+	c := cl.c
+	private := memo.Result[*entry]{Value: e, Private: true}
 	if !p.store {
 		if index == nil && passWorthy(p.why) {
 			cl.markPass(ctx)
 		}
-		return memo.Result[*entry]{Value: e, Private: true}, nil
+		return private
 	}
 	vary, _ := parseVary(e.Header.Values("Vary"))
 	if index != nil && !slices.Equal(vary, index.Vary) {
 		cl.mu.Lock()
 		cl.staleIndex = true
 		cl.mu.Unlock()
-		return memo.Result[*entry]{Value: e, Private: true}, nil
+		return private
 	}
 	res := memo.Result[*entry]{Value: e, TTL: p.lifetime - p.initialAge, StaleWhileRevalidate: p.swr, StaleIfError: p.sie}
 	if e.validators() {
@@ -175,38 +199,32 @@ func (cl *call) fetch(ctx context.Context, stale *memo.Entry[*entry], index *ent
 	if res.TTL <= 0 {
 		res.TTL = time.Nanosecond // stale on arrival: kept only to revalidate
 	}
-	if tags := parseTags(e.Header.Values(c.o.TagHeader)); len(tags) > 0 {
-		gens, err := c.tagGens(ctx, tags)
-		if err != nil {
-			return memo.Result[*entry]{Value: e, Private: true}, nil
-		}
-		e.Tags, e.TagGens = tags, gens
-		for _, g := range gens {
-			if purgeKnown && g > purgedBefore && g < 1<<63 {
-				// One of its tags was purged while this response was
-				// rendered: it may predate the purge. Serve it, don't store.
-				res.NoStore = true
-			}
-		}
+	if !c.storeTags(ctx, cl.key, e, &res, purge) {
+		return private
 	}
 	if index == nil && len(vary) > 0 {
-		// The primary key becomes a vary index; the response goes to its
-		// variant, stored before the index is published so that callers
-		// coalesced on the index find it.
-		idx := &entry{Index: true, Vary: vary, Gen: rand.Uint64()}
-		vk := variantKey(cl.key, idx.Gen, vary, cl.r.Header)
-		if c.variantAllowed(ctx, cl.key, idx.Gen, vk) {
-			_, _, _ = c.vars.Fetch(ctx, vk, func(context.Context, *memo.Entry[*entry]) (memo.Result[*entry], error) { return res, nil })
-		}
-		cl.mu.Lock()
-		cl.own = e
-		cl.mu.Unlock()
-		return memo.Result[*entry]{Value: idx, TTL: max(indexTTL, res.TTL+res.Retain+p.swr+p.sie)}, nil
+		return cl.newIndex(ctx, e, res, vary)
 	}
 	if index != nil && !c.variantAllowed(ctx, cl.key, index.Gen, variantKey(cl.key, index.Gen, index.Vary, cl.r.Header)) {
-		return memo.Result[*entry]{Value: e, Private: true}, nil
+		return private
 	}
-	return res, nil
+	return res
+}
+
+// newIndex makes the primary key a vary index; the response goes to its
+// variant, stored before the index is published so that callers coalesced
+// on the index find it.
+func (cl *call) newIndex(ctx context.Context, e *entry, res memo.Result[*entry], vary []string) memo.Result[*entry] {
+	c := cl.c
+	idx := &entry{Index: true, Vary: vary, Gen: rand.Uint64()}
+	vk := variantKey(cl.key, idx.Gen, vary, cl.r.Header)
+	if c.variantAllowed(ctx, cl.key, idx.Gen, vk) {
+		_, _, _ = c.vars.Fetch(ctx, vk, func(context.Context, *memo.Entry[*entry]) (memo.Result[*entry], error) { return res, nil })
+	}
+	cl.mu.Lock()
+	cl.own = e
+	cl.mu.Unlock()
+	return memo.Result[*entry]{Value: idx, TTL: max(indexTTL, res.TTL+res.Retain+res.StaleWhileRevalidate+res.StaleIfError)}
 }
 
 // markPass remembers for PassTTL that this URL's responses are not

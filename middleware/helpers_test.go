@@ -1,6 +1,7 @@
 package middleware
 
 import (
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -55,3 +56,6 @@ func do(h http.Handler, method, target string, hdr ...string) *httptest.Response
 	h.ServeHTTP(w, r)
 	return w
 }
+
+// discardLogger drops log output of tests that provoke warnings.
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"reflect"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cachekit/cachekit/backend"
@@ -32,6 +35,15 @@ type Options struct {
 	TrustForwarded bool
 	// KeyHeaders are request header fields that are part of every key.
 	KeyHeaders []string
+	// TrustedHeaders are unkeyed request fields that the handler may see
+	// although they are not in the key: set it only for fields your own
+	// proxy always overwrites (for example X-Real-IP), and only if the
+	// response does not depend on them. Default none: the routing fields
+	// that frameworks use to rebuild URLs, schemes, hosts, methods and
+	// client addresses (X-Forwarded-*, X-Original-*, X-Override-*,
+	// X-Real-*, Forwarded, Front-End-Https, ... matched by family) are
+	// removed from the request a shared fetch sends to the handler.
+	TrustedHeaders []string
 	// Key, when set, returns an extra key component for a request (for
 	// example a tenant id). It must not return different values for
 	// requests whose responses may be shared.
@@ -105,19 +117,21 @@ type Options struct {
 	// Debug adds the cache key to Cache-Status.
 	Debug bool
 
-	// L1Size is the number of decoded responses kept in process. Default
-	// 4096; negative disables the L1.
-	L1Size int
-	// Locker coalesces misses across processes (see memo.Options.Locker).
-	Locker memo.Locker
-	// Observer receives memo's cache events.
-	Observer memo.Observer
-	// Logger: default slog.Default().
+	// Logger: default slog.Default(). It is also the engine's logger.
 	Logger *slog.Logger
-	// Now is the clock. Default time.Now.
+	// Now is the clock. Default time.Now. It is also the engine's clock.
 	Now func() time.Time
-	// Memo, when set, is the base for the memo options (backend timeout,
-	// breaker, load timeout...); the fields above override it.
+	// Memo holds the engine settings of the memo caches underneath:
+	// backend timeout, circuit breaker, load timeout, concurrency, L1
+	// (L1Size: zero means 4096 here, negative disables it), Locker to
+	// coalesce misses across processes, Observer, codec. Default nil: memo's
+	// defaults.
+	//
+	// The middleware owns the fields that HTTP decides per response or that
+	// it has its own option for: setting Namespace, TTL, Jitter, StaleTTL,
+	// StaleIfError, Beta, NegativeTTL, Logger or Now in Memo is an error
+	// from [New] (use Options.Namespace, Logger and Now; freshness comes
+	// from the responses and the options above).
 	Memo *memo.Options
 }
 
@@ -132,6 +146,15 @@ type Cache struct {
 	hosts    map[string]bool
 	statusOK map[int]bool
 	targeted string
+	budget   time.Duration // one request's backend budget: memo's BackendTimeout
+	// keepField are the unkeyed routing fields the handler still sees:
+	// keyed or trusted.
+	keepField map[string]bool
+
+	pending   pendingSet // URLs whose invalidation has not landed
+	closing   chan struct{}
+	closeOnce sync.Once
+	wg        sync.WaitGroup
 }
 
 var errOptions = errors.New("middleware: invalid options")
@@ -177,9 +200,6 @@ func New(b backend.Backend, opts *Options) (*Cache, error) {
 	if o.TagHeader == "" {
 		o.TagHeader = "Cache-Tag"
 	}
-	if o.L1Size == 0 {
-		o.L1Size = 4096
-	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -192,9 +212,16 @@ func New(b backend.Backend, opts *Options) (*Cache, error) {
 	case o.MaxBodySize < 0, o.MaxVariants < 0:
 		return nil, fmt.Errorf("%w: negative size", errOptions)
 	}
-	c := &Cache{o: o, b: b, hosts: map[string]bool{}}
+	c := &Cache{o: o, b: b, hosts: map[string]bool{}, closing: make(chan struct{})}
 	for _, h := range o.Hosts {
 		c.hosts[strings.ToLower(h)] = true
+	}
+	c.keepField = map[string]bool{}
+	for _, f := range append(slices.Clone(o.KeyHeaders), o.TrustedHeaders...) {
+		c.keepField[http.CanonicalHeaderKey(strings.ReplaceAll(f, "_", "-"))] = true
+	}
+	if o.TrustForwarded {
+		c.keepField["X-Forwarded-Host"], c.keepField["X-Forwarded-Proto"] = true, true
 	}
 	if o.Statuses != nil {
 		c.statusOK = map[int]bool{}
@@ -205,17 +232,13 @@ func New(b backend.Backend, opts *Options) (*Cache, error) {
 	if o.TargetedField != "-" {
 		c.targeted = http.CanonicalHeaderKey(o.TargetedField)
 	}
-	mo := memo.Options{}
-	if o.Memo != nil {
-		mo = *o.Memo
+	mo, err := engineOptions(o, opts != nil && opts.Now != nil)
+	if err != nil {
+		return nil, err
 	}
-	mo.Namespace = o.Namespace
-	mo.Jitter = -1
-	mo.StaleTTL, mo.StaleIfError, mo.Beta, mo.NegativeTTL = 0, 0, 0, 0
-	mo.L1Size = max(o.L1Size, 0)
-	mo.Locker, mo.Observer, mo.Logger = o.Locker, o.Observer, o.Logger
-	if opts != nil && opts.Now != nil {
-		mo.Now = o.Now
+	c.budget = mo.BackendTimeout
+	if c.budget <= 0 {
+		c.budget = 250 * time.Millisecond // memo's default
 	}
 	resp, err := memo.New[*entry](b, &mo)
 	if err != nil {
@@ -249,10 +272,95 @@ func New(b backend.Backend, opts *Options) (*Cache, error) {
 // expires, entries carrying the tag are (harmlessly) invalidated.
 const tagTTL = 7 * 24 * time.Hour
 
-// Close stops the Cache's background work. It does not close the backend.
+// Close stops the Cache's background work (pending invalidations are
+// abandoned). It does not close the backend.
 func (c *Cache) Close() error {
+	c.closeOnce.Do(func() { close(c.closing) })
+	c.wg.Wait()
 	return errors.Join(c.resp.Close(), c.vars.Close(), c.tags.Close())
 }
 
-// Stats returns the counters of the memo engine storing responses.
-func (c *Cache) Stats() memo.Stats { return c.resp.Stats() }
+// engineOptions returns the memo options of the response caches: the
+// caller's engine settings (Options.Memo) and the fields the middleware
+// owns. A field the middleware owns that Options.Memo sets is an error,
+// not silently replaced.
+func engineOptions(o Options, ownClock bool) (memo.Options, error) {
+	var mo memo.Options
+	if o.Memo != nil {
+		mo = *o.Memo
+	}
+	var owned []string
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{
+		{"Namespace", mo.Namespace != ""}, {"TTL", mo.TTL != 0}, {"Jitter", mo.Jitter != 0},
+		{"StaleTTL", mo.StaleTTL != 0}, {"StaleIfError", mo.StaleIfError != 0}, {"Beta", mo.Beta != 0},
+		{"NegativeTTL", mo.NegativeTTL != 0}, {"Logger", mo.Logger != nil}, {"Now", mo.Now != nil},
+	} {
+		if f.set {
+			owned = append(owned, f.name)
+		}
+	}
+	if len(owned) > 0 {
+		return mo, fmt.Errorf("%w: Memo.%s is set by the middleware (freshness comes from responses; use Options.Namespace, Logger, Now)",
+			errOptions, strings.Join(owned, ", Memo."))
+	}
+	mo.Namespace = o.Namespace
+	mo.Jitter = -1 // a response's freshness is exact
+	mo.Logger = o.Logger
+	if ownClock {
+		mo.Now = o.Now // else memo keeps its cheaper coarse clock
+	}
+	if mo.L1Size == 0 {
+		mo.L1Size = 4096
+	}
+	mo.L1Size = max(mo.L1Size, 0)
+	return mo, nil
+}
+
+// Stats are the counters of the memo engines under a [Cache]: responses,
+// vary indexes and variants together (tag generations are not included).
+type Stats struct {
+	memo.Stats
+	// InvalidationFailures counts failed attempts to invalidate a URL
+	// after an unsafe request; InvalidationsLanded counts the ones that
+	// landed on a retry; InvalidationsDropped the ones given up (after
+	// 10 minutes, or more than 10,000 URLs pending). InvalidationsPending
+	// is the number of URLs whose requests bypass this node's cache now.
+	InvalidationFailures uint64
+	InvalidationsLanded  uint64
+	InvalidationsDropped uint64
+	InvalidationsPending int
+}
+
+// Stats returns the cache's counters. It is safe for concurrent use.
+func (c *Cache) Stats() Stats {
+	return Stats{
+		Stats:                sumStats(c.resp.Stats(), c.vars.Stats()),
+		InvalidationFailures: c.pending.failures.Load(),
+		InvalidationsLanded:  c.pending.landed.Load(),
+		InvalidationsDropped: c.pending.dropped.Load(),
+		InvalidationsPending: int(c.pending.n.Load()),
+	}
+}
+
+// sumStats adds memo counters field by field (booleans: either).
+func sumStats(a, b memo.Stats) memo.Stats {
+	va, vb := reflect.ValueOf(&a).Elem(), reflect.ValueOf(b)
+	for i := range va.NumField() {
+		f := va.Field(i)
+		if !f.CanSet() {
+			continue
+		}
+		switch f.Kind() {
+		case reflect.Uint64, reflect.Uint32, reflect.Uint:
+			f.SetUint(f.Uint() + vb.Field(i).Uint())
+		case reflect.Int64, reflect.Int32, reflect.Int:
+			f.SetInt(f.Int() + vb.Field(i).Int())
+		case reflect.Bool:
+			f.SetBool(f.Bool() || vb.Field(i).Bool())
+		}
+	}
+	return a
+}

@@ -1,8 +1,11 @@
 package middleware
 
 import (
+	"context"
 	"net/http"
 	"time"
+
+	"github.com/cachekit/cachekit/memo"
 )
 
 // policy is the decision for one response: whether it may be stored and
@@ -123,4 +126,38 @@ func (c *Cache) decide(req *http.Request, status int, h http.Header, reqTime, re
 		p.store = true
 	}
 	return p
+}
+
+// Verdicts on a stored response a lookup found.
+const (
+	use        = iota // serve it
+	invalidate        // nobody may use it: invalidate it everywhere, fetch again
+	outdated          // a tag was purged since this node's L1 copy was made: the backend may hold a newer one
+)
+
+// usable decides whether the response a lookup found may be served as it
+// is. A response this request's own fetch produced is always usable.
+func (c *Cache) usable(ctx context.Context, cl *call, e *entry, info memo.Info) int {
+	if e == nil || e.Index || e.Pass || info.Source == memo.SourceLoad {
+		return use
+	}
+	rd, now := cl.rd, c.o.Now()
+	switch {
+	case !info.Stale && e.Lifetime <= e.InitialAge:
+		// Stale on arrival (no-cache, max-age=0) but still within the
+		// coarse clock's tick: never serve it unvalidated.
+		return invalidate
+	case c.o.ClientControl && (rd.noCache || rd.maxAge == 0 ||
+		(len(cl.r.Header.Values("Cache-Control")) == 0 && cl.r.Header.Get("Pragma") == "no-cache")):
+		return invalidate
+	case c.o.ClientControl && rd.maxAge > 0 && e.age(now) > time.Duration(rd.maxAge)*time.Second:
+		return invalidate
+	case c.o.ClientControl && rd.minFresh > 0 && e.ttl(now) < time.Duration(rd.minFresh)*time.Second:
+		return invalidate
+	case c.tagsCurrent(ctx, e):
+		return use
+	case info.Source == memo.SourceL1:
+		return outdated
+	}
+	return invalidate
 }

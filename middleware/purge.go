@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/cachekit/cachekit/backend"
+	"github.com/cachekit/cachekit/memo"
 )
 
 // tagGens returns the current generation of each tag, creating missing
@@ -73,20 +74,50 @@ func (c *Cache) PurgeTags(ctx context.Context, tags ...string) error {
 // purgeSeq is the counter of tag purges.
 const purgeSeq = "purge-seq"
 
-// purgeSnapshot returns the tag purge sequence now; ok=false when it cannot
-// be read (then no render is treated as overtaken).
-func (c *Cache) purgeSnapshot(ctx context.Context) (seq uint64, ok bool) {
+// purgeMark is the tag purge sequence seen before a render; known=false
+// when it could not be read (then no render is treated as overtaken).
+type purgeMark struct {
+	seq   uint64
+	known bool
+}
+
+// purgeSnapshot returns the tag purge sequence now.
+func (c *Cache) purgeSnapshot(ctx context.Context) purgeMark {
 	n, err := c.tags.Incr(ctx, purgeSeq, 0, backend.NoExpiry)
 	if err != nil || n < 0 {
-		return 0, false
+		return purgeMark{}
 	}
-	return uint64(n), true
+	return purgeMark{seq: uint64(n), known: true}
+}
+
+// storeTags records the generations of e's tags in it, and marks res
+// NoStore when one of them was purged while e was rendered (it may predate
+// the purge: serve it, don't store it). ok=false when the generations
+// cannot be read: e is then not stored.
+func (c *Cache) storeTags(ctx context.Context, key string, e *entry, res *memo.Result[*entry], before purgeMark) (ok bool) {
+	tags := parseTags(e.Header.Values(c.o.TagHeader))
+	if c.keyed() {
+		tags = append(tags, urlTag(urlOf(key)))
+	}
+	if len(tags) == 0 {
+		return true
+	}
+	gens, err := c.tagGens(ctx, tags)
+	if err != nil {
+		return false
+	}
+	e.Tags, e.TagGens = tags, gens
+	for _, g := range gens {
+		if before.known && g > before.seq && g < 1<<63 {
+			res.NoStore = true
+		}
+	}
+	return true
 }
 
 // PurgeURL invalidates the stored responses of rawURL (an absolute URL:
-// scheme, host, path and query), all its variants included, on every
-// node. With Options.KeyHeaders or Options.Key it deletes by prefix (a
-// backend scan), since those key parts are unknown.
+// scheme, host, path and query), all its variants and key-header
+// variations included, on every node, in O(1) (no scan).
 func (c *Cache) PurgeURL(ctx context.Context, rawURL string) error {
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -105,12 +136,33 @@ func (c *Cache) invalidate(ctx context.Context, r *http.Request) error {
 	if !ok {
 		return nil
 	}
-	if len(c.o.KeyHeaders) == 0 && c.o.Key == nil {
-		return c.resp.Invalidate(ctx, key)
+	return c.invalidateURL(ctx, urlOf(key))
+}
+
+// urlOf is the part of a primary key that names the URL (scheme, host,
+// path, query), without the key headers and custom key.
+func urlOf(key string) string {
+	u, _, _ := strings.Cut(key, "&")
+	return u
+}
+
+// keyed reports whether primary keys carry more than the URL (key headers
+// or a custom key), so that one URL has many primary keys.
+func (c *Cache) keyed() bool { return len(c.o.KeyHeaders) > 0 || c.o.Key != nil }
+
+// urlTag is the implicit tag of every response stored for url when keys
+// are keyed: invalidating the URL purges the tag, O(1) in the number of
+// its primary keys. A space never occurs in a tag from a header.
+func urlTag(url string) string { return "url " + url }
+
+// invalidateURL invalidates the stored responses of url (see urlOf) on
+// every node: its primary key (a vary index orphans its variants), or,
+// when keys are keyed, its implicit tag.
+func (c *Cache) invalidateURL(ctx context.Context, url string) error {
+	if c.keyed() {
+		return c.PurgeTags(ctx, urlTag(url))
 	}
-	prefix, _, _ := strings.Cut(key, "&")
-	_, err := c.invalidatePrefix(ctx, prefix)
-	return err
+	return c.resp.Invalidate(ctx, url)
 }
 
 func (c *Cache) invalidatePrefix(ctx context.Context, prefix string) (int64, error) {

@@ -4,15 +4,24 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
+
+	"github.com/cachekit/cachekit/memo"
 )
 
 var (
 	errClientGone = errors.New("middleware: client went away")
 	errTooLarge   = errors.New("middleware: response larger than MaxBodySize")
+	// errIncomplete is a response the handler did not finish: cut off at
+	// the load timeout, or with a body shorter or longer than its declared
+	// Content-Length. It is never stored, and its clients get what they
+	// would have got without the cache: a timeout, or an aborted response.
+	errIncomplete = errors.New("middleware: incomplete response")
 )
 
 // States of a call's client writer.
@@ -32,7 +41,14 @@ type call struct {
 	next http.Handler
 	w    http.ResponseWriter
 	r    *http.Request
-	key  string
+	key  string     // primary key
+	rd   directives // the request's Cache-Control
+
+	// Where the response was looked up: the primary key, or (index set)
+	// a variant key in the variants cache.
+	cache *memo.Cache[*entry]
+	fkey  string
+	index *entry
 
 	mu     sync.Mutex
 	state  int
@@ -127,6 +143,31 @@ func (rec *recorder) Write(p []byte) (int, error) {
 	}
 	rec.body = append(rec.body, p...)
 	return len(p), nil
+}
+
+// unrecorded reports a response that was not recorded whole: it streamed
+// to the client, was hijacked, or was cut at MaxBodySize, or flushed.
+func (rec *recorder) unrecorded() bool {
+	return rec.stream || rec.hijacked || rec.discard || rec.flushed
+}
+
+// complete returns an errIncomplete error unless the recorded response is
+// whole: the handler's context (ctx) was not cancelled while it ran, and
+// the body matches a declared Content-Length.
+func (rec *recorder) complete(ctx context.Context) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("%w: handler cut off: %w", errIncomplete, context.DeadlineExceeded)
+	}
+	if !bodyAllowed(rec.status) {
+		return nil
+	}
+	if cl := rec.header.Values("Content-Length"); len(cl) > 0 {
+		n, err := strconv.ParseInt(strings.TrimSpace(cl[0]), 10, 64)
+		if err != nil || n != int64(len(rec.body)) {
+			return fmt.Errorf("%w: declared Content-Length %q, body of %d bytes", errIncomplete, cl[0], len(rec.body))
+		}
+	}
+	return nil
 }
 
 // startStream claims the client writer and sends what was recorded.

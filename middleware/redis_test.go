@@ -2,14 +2,17 @@ package middleware
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/cachekit/cachekit/backend/goredis"
 	"github.com/cachekit/cachekit/internal/redistest"
+	"github.com/cachekit/cachekit/memo"
 )
 
 func TestMain(m *testing.M) { redistest.Main(m) }
@@ -59,4 +62,78 @@ func TestRedisPurgeAcrossNodes(t *testing.T) {
 	if calls.Load() != 2 {
 		t.Errorf("origin calls = %d, want 2", calls.Load())
 	}
+}
+
+// An invalidation after a write is not lost while Redis is unavailable
+// (defect 9): the node that took the write bypasses its cache for the URL
+// until the invalidation lands, retries it in the background, and other
+// nodes converge once it lands. The test logs the staleness measured on
+// the other node after Redis resumes.
+func TestRedisInvalidationSurvivesOutage(t *testing.T) {
+	srv := redistest.Start(t)
+	var version atomic.Int64
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut {
+			version.Add(1)
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		w.Header().Set("Cache-Control", "max-age=30")
+		fmt.Fprintf(w, "v%d", version.Load())
+	})
+	var nodes []http.Handler
+	var caches []*Cache
+	for range 2 {
+		b, err := goredis.New(srv.Client(t), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := New(b, &Options{Logger: discardLogger(), Memo: &memo.Options{BackendTimeout: 100 * time.Millisecond}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		caches = append(caches, c)
+		nodes = append(nodes, c.Handler(origin))
+	}
+	get := func(n int) (string, string) {
+		w := do(nodes[n], http.MethodGet, "http://example.com/r")
+		return w.Body.String(), w.Header().Get("Cache-Status")
+	}
+	get(0)
+	if body, cs := get(1); body != "v0" || !strings.Contains(cs, "hit") {
+		t.Fatalf("node 1 before the outage: %q %q, want a hit of v0", body, cs)
+	}
+	srv.Pause(t)
+	paused := true
+	defer func() {
+		if paused {
+			srv.Resume(t)
+		}
+	}()
+	if w := do(nodes[0], http.MethodPut, "http://example.com/r"); w.Code != http.StatusNoContent {
+		t.Fatalf("PUT during the outage: %d", w.Code)
+	}
+	if s := caches[0].Stats(); s.InvalidationFailures == 0 || s.InvalidationsPending != 1 {
+		t.Fatalf("after a PUT during the outage: failures=%d pending=%d, want ≥1 and 1", s.InvalidationFailures, s.InvalidationsPending)
+	}
+	for range 3 {
+		if body, cs := get(0); body != "v1" {
+			t.Fatalf("node that took the write, during the outage: %q (%s), want v1", body, cs)
+		}
+	}
+	srv.Resume(t)
+	paused = false
+	resumed := time.Now()
+	waitFor(t, func() bool { return caches[0].Stats().InvalidationsPending == 0 })
+	landed := time.Since(resumed)
+	waitFor(t, func() bool { body, _ := get(1); return body == "v1" })
+	converged := time.Since(resumed)
+	if s := caches[0].Stats(); s.InvalidationsLanded != 1 || s.InvalidationsDropped != 0 {
+		t.Fatalf("after recovery: landed=%d dropped=%d, want 1 and 0", s.InvalidationsLanded, s.InvalidationsDropped)
+	}
+	if body, cs := get(0); body != "v1" {
+		t.Fatalf("node 0 after recovery: %q (%s), want v1", body, cs)
+	}
+	t.Logf("after Redis resumed: invalidation landed in %v, the other node served v1 after %v", landed, converged)
 }

@@ -96,7 +96,8 @@ func (b *Backend) SetMany(ctx context.Context, items []backend.Item) error {
 
 // unlink deletes keys and returns how many existed. On a standalone
 // server it sends UNLINK with up to ScanCount keys per command; on a
-// Cluster one UNLINK per hash slot (never CROSSSLOT); on a Ring one UNLINK
+// Cluster one UNLINK per hash slot (never CROSSSLOT; see unlinkSlots for
+// half-migrated slots); on a Ring one UNLINK
 // per key (a Ring routes a command by its first key). Commands go in one
 // pipeline.
 func (b *Backend) unlink(ctx context.Context, keys []string) (int64, error) {
@@ -106,7 +107,7 @@ func (b *Backend) unlink(ctx context.Context, keys []string) (int64, error) {
 	var groups [][]string
 	switch b.topo {
 	case cluster:
-		groups = groupBySlot(keys)
+		return b.unlinkSlots(ctx, groupBySlot(keys))
 	case ring:
 		groups = make([][]string, len(keys))
 		for i := range keys {

@@ -14,16 +14,18 @@ import (
 // Scan calls fn for every key matching the Redis glob pattern (checked
 // with [backend.CheckPattern]). It runs a SCAN loop with COUNT
 // [Options.ScanCount] on every master — a Cluster's masters or a Ring's
-// shards, one node at a time (go-redis' ClusterClient.Scan sees one node
+// shards, several at once (go-redis' ClusterClient.Scan sees one node
 // only) — and never uses KEYS. Keys present for the whole scan are
-// reported at least once, possibly more (SCAN semantics). fn is called
-// from one goroutine at a time and may use the Backend. An error from fn
-// stops the scan and is returned.
+// reported at least once, possibly more (SCAN semantics). On a Cluster,
+// slots that move during the scan are rescanned (see the package
+// documentation); when that cannot be proven complete the error wraps
+// [backend.ErrIncomplete]. fn is called from one goroutine at a time and
+// may use the Backend. An error from fn stops the scan and is returned.
 func (b *Backend) Scan(ctx context.Context, pattern string, fn func(key string) error) error {
 	if err := b.checkPattern(ctx, pattern); err != nil {
 		return err
 	}
-	return b.scan(ctx, pattern, func(keys []string) error {
+	_, err := b.walkPattern(ctx, pattern, false, func(keys []string) error {
 		for _, k := range keys {
 			if err := fn(k); err != nil {
 				return err
@@ -31,24 +33,23 @@ func (b *Backend) Scan(ctx context.Context, pattern string, fn func(key string) 
 		}
 		return nil
 	})
+	return err
 }
 
 // DeletePattern deletes every key matching pattern and returns how many
 // keys it deleted. It scans every master as [Backend.Scan] does and
-// UNLINKs each SCAN batch (grouped by hash slot on a Cluster, so never
-// CROSSSLOT). Never KEYS, never FLUSHDB. Keys written during the call may
-// or may not be deleted.
+// UNLINKs each SCAN page on the master that returned it (grouped by hash
+// slot on a Cluster, so never CROSSSLOT), in the same round trip as the
+// next SCAN. Never KEYS, never FLUSHDB. Keys written during the call may
+// or may not be deleted. On a Cluster, keys of a half-migrated slot are
+// deleted one by one (following ASK), and slots that move during the
+// call are rescanned; when that cannot be proven complete the error wraps
+// [backend.ErrIncomplete] and the count says what was deleted.
 func (b *Backend) DeletePattern(ctx context.Context, pattern string) (int64, error) {
 	if err := b.checkPattern(ctx, pattern); err != nil {
 		return 0, err
 	}
-	var n int64
-	err := b.scan(ctx, pattern, func(keys []string) error {
-		d, err := b.unlink(ctx, keys)
-		n += d
-		return err
-	})
-	return n, err
+	return b.walkPattern(ctx, pattern, true, nil)
 }
 
 func (b *Backend) checkPattern(ctx context.Context, pattern string) error {
@@ -59,34 +60,6 @@ func (b *Backend) checkPattern(ctx context.Context, pattern string) error {
 		return err
 	}
 	return backend.CheckPattern(pattern)
-}
-
-// scan runs a SCAN loop on every master, one node at a time, and passes
-// each non-empty batch to fn.
-func (b *Backend) scan(ctx context.Context, pattern string, fn func(keys []string) error) error {
-	nodes, err := b.masters(ctx)
-	if err != nil {
-		return err
-	}
-	for _, node := range nodes {
-		var cursor uint64
-		for {
-			keys, next, err := node.Scan(ctx, cursor, pattern, int64(b.opt.ScanCount)).Result()
-			if err != nil {
-				return b.fail(ctx, "SCAN", pattern, err)
-			}
-			if len(keys) > 0 {
-				if err := fn(keys); err != nil {
-					return err
-				}
-			}
-			if next == 0 {
-				break
-			}
-			cursor = next
-		}
-	}
-	return nil
 }
 
 // masters returns a client per master: the client itself when standalone,

@@ -1,0 +1,252 @@
+package goredis
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
+)
+
+// maxParallelMasters bounds how many masters one Scan or DeletePattern
+// walks at the same time.
+const maxParallelMasters = 8
+
+// walk is one pattern operation (Scan or DeletePattern) over every
+// master. Each master is walked by its own goroutine (at most
+// maxParallelMasters at once), one SCAN page at a time: memory is bounded
+// by a page per master, never the whole key set. DeletePattern sends each
+// page's UNLINKs straight to the master that returned the page, in the
+// same pipeline as the SCAN of the next page (one round trip per page).
+type walk struct {
+	b       *Backend
+	pattern string
+	del     bool                      // DeletePattern: unlink every page
+	fn      func(keys []string) error // Scan: called under mu
+	within  *slotSet                  // nil: every key; else only keys of these slots (a rescan)
+
+	done atomic.Int64 // keys deleted (DeletePattern) or reported (Scan)
+
+	mu         sync.Mutex // serialises fn; guards stopped and redirected
+	stopped    error      // the first error fn returned: fn is not called again
+	redirected slotSet    // slots whose UNLINK a master redirected (MOVED, ASK, TRYAGAIN)
+}
+
+// pass is the outcome of walking one master.
+type pass struct {
+	node          *redis.Client
+	before, after nodeView // the master's view of its slots around the walk (Cluster only)
+}
+
+// walkPattern runs a pattern operation on every master and, on a Cluster,
+// rescans slots that moved meanwhile (see settle). It returns the number
+// of keys deleted or reported.
+func (b *Backend) walkPattern(ctx context.Context, pattern string, del bool, fn func(keys []string) error) (int64, error) {
+	w := &walk{b: b, pattern: pattern, del: del, fn: fn}
+	nodes, err := b.masters(ctx)
+	if err != nil {
+		return 0, err
+	}
+	passes, err := w.parallel(ctx, nodes)
+	if err == nil && b.topo == cluster {
+		err = w.settle(ctx, passes)
+	}
+	return w.done.Load(), err
+}
+
+// parallel walks nodes concurrently, at most maxParallelMasters at once.
+// The first error cancels the other walks and is returned.
+func (w *walk) parallel(ctx context.Context, nodes []*redis.Client) ([]pass, error) {
+	passes := make([]pass, len(nodes))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(maxParallelMasters)
+	for i, n := range nodes {
+		g.Go(func() error {
+			var err error
+			passes[i], err = w.node(gctx, n)
+			return err
+		})
+	}
+	return passes, g.Wait()
+}
+
+// node walks one master: a SCAN loop whose pages go to fn or are
+// unlinked on that master. On a Cluster the master's CLUSTER NODES view
+// rides in the first and last pipeline, to notice slots that moved during
+// the walk.
+func (w *walk) node(ctx context.Context, c *redis.Client) (pass, error) {
+	res := pass{node: c}
+	topo := w.b.topo == cluster
+	count := int64(w.b.opt.ScanCount)
+	pipe := c.Pipeline()
+	var view *redis.StringCmd
+	if topo {
+		view = pipe.ClusterNodes(ctx)
+	}
+	scan := pipe.Scan(ctx, 0, w.pattern, count)
+	var unlinks []*redis.IntCmd
+	for first := true; ; first = false {
+		_, _ = pipe.Exec(ctx) // errors are read per command below
+		if view != nil {
+			v, err := w.view(ctx, view)
+			if err != nil {
+				return res, err
+			}
+			if first {
+				res.before = v
+			} else {
+				res.after = v
+			}
+			view = nil
+		}
+		if err := w.unlinked(ctx, unlinks); err != nil {
+			return res, err
+		}
+		unlinks = nil
+		if scan == nil {
+			return res, nil // that was the last page's UNLINK
+		}
+		keys, next, err := scan.Result()
+		if err != nil {
+			return res, w.b.fail(ctx, "SCAN", w.pattern, err)
+		}
+		scan = nil
+		keys = w.filter(keys)
+		if !w.del && len(keys) > 0 {
+			if err := w.report(keys); err != nil {
+				return res, err
+			}
+		}
+		if next == 0 && topo {
+			view = pipe.ClusterNodes(ctx)
+		}
+		if next != 0 {
+			scan = pipe.Scan(ctx, next, w.pattern, count)
+		}
+		if w.del {
+			// UNLINKs go after the SCAN: go-redis re-sends a whole
+			// pipeline when its first command fails with a transient
+			// error such as TRYAGAIN, which is handled here instead.
+			unlinks = w.queueUnlinks(ctx, pipe, keys)
+		}
+		if pipe.Len() == 0 {
+			return res, nil
+		}
+	}
+}
+
+// view reads a CLUSTER NODES reply.
+func (w *walk) view(ctx context.Context, cmd *redis.StringCmd) (nodeView, error) {
+	s, err := cmd.Result()
+	if err != nil {
+		return nodeView{}, w.b.fail(ctx, "CLUSTER NODES", "", err)
+	}
+	v, err := parseNodeView(s)
+	if err != nil {
+		return nodeView{}, fmt.Errorf("goredis: %w", err)
+	}
+	return v, nil
+}
+
+// filter keeps the keys of a rescan's slots (every key outside a rescan).
+func (w *walk) filter(keys []string) []string {
+	if w.within == nil {
+		return keys
+	}
+	out := keys[:0]
+	for _, k := range keys {
+		if w.within.has(slot(k)) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// report passes a page to Scan's callback, one goroutine at a time.
+func (w *walk) report(keys []string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stopped != nil {
+		return w.stopped
+	}
+	w.done.Add(int64(len(keys)))
+	w.stopped = w.fn(keys)
+	return w.stopped
+}
+
+// queueUnlinks queues the UNLINKs of one page on its master's pipeline:
+// one per hash slot on a Cluster (never CROSSSLOT), at most ScanCount keys
+// each elsewhere.
+func (w *walk) queueUnlinks(ctx context.Context, pipe redis.Pipeliner, keys []string) []*redis.IntCmd {
+	if len(keys) == 0 {
+		return nil
+	}
+	var groups [][]string
+	if w.b.topo == cluster {
+		groups = groupBySlot(keys)
+	} else {
+		groups = chunks(keys, w.b.opt.ScanCount)
+	}
+	cmds := make([]*redis.IntCmd, len(groups))
+	for i, g := range groups {
+		cmds[i] = pipe.Unlink(ctx, g...)
+	}
+	return cmds
+}
+
+// unlinked counts the keys the UNLINKs of a page deleted. A group its
+// master redirected (the slot moved, or is half migrated: MOVED, ASK,
+// TRYAGAIN) is deleted again key by key through the cluster client, which
+// follows the redirections, and its slot is remembered for settle.
+func (w *walk) unlinked(ctx context.Context, cmds []*redis.IntCmd) error {
+	var retry []string
+	for _, cmd := range cmds {
+		n, err := cmd.Result()
+		if err == nil {
+			w.done.Add(n)
+			continue
+		}
+		keys := unlinkKeys(cmd)
+		if !redirected(err) || len(keys) == 0 {
+			return w.b.fail(ctx, "UNLINK", firstOf(keys), err)
+		}
+		w.mu.Lock()
+		w.redirected.add(slot(keys[0]))
+		w.mu.Unlock()
+		retry = append(retry, keys...)
+	}
+	n, err := w.b.unlinkEach(ctx, retry)
+	w.done.Add(n)
+	return err
+}
+
+// unlinkKeys returns the keys of an UNLINK command.
+func unlinkKeys(cmd *redis.IntCmd) []string {
+	args := cmd.Args()
+	keys := make([]string, 0, len(args)-1)
+	for _, a := range args[1:] {
+		if s, ok := a.(string); ok {
+			keys = append(keys, s)
+		}
+	}
+	return keys
+}
+
+func firstOf(keys []string) string {
+	if len(keys) == 0 {
+		return ""
+	}
+	return keys[0]
+}
+
+// chunks splits keys into slices of at most n keys.
+func chunks(keys []string, n int) [][]string {
+	var out [][]string
+	for len(keys) > n {
+		out = append(out, keys[:n])
+		keys = keys[n:]
+	}
+	return append(out, keys)
+}

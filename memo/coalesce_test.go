@@ -1,0 +1,152 @@
+package memo_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cachekit/cachekit/memo"
+)
+
+func TestCoalescingAndCancelledLeader(t *testing.T) {
+	t.Parallel()
+	base := runtime.NumGoroutine()
+	c := newCache[string](t, newMemory(t, nil), nil)
+	release := make(chan struct{})
+	started := make(chan struct{})
+	var loads atomic.Int32
+	load := func(ctx context.Context) (string, error) {
+		if loads.Add(1) == 1 {
+			close(started)
+		}
+		<-release
+		return "value", ctx.Err()
+	}
+	leaderCtx, cancelLeader := context.WithCancel(t.Context())
+	leaderErr := make(chan error, 1)
+	go func() {
+		_, err := c.Get(leaderCtx, "k", load)
+		leaderErr <- err
+	}()
+	<-started
+	const n = 100
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v, err := c.Get(t.Context(), "k", load)
+			if err == nil && v != "value" {
+				err = fmt.Errorf("Get = %q, want value", v)
+			}
+			errs <- err
+		}()
+	}
+	// Wait until every caller has missed: they then join the blocked flight.
+	waitUntil(t, 10*time.Second, "every caller missed", func() bool { return c.Stats().Misses >= n+1 })
+	cancelLeader()
+	if err := <-leaderErr; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled leader's Get = %v, want context.Canceled", err)
+	}
+	close(release)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("waiter: %v (a cancelled leader must not fail the others)", err)
+		}
+	}
+	if loads.Load() != 1 {
+		t.Fatalf("loads = %d, want 1", loads.Load())
+	}
+	// A caller that missed but had not yet joined when the load landed
+	// finds the value on its own re-check instead of being coalesced.
+	if s := c.Stats(); s.Coalesced < n/2 || s.Coalesced > n {
+		t.Fatalf("Coalesced = %d, want most of %d", s.Coalesced, n)
+	}
+	_ = c.Close()
+	goroutinesSettle(t, base)
+}
+
+func TestLoaderPanic(t *testing.T) {
+	t.Parallel()
+	c := newCache[int](t, newMemory(t, nil), &memo.Options{Logger: discardLogger()})
+	gate := make(chan struct{})
+	var loads atomic.Int32
+	panicky := func(context.Context) (int, error) {
+		loads.Add(1)
+		<-gate
+		panic("kaboom")
+	}
+	const n = 20
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			_, err := c.Get(t.Context(), "k", panicky)
+			errs <- err
+		}()
+	}
+	// Let the callers join the flight before it panics.
+	waitUntil(t, 5*time.Second, "load started", func() bool { return loads.Load() > 0 })
+	close(gate)
+	for i := 0; i < n; i++ {
+		err := <-errs
+		var pe *memo.PanicError
+		if !errors.Is(err, memo.ErrLoaderPanic) || !errors.As(err, &pe) || pe.Value != "kaboom" || len(pe.Stack) == 0 {
+			t.Fatalf("Get = %v, want *PanicError(kaboom) wrapping ErrLoaderPanic", err)
+		}
+	}
+	if n := loads.Load(); n != 1 {
+		t.Fatalf("panicking loads = %d, want 1 shared by all callers", n)
+	}
+	v, err := c.Get(t.Context(), "k", func(context.Context) (int, error) { return 42, nil })
+	if err != nil || v != 42 {
+		t.Fatalf("Get after panic = %d, %v; want a reload giving 42", v, err)
+	}
+	if s := c.Stats(); s.LoadPanics == 0 {
+		t.Fatalf("Stats.LoadPanics = 0, want > 0")
+	}
+}
+
+func TestMaxConcurrentLoads(t *testing.T) {
+	t.Parallel()
+	c := newCache[int](t, newMemory(t, nil), &memo.Options{MaxConcurrentLoads: 2})
+	var cur, peak atomic.Int32
+	release := make(chan struct{})
+	load := func(context.Context) (int, error) {
+		n := cur.Add(1)
+		for {
+			p := peak.Load()
+			if n <= p || peak.CompareAndSwap(p, n) {
+				break
+			}
+		}
+		<-release
+		cur.Add(-1)
+		return 1, nil
+	}
+	const keys = 10
+	var wg sync.WaitGroup
+	for i := 0; i < keys; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _ = c.Get(t.Context(), fmt.Sprint("k", i), load)
+		}()
+	}
+	waitUntil(t, 5*time.Second, "two loads running", func() bool { return cur.Load() >= 2 })
+	close(release)
+	wg.Wait()
+	if p := peak.Load(); p != 2 {
+		t.Fatalf("peak concurrent loads = %d, want 2 (MaxConcurrentLoads)", p)
+	}
+	if s := c.Stats(); s.Loads != keys {
+		t.Fatalf("loads = %d, want %d", s.Loads, keys)
+	}
+}

@@ -1,0 +1,50 @@
+package memo
+
+import (
+	"errors"
+	"fmt"
+	"runtime/debug"
+)
+
+// Errors returned by a [Cache].
+var (
+	// ErrNotFound is returned by a loader to say the key has no value. The
+	// Cache passes it on to callers and, with Options.NegativeTTL, caches
+	// the answer. Other loader errors are never cached.
+	ErrNotFound = errors.New("memo: not found")
+
+	// ErrLoaderPanic is returned to every caller waiting on a load that
+	// panicked. The error is a *[PanicError] carrying the value and stack.
+	ErrLoaderPanic = errors.New("memo: loader panicked")
+
+	// ErrClosed is returned by operations on a closed Cache.
+	ErrClosed = errors.New("memo: cache closed")
+
+	errBreakerOpen = errors.New("memo: backend circuit breaker open")
+)
+
+// PanicError is the error for a loader that panicked. It wraps
+// [ErrLoaderPanic].
+type PanicError struct {
+	Value any    // the value passed to panic
+	Stack []byte // the loader goroutine's stack at the panic
+}
+
+// Error returns the panic value and the stack.
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("memo: loader panicked: %v\n%s", e.Value, e.Stack)
+}
+
+// Unwrap returns ErrLoaderPanic.
+func (e *PanicError) Unwrap() error { return ErrLoaderPanic }
+
+// safely runs f, turning a panic into a *PanicError: the one place
+// loaders, fetches and batch loaders are recovered.
+func safely[T any](f func() (T, error)) (v T, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &PanicError{Value: p, Stack: debug.Stack()}
+		}
+	}()
+	return f()
+}

@@ -1,0 +1,380 @@
+package memo
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/cachekit/cachekit/backend"
+	"github.com/cachekit/cachekit/codec"
+)
+
+// The miss path, in the order it runs: a caller that missed the L1 reads
+// the backend (get); on a miss it joins the one flight for the key in this
+// process (join); that flight takes the distributed lock or waits for the
+// holder's value to land (fill, lockOrWait), re-checks the backend, loads
+// (loadAndStore), stores with compare-and-swap (store) and wakes the
+// waiters of other processes. One miss value carries the key through all
+// of it.
+
+// miss is one caller's way past the L1 for one key, and then the flight
+// that loads it.
+type miss[V any] struct {
+	c       *Cache[V]
+	key     string // the caller's key
+	gen     uint64 // the namespace generation the key was read under
+	dataKey string // the backend key of key under gen
+	// Exactly one of load and fetch is set; a Get's load is adapted only
+	// when it is needed, so a hit allocates no adapter.
+	load  LoadFunc[V]
+	fetch FetchFunc[V]
+
+	// found is what the backend held when last looked at: the stale entry
+	// handed to the fetch, and what the store compares against.
+	found lookupResult[V]
+	// started is when the flight began: a load that took longer than a
+	// tombstone lives does not store (see store).
+	started time.Time
+}
+
+// flight is what one load hands to the callers coalesced on it.
+type flight[V any] struct {
+	val     V
+	info    Info
+	private bool // not for sharing: each waiter fetches for itself
+}
+
+// fetcher returns the fetch function of the miss.
+func (m *miss[V]) fetcher() FetchFunc[V] {
+	if m.fetch != nil {
+		return m.fetch
+	}
+	return loadFetch(m.load)
+}
+
+// get reads the backend and serves what it holds; on a miss it joins the
+// shared load.
+func (m *miss[V]) get(ctx context.Context) (V, Info, error) {
+	c := m.c
+	var zero V
+	epoch := c.epoch.Load()
+	m.found = c.lookup(ctx, m.key, m.dataKey)
+	switch m.found.state {
+	case stateFresh:
+		c.event(EventHitBackend, m.key, 0, nil)
+		c.putL1(m.key, m.gen, epoch, m.found.val, m.found.meta)
+		if c.earlyRefreshDue(m.found.meta, c.opts.Now()) {
+			c.refreshEarly(ctx, m.key, m.gen, m.load, m.fetch)
+		}
+		return m.found.val, m.found.meta.info(SourceBackend), nil
+	case stateNegative:
+		c.event(EventHitNegative, m.key, 0, nil)
+		return zero, m.found.meta.info(SourceBackend), ErrNotFound
+	case stateStale:
+		c.event(EventStaleServed, m.key, 0, nil)
+		m.refreshStale(ctx)
+		info := m.found.meta.info(SourceStale)
+		info.Stale = true
+		return m.found.val, info, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return zero, Info{}, err
+	}
+	c.event(EventMiss, m.key, 0, nil)
+	return m.join(ctx)
+}
+
+// join joins or starts the one load of the key in this process and waits
+// for it on the caller's own context.
+func (m *miss[V]) join(ctx context.Context) (V, Info, error) {
+	c := m.c
+	led := false
+	leader := *m // the flight's own copy: the caller's miss stays on its stack
+	ch := c.loads.DoChan(m.dataKey, func() (any, error) {
+		led = true
+		return leader.fill(ctx)
+	})
+	select {
+	case res := <-ch:
+		f, _ := res.Val.(flight[V])
+		if !led && f.private {
+			// The leader's value may not be shared: load our own.
+			return m.fetchAlone(ctx)
+		}
+		if res.Shared && !led {
+			c.event(EventCoalesced, m.key, 0, nil)
+			f.info.Coalesced = true
+		}
+		return f.val, f.info, res.Err
+	case <-ctx.Done():
+		var zero V
+		return zero, Info{}, ctx.Err()
+	}
+}
+
+// fill runs as the one flight for the key in this process. It takes the
+// distributed lock when there is one; a caller that loses the lock waits
+// for the value to land instead of loading.
+func (m *miss[V]) fill(callerCtx context.Context) (flight[V], error) {
+	c := m.c
+	m.started = c.opts.Now()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(callerCtx), c.opts.LoadTimeout+c.opts.LockWait)
+	defer cancel()
+	// Degraded: the backend just failed (the caller's read, or the breaker
+	// has seen a failure). Fail open within the callers' budget: no lock,
+	// no re-check, and the store (if any) happens in the background.
+	if m.found.state == stateUnknown || c.breaker.degraded() {
+		return m.loadAndStore(ctx, true)
+	}
+	if c.opts.Locker != nil {
+		release, res, done := m.lockOrWait(ctx)
+		if done {
+			return res.f, res.err
+		}
+		if release != nil {
+			defer func() {
+				rctx, rcancel := context.WithTimeout(context.WithoutCancel(callerCtx), c.opts.BackendTimeout)
+				defer rcancel()
+				_ = release(rctx)
+			}()
+		}
+	}
+	// Re-check: the value may have landed between the caller's lookup and
+	// this flight (a previous flight just finished, or another process
+	// stored it before we took the lock). If the backend does not answer,
+	// load anyway (fail-open); the store is then skipped.
+	again := c.lookup(ctx, m.key, m.dataKey)
+	switch again.state {
+	case stateFresh:
+		return flight[V]{val: again.val, info: again.meta.info(SourceBackend)}, nil
+	case stateNegative:
+		return flight[V]{}, ErrNotFound
+	case stateUnknown:
+		if m.found.has {
+			// Keep the stale value for stale-if-error.
+			again.val, again.has, again.meta = m.found.val, true, m.found.meta
+		}
+	}
+	m.found = again
+	return m.loadAndStore(ctx, false)
+}
+
+type outcome[V any] struct {
+	f   flight[V]
+	err error
+}
+
+// lockOrWait takes the lock for the key, or waits for the holder's value.
+// It returns the release function when this caller should load (nil
+// release: load without the lock), or done=true with the value that
+// landed.
+func (m *miss[V]) lockOrWait(ctx context.Context) (release func(context.Context) error, res outcome[V], done bool) {
+	c := m.c
+	name := lockName(m.dataKey)
+	tryAcquire := func() (func(context.Context) error, bool, error) {
+		actx, cancel := context.WithTimeout(ctx, c.opts.BackendTimeout)
+		defer cancel()
+		return c.opts.Locker.TryAcquire(actx, name)
+	}
+	release, ok, err := tryAcquire()
+	if err != nil {
+		c.opts.Logger.Warn("memo: lock failed; loading without it", "key", m.key, "err", err)
+		return nil, res, false
+	}
+	if ok {
+		return release, res, false
+	}
+	c.event(EventLockWait, m.key, 0, nil)
+	wake := c.addWaiter(m.dataKey)
+	defer c.removeWaiter(m.dataKey, wake)
+	deadline := time.NewTimer(c.opts.LockWait)
+	defer deadline.Stop()
+	poll := time.NewTicker(c.opts.PollInterval)
+	defer poll.Stop()
+	for {
+		select {
+		case <-wake:
+		case <-poll.C:
+		case <-deadline.C:
+			c.event(EventLockWaitExpired, m.key, 0, nil)
+			return nil, res, false
+		case <-ctx.Done():
+			res.err = ctx.Err()
+			return nil, res, true
+		}
+		landed := c.lookup(ctx, m.key, m.dataKey)
+		switch landed.state {
+		case stateFresh, stateStale:
+			return nil, outcome[V]{f: flight[V]{val: landed.val, info: landed.meta.info(SourceBackend)}}, true
+		case stateNegative:
+			return nil, outcome[V]{err: ErrNotFound}, true
+		case stateUnknown:
+			if c.breaker.isOpen() {
+				return nil, res, false // the backend is down: load (fail-open)
+			}
+			continue // the backend did not answer: keep waiting
+		}
+		// Definitely nothing: the holder may have died. Try to take over.
+		if release, ok, err := tryAcquire(); err == nil && ok {
+			return release, res, false
+		}
+	}
+}
+
+// takeLoadSlot waits on ctx for one of the MaxConcurrentLoads slots;
+// callFetch gives it back.
+func (c *Cache[V]) takeLoadSlot(ctx context.Context) error {
+	select {
+	case c.loadSlots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// callFetch runs the fetch bounded by LoadTimeout under ctx, holding a
+// load slot it then gives back. It recovers a panic.
+func (m *miss[V]) callFetch(ctx context.Context) (Result[V], time.Duration, error) {
+	c := m.c
+	defer func() { <-c.loadSlots }()
+	lctx, cancel := context.WithTimeout(ctx, c.opts.LoadTimeout)
+	defer cancel()
+	fetch := m.fetcher()
+	t0 := c.opts.Now()
+	res, err := safely(func() (Result[V], error) { return fetch(lctx, m.found.entry()) })
+	return res, c.opts.Now().Sub(t0), err
+}
+
+// fetchAlone runs this caller's own fetch and stores nothing: the result
+// of a Private fetch for a key is never shared or stored.
+func (m *miss[V]) fetchAlone(ctx context.Context) (V, Info, error) {
+	c := m.c
+	var zero V
+	if err := c.takeLoadSlot(ctx); err != nil {
+		return zero, Info{}, err
+	}
+	t0 := c.opts.Now()
+	res, d, err := m.callFetch(context.WithoutCancel(ctx))
+	if err != nil {
+		c.event(EventLoadError, m.key, d, err)
+		return zero, Info{}, err
+	}
+	c.event(EventLoad, m.key, d, nil)
+	return res.Value, Info{Source: SourceLoad, CreatedAt: t0}, nil
+}
+
+// loadAndStore calls the fetch, then stores the result unless the key
+// changed meanwhile. With storeLater (degraded mode) the store runs in the
+// background.
+func (m *miss[V]) loadAndStore(ctx context.Context, storeLater bool) (flight[V], error) {
+	c := m.c
+	if err := c.takeLoadSlot(ctx); err != nil {
+		return flight[V]{}, err
+	}
+	res, d, err := m.callFetch(ctx)
+	if err != nil {
+		return m.loadFailed(ctx, d, err)
+	}
+	c.event(EventLoad, m.key, d, nil)
+
+	now := c.opts.Now()
+	if res.Private {
+		return flight[V]{val: res.Value, info: Info{Source: SourceLoad, CreatedAt: now}, private: true}, nil
+	}
+	if res.NoStore || res.TTL < 0 {
+		return flight[V]{val: res.Value, info: Info{Source: SourceLoad, CreatedAt: now}}, nil
+	}
+	data, ttl, hard, err := c.encodeResult(res, now, d, m.gen)
+	info := Info{Source: SourceLoad, CreatedAt: now, Expires: now.Add(ttl)}
+	if err != nil {
+		c.opts.Logger.Warn("memo: cannot encode loaded value; not cached", "key", m.key, "err", err)
+		return flight[V]{val: res.Value, info: info}, nil
+	}
+	epoch := c.epoch.Load()
+	storeIt := func() {
+		if m.store(ctx, data, hard) {
+			c.putL1(m.key, m.gen, epoch, res.Value, entryMeta{soft: info.Expires, created: now, load: d,
+				staleWindow: res.StaleWhileRevalidate, errorWindow: res.StaleIfError})
+		}
+	}
+	if storeLater && m.found.state != stateUnknown {
+		c.background(storeIt)
+	} else {
+		storeIt()
+	}
+	return flight[V]{val: res.Value, info: info}, nil
+}
+
+// loadFailed handles a failed fetch: not-found is cached negatively, a
+// stale value within its stale-if-error window is served, other errors are
+// returned (and never cached).
+func (m *miss[V]) loadFailed(ctx context.Context, d time.Duration, err error) (flight[V], error) {
+	c := m.c
+	var pe *PanicError
+	if errors.As(err, &pe) {
+		c.stats.loadPanics.Add(1)
+		c.opts.Logger.Error("memo: loader panicked", "key", m.key, "panic", pe.Value)
+	}
+	if errors.Is(err, ErrNotFound) {
+		c.event(EventLoad, m.key, d, nil)
+		m.storeNotFound(ctx, c.opts.Now(), d)
+		return flight[V]{}, ErrNotFound
+	}
+	c.event(EventLoadError, m.key, d, err)
+	stale := m.found
+	if stale.has && c.opts.Now().Before(stale.meta.soft.Add(c.errorWindow(stale.meta.errorWindow))) && pe == nil {
+		c.event(EventStaleServed, m.key, 0, err)
+		info := stale.meta.info(SourceStale)
+		info.Stale = true
+		return flight[V]{val: stale.val, info: info}, nil
+	}
+	return flight[V]{}, err
+}
+
+// storeNotFound caches a loader's "not found" for NegativeTTL, if set,
+// with the same compare-and-swap protection as a value.
+func (m *miss[V]) storeNotFound(ctx context.Context, now time.Time, d time.Duration) {
+	c := m.c
+	if c.opts.NegativeTTL <= 0 {
+		return
+	}
+	neg := c.jitter(c.opts.NegativeTTL)
+	data, err := c.env.Encode(nil, codec.Meta{Kind: codec.KindNotFound, CreatedAt: now, SoftExpiry: now.Add(neg), LoadDuration: d, Generation: m.gen})
+	if err == nil {
+		m.store(ctx, data, neg)
+	}
+}
+
+// store writes data under the data key only if it still holds what the
+// miss found (compare-and-swap), so a load that raced with Set or
+// Invalidate never overwrites their result. It reports whether it stored,
+// and wakes waiters in other processes when it did.
+func (m *miss[V]) store(ctx context.Context, data []byte, ttl time.Duration) bool {
+	c := m.c
+	if m.found.state == stateUnknown {
+		// The lookup failed: there is nothing safe to compare against.
+		c.event(EventStoreSkipped, m.key, 0, nil)
+		return false
+	}
+	if c.opts.Now().Sub(m.started) >= c.tombstoneTTL() {
+		// An invalidation's tombstone may have expired since the lookup.
+		c.event(EventStoreSkipped, m.key, 0, nil)
+		return false
+	}
+	stored := false
+	err := c.call(ctx, func(ctx context.Context) error {
+		if _, ok := c.backend.(backend.Swapper); !ok {
+			stored = true
+			return c.backend.Set(ctx, m.dataKey, data, ttl)
+		}
+		var err error
+		stored, err = backend.CompareAndSwap(ctx, c.backend, m.dataKey, m.found.raw, data, ttl)
+		return err
+	})
+	if err != nil || !stored {
+		c.event(EventStoreSkipped, m.key, 0, err)
+		return false
+	}
+	c.publish(ctx, msgLanded, m.dataKey)
+	return true
+}
