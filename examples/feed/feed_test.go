@@ -252,3 +252,67 @@ func TestLoadGeneratorPrintsASummary(t *testing.T) {
 		}
 	}
 }
+
+// dbQueries reads the service's database query count from /debug/cache.
+func dbQueries(t *testing.T, base string) int64 {
+	t.Helper()
+	var snap snapshot
+	if err := json.Unmarshal([]byte(call(t, "GET", base+"/debug/cache", nil).body), &snap); err != nil {
+		t.Fatal(err)
+	}
+	return snap.DBQueries
+}
+
+// stampede sends n concurrent GETs of path, spread over bases, all with
+// the Host a load balancer in front of the instances would pass (the host
+// is part of the HTTP cache key), and fails the test on any non-200
+// answer.
+func stampede(t *testing.T, n int, path string, bases ...string) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			req, _ := http.NewRequestWithContext(t.Context(), "GET", bases[i%len(bases)]+path, nil)
+			req.Host = "feed.example"
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Errorf("GET %s: %v", path, err)
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Errorf("GET %s = %d", path, resp.StatusCode)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// TestFeedStampedeRunsOneQuery: 50 concurrent callers of a cold feed page
+// cost one database query.
+func TestFeedStampedeRunsOneQuery(t *testing.T) {
+	t.Parallel()
+	base, _ := start(t, "-delay", "200ms")
+	before := dbQueries(t, base)
+	stampede(t, 50, "/feed/2", base)
+	if got := dbQueries(t, base) - before; got != 1 {
+		t.Errorf("database queries for 50 concurrent cold GETs = %d, want 1", got)
+	}
+}
+
+// TestFeedStampedeAcrossProcessesOnRedis: two instances of the service
+// on one Redis (with the Redis Locker) run one query for a cold page
+// requested concurrently on both.
+func TestFeedStampedeAcrossProcessesOnRedis(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Shared(t)
+	args := []string{"-delay", "300ms", "-redis", "redis://" + srv.Addr + "/1", "-prefix", redistest.Prefix(t)}
+	a, _ := start(t, args...)
+	b, _ := start(t, args...)
+	before := dbQueries(t, a) + dbQueries(t, b)
+	stampede(t, 40, "/feed/3", a, b)
+	if got := dbQueries(t, a) + dbQueries(t, b) - before; got != 1 {
+		t.Errorf("database queries over two instances for 40 concurrent cold GETs = %d, want 1", got)
+	}
+}
