@@ -313,6 +313,7 @@ func TestFeedStampedeAcrossProcessesOnRedis(t *testing.T) {
 	before := dbQueries(t, a) + dbQueries(t, b)
 	stampede(t, 40, "/feed/3", a, b)
 	if got := dbQueries(t, a) + dbQueries(t, b) - before; got != 1 {
-		t.Errorf("database queries over two instances for 40 concurrent cold GETs = %d, want 1", got)
+		t.Errorf("database queries over two instances for 40 concurrent cold GETs = %d, want 1\nA: %s\nB: %s", got,
+			call(t, "GET", a+"/debug/cache", nil).body, call(t, "GET", b+"/debug/cache", nil).body)
 	}
 }
