@@ -185,7 +185,11 @@ type measurement struct {
 // in batches of at most n/8 (and maxBatch) operations, stopping after the
 // first batch that ends past budget (ns).
 func (r *runner[T]) timed(c *cell, phase, n int, budget float64) measurement {
-	batch := min(max(n/8, 1), maxBatch)
+	// The clock is read after each batch; the batch grows from one
+	// operation to what the measured rate says takes about an eighth of
+	// the budget, so a slow codec (or a loaded machine) stops soon after
+	// the budget instead of after a fixed count.
+	batch := 1
 	var m0, m1 runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&m0)
@@ -204,8 +208,14 @@ func (r *runner[T]) timed(c *cell, phase, n int, budget float64) measurement {
 			}
 		}
 		done = end
-		if float64(time.Since(start)) >= budget {
+		spent := float64(time.Since(start))
+		if spent >= budget {
 			break
+		}
+		perOp := spent / float64(done)
+		batch = maxBatch
+		if perOp > 0 {
+			batch = int(min(max((budget/8)/perOp, 1), maxBatch))
 		}
 	}
 	el := time.Since(start)
