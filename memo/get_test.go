@@ -108,7 +108,7 @@ func TestCorruptEntryIsMissAndOverwritten(t *testing.T) {
 		t.Fatal(err)
 	}
 	var dk string
-	_ = b.Scan(t.Context(), "corrupt:*", func(k string) error { dk = k; return nil })
+	_ = b.Scan(t.Context(), "corrupt:v1:*:k", func(k string) error { dk = k; return nil })
 	if dk == "" {
 		t.Fatal("stored key not found")
 	}
