@@ -127,6 +127,12 @@ type Backend struct {
 // The client's MaxRetries setting applies to idempotent commands only;
 // Incr and CompareAndSwap are never re-sent (see the package
 // documentation).
+//
+// On a standalone or Sentinel failover *redis.Client, New installs (once
+// per client) a go-redis hook that retries a READONLY reply — a demoted
+// primary — only once, on a fresh connection, and then returns an error
+// wrapping [ErrReadOnly]; go-redis alone re-sends it MaxRetries times.
+// The hook applies to every single command sent through that client.
 func New(client redis.UniversalClient, opts *Options) (*Backend, error) {
 	if client == nil {
 		return nil, errors.New("goredis: nil client")
@@ -170,6 +176,9 @@ func New(client redis.UniversalClient, opts *Options) (*Backend, error) {
 	}
 	if !ctxTimeout && !o.AllowContextTimeoutDisabled {
 		return nil, ErrContextTimeoutDisabled
+	}
+	if c, ok := client.(*redis.Client); ok {
+		guardReadOnly(c) // see readonly.go
 	}
 	return b, nil
 }
