@@ -2,8 +2,8 @@
 // go-redis v9 client: a standalone *redis.Client, a Sentinel failover
 // client (redis.NewFailoverClient), a *redis.ClusterClient or a
 // *redis.Ring. It implements every optional capability of package backend
-// (Batcher, Counter, Expirer, Scanner, Swapper, PubSub) and adds
-// monitoring helpers (Ping, Info, MemoryStats, KeyCount).
+// (Batcher, Pipeliner, Counter, Expirer, Scanner, Swapper, PubSub) and
+// adds monitoring helpers (Ping, Info, MemoryStats, KeyCount).
 //
 // # Client requirements
 //
@@ -87,10 +87,44 @@
 //
 // # Expiry
 //
-// TTLs have millisecond precision (SET PX, PEXPIRE, PTTL); a positive TTL
-// below 1 ms is rounded up to 1 ms. A TTL ≤ 0 is rejected with
-// [backend.ErrInvalidTTL] before any I/O; [backend.NoExpiry] stores a key
-// without expiry.
+// TTLs have millisecond precision (SET PX, PEXPIRE, PTTL); every TTL is
+// rounded up to a whole millisecond ([backend.RoundTTL]: 500µs is stored as
+// 1ms), exactly as the memory backend rounds it. A TTL ≤ 0 is rejected
+// with [backend.ErrInvalidTTL] before any I/O; [backend.NoExpiry] stores a
+// key without expiry.
+//
+// # Value size
+//
+// [Options.MaxValueBytes] (default [backend.DefaultMaxValueBytes], 4 MiB;
+// at most Redis' 512 MiB) bounds every value. A write over it (Set,
+// SetMany, CompareAndSwap, a pipeline Set) fails with
+// [backend.ErrTooLarge] before any network I/O. A read never receives more
+// than MaxValueBytes+1 bytes, whatever another client stored: Get, GetMany
+// and a pipeline Get send GETRANGE key 0 MaxValueBytes with EXISTS key in
+// the same round trip (a server cost equal to a GET's), and a value over
+// the bound is a miss whose error wraps both [backend.ErrNotFound] and
+// [backend.ErrTooLarge], counted by [Backend.OversizedReads]. Only an empty
+// value costs a second round trip (a Lua script that checks STRLEN), since
+// GETRANGE answers an empty string for a missing key too.
+//
+// # Bad input
+//
+// Checked before any I/O: an empty key is [backend.ErrInvalidKey]; a TTL
+// ≤ 0 [backend.ErrInvalidTTL]; a value over MaxValueBytes
+// [backend.ErrTooLarge]; a pattern that is empty, too long, has too many
+// '*', or is malformed (an unclosed '[', a trailing lone '\') is
+// [backend.ErrInvalidPattern] and no SCAN is sent (see
+// [backend.CheckPattern]). An Incr on a non-integer is
+// [backend.ErrNotInteger], past int64 [backend.ErrOverflow].
+//
+// # Pipelines
+//
+// [Backend.Pipeline] sends mixed operations in one go-redis pipeline, one
+// round trip per node (go-redis groups commands by node on a Cluster or
+// Ring and follows MOVED/ASK). A node's batch that holds an Incr is marked
+// NoRetry, so it is sent at most once; when a reply is lost, the Incr's
+// result (and a write's) wraps [backend.ErrOutcomeUnknown]. Batches of
+// idempotent operations keep the client's retries.
 //
 // # Subscriptions
 //
