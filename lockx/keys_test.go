@@ -2,6 +2,7 @@ package lockx
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -90,14 +91,13 @@ func TestNoKeyWithoutTTL(t *testing.T) {
 					t.Fatalf("Unlock = %v", err)
 				}
 			}
-			for _, s := range servers {
+			memoKeys := make([]int, len(servers))
+			for i, s := range servers {
 				keys, noTTL := scanTTLs(t, s.Client(t))
 				if len(noTTL) > 0 {
 					t.Errorf("%s: %d keys without TTL, e.g. %q", s.Addr, len(noTTL), noTTL[0])
 				}
-				if got, want := countContaining(keys, "{memo-"), n/10; got != want {
-					t.Errorf("%s: %d memo lock keys, want %d (the ones still held)", s.Addr, got, want)
-				}
+				memoKeys[i] = countContaining(keys, "{memo-")
 				if got := countContaining(keys, "{dox-"); got != 0 {
 					t.Errorf("%s: %d keys left by Do, want 0", s.Addr, got)
 				}
@@ -105,9 +105,18 @@ func TestNoKeyWithoutTTL(t *testing.T) {
 					t.Errorf("%s: %d fence counters, want %d (one per token lock name)", s.Addr, got, n)
 				}
 			}
+			lost := 0 // a loaded machine can cost a held lock its lease
 			for _, release := range held {
-				if err := release(ctx); err != nil {
+				switch err := release(ctx); {
+				case errors.Is(err, ErrLost):
+					lost++
+				case err != nil:
 					t.Fatalf("release = %v", err)
+				}
+			}
+			for i, got := range memoKeys {
+				if want := len(held); got > want || got < want-lost {
+					t.Errorf("%s: %d memo lock keys, want %d (the ones still held; %d lost)", servers[i].Addr, got, want, lost)
 				}
 			}
 		})
