@@ -103,8 +103,9 @@ func (c *Cache[V]) found(key string, raw []byte, err error, count bool) lookupRe
 // with errBackendSlow. led reports whether this caller's call made the
 // read (others joined it).
 func (c *Cache[V]) read(ctx context.Context, dataKey string) (raw []byte, led bool, err error) {
+	leading := false // set by the shared read if it is this caller's
 	shared := func() (any, error) {
-		led = true
+		leading = true
 		var raw []byte
 		err := c.call(context.WithoutCancel(ctx), func(ctx context.Context) (err error) {
 			raw, err = c.backend.Get(ctx, dataKey)
@@ -115,7 +116,7 @@ func (c *Cache[V]) read(ctx context.Context, dataKey string) (raw []byte, led bo
 	if ctx.Done() == nil {
 		v, err, _ := c.lookups.Do(dataKey, shared)
 		raw, _ := v.([]byte)
-		return raw, led, err
+		return raw, leading, err
 	}
 	var patience <-chan time.Time
 	if deadline, ok := ctx.Deadline(); ok {
@@ -126,7 +127,7 @@ func (c *Cache[V]) read(ctx context.Context, dataKey string) (raw []byte, led bo
 	select {
 	case res := <-c.lookups.DoChan(dataKey, shared):
 		raw, _ := res.Val.([]byte)
-		return raw, led, res.Err
+		return raw, leading, res.Err // the result's delivery orders the write of leading before this read
 	case <-patience:
 		return nil, false, errBackendSlow
 	case <-ctx.Done():
