@@ -101,15 +101,19 @@ func newApp(cfg config) (a *app, err error) {
 	}
 	a.closers = append(a.closers, a.pages.Close)
 
-	for name, s := range map[string]cachekitprom.CacheStats{"posts": a.posts, "chat": a.chat, "http": a.pages} {
+	for name, s := range map[string]cachekitprom.CacheStats{"posts": a.posts, "chat": a.chat} {
 		if err := errors.Join(col.AddCache(name, s), a.otel.AddCache(name, s)); err != nil {
 			return nil, err
 		}
 	}
+	if err := errors.Join(col.AddMiddleware("http", a.pages), a.otel.AddMiddleware("http", a.pages)); err != nil {
+		return nil, err
+	}
 	if err := errors.Join(col.AddLocker("locks", a.locks), a.otel.AddLocker("locks", a.locks)); err != nil {
 		return nil, err
 	}
-	a.stats.watch(map[string]cachekitprom.CacheStats{"posts": a.posts, "chat": a.chat, "http": a.pages}, a.locks)
+	a.stats.watch(map[string]func() memo.Stats{"posts": a.posts.Stats, "chat": a.chat.Stats,
+		"http": a.pages.Stats}, a.locks)
 
 	store, err := cachekitstore.New(a.b, &cachekitstore.Options{Prefix: ns("session:")})
 	if err != nil {
@@ -132,6 +136,7 @@ func (a *app) openBackend() error {
 			return err
 		}
 		a.b = b
+		a.closers = append(a.closers, b.Close)
 		a.locks, err = lockx.NewLocal(nil)
 		return err
 	}
@@ -165,6 +170,7 @@ func (a *app) openBackend() error {
 		return err
 	}
 	a.b = b
+	a.closers = append(a.closers, b.Close) // its subscriptions, before the client
 	a.locks, err = lockx.New(client, nil)
 	return err
 }

@@ -10,9 +10,21 @@ import (
 // maxMessages is how many messages a cached conversation keeps.
 const maxMessages = 50
 
+// validConv reports whether a conversation name is acceptable.
+func validConv(w http.ResponseWriter, conv string) bool {
+	if len(conv) > 100 || !utf8.ValidString(conv) {
+		http.Error(w, "conversation: at most 100 bytes of UTF-8", http.StatusBadRequest)
+		return false
+	}
+	return true
+}
+
 // getMessages reads a conversation through the cache.
 func (a *app) getMessages(w http.ResponseWriter, r *http.Request) {
 	conv := r.PathValue("conv")
+	if !validConv(w, conv) {
+		return
+	}
 	msgs, err := a.chat.Get(r.Context(), conv, func(ctx context.Context) ([]Message, error) {
 		return a.db.Messages(ctx, conv)
 	})
@@ -29,6 +41,9 @@ func (a *app) getMessages(w http.ResponseWriter, r *http.Request) {
 // then the cache (invalidated instead if the cache write fails).
 func (a *app) addMessage(w http.ResponseWriter, r *http.Request) {
 	conv, text := r.PathValue("conv"), r.FormValue("text")
+	if !validConv(w, conv) {
+		return
+	}
 	if text == "" || len(text) > 1000 || !utf8.ValidString(text) {
 		http.Error(w, "text: 1 to 1000 bytes of UTF-8", http.StatusBadRequest)
 		return

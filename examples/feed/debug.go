@@ -12,7 +12,6 @@ import (
 
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
-	cachekitprom "github.com/cachekit/cachekit/extra/prometheus"
 	"github.com/cachekit/cachekit/lockx"
 	"github.com/cachekit/cachekit/memo"
 )
@@ -25,7 +24,7 @@ const maxSamples = 120
 type recorder struct {
 	mu       sync.Mutex
 	names    []string
-	caches   map[string]cachekitprom.CacheStats
+	caches   map[string]func() memo.Stats
 	locks    *lockx.Locker
 	loads    []time.Duration // load durations since the last sample
 	samples  []sample
@@ -42,10 +41,10 @@ type sample struct {
 	LoadP99  float64   `json:"load_p99_ms"`
 }
 
-func newRecorder() *recorder { return &recorder{caches: map[string]cachekitprom.CacheStats{}} }
+func newRecorder() *recorder { return &recorder{caches: map[string]func() memo.Stats{}} }
 
 // watch sets the sources.
-func (r *recorder) watch(caches map[string]cachekitprom.CacheStats, locks *lockx.Locker) {
+func (r *recorder) watch(caches map[string]func() memo.Stats, locks *lockx.Locker) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for name, s := range caches {
@@ -73,7 +72,7 @@ func (r *recorder) observer() memo.Observer {
 // totals sums hits and misses over every cache.
 func (r *recorder) totals() (hits, misses uint64) {
 	for _, name := range r.names {
-		s := r.caches[name].Stats()
+		s := r.caches[name]()
 		hits += s.HitsL1 + s.HitsBackend
 		misses += s.Misses
 	}
@@ -132,7 +131,7 @@ func (a *app) snapshot() snapshot {
 	defer r.mu.Unlock()
 	s := snapshot{Caches: map[string]memo.Stats{}, HitRatio: -1, DBQueries: a.db.queries.Load(), Series: slices.Clone(r.samples)}
 	for _, name := range r.names {
-		s.Caches[name] = r.caches[name].Stats()
+		s.Caches[name] = r.caches[name]()
 	}
 	if r.locks != nil {
 		s.Locks = r.locks.Stats()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -151,8 +152,9 @@ func (a *app) react(like bool) http.HandlerFunc {
 			return
 		}
 		user := a.sessions.GetString(r.Context(), "user")
-		if user == "" {
-			user = "anon:" + r.RemoteAddr // one reaction per client address when not logged in
+		if user == "" { // one reaction per client address when not logged in
+			host, _, _ := net.SplitHostPort(r.RemoteAddr)
+			user = "anon:" + host
 		}
 		changed, err := a.db.React(id, user, like)
 		if errors.Is(err, errNoPost) {

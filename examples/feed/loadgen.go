@@ -22,6 +22,7 @@ type summary struct {
 	DBQueries        int64
 	P50, P99         time.Duration
 	HitRatio         float64
+	FirstError       string // the first failed request, if any
 }
 
 func (s summary) String() string {
@@ -30,7 +31,8 @@ func (s summary) String() string {
 		"latency      p50 %v  p99 %v\n"+
 		"hit ratio    %.3f\n",
 		s.Requests, s.Errors, s.Elapsed.Round(time.Millisecond), float64(s.Requests)/s.Elapsed.Seconds(),
-		s.LoaderCalls, s.DBQueries, s.P50.Round(time.Microsecond), s.P99.Round(time.Microsecond), s.HitRatio)
+		s.LoaderCalls, s.DBQueries, s.P50.Round(time.Microsecond), s.P99.Round(time.Microsecond), s.HitRatio) +
+		map[bool]string{true: "first error  " + s.FirstError + "\n"}[s.FirstError != ""]
 }
 
 // loadTest drives the service at base for d with Zipf-distributed users
@@ -44,7 +46,11 @@ func (a *app) loadTest(ctx context.Context, base string, d time.Duration, progre
 	defer client.CloseIdleConnections()
 	hits0, miss0 := a.stats.totalsLocked()
 	loads0, q0 := a.loaderCalls(), a.db.queries.Load()
-	var requests, errs atomic.Int64
+	var (
+		requests, errs atomic.Int64
+		firstErr       sync.Once
+		firstMsg       string
+	)
 	lat := make([][]time.Duration, workers)
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -63,6 +69,7 @@ func (a *app) loadTest(ctx context.Context, base string, d time.Duration, progre
 				requests.Add(1)
 				if err != nil {
 					errs.Add(1)
+					firstErr.Do(func() { firstMsg = err.Error() })
 				}
 				if len(lat[w]) < 1_000_000 {
 					lat[w] = append(lat[w], time.Since(t0))
@@ -90,7 +97,7 @@ func (a *app) loadTest(ctx context.Context, base string, d time.Duration, progre
 	h, m := a.stats.totalsLocked()
 	return summary{Requests: requests.Load(), Errors: errs.Load(), Elapsed: time.Since(start),
 		LoaderCalls: a.loaderCalls() - loads0, DBQueries: a.db.queries.Load() - q0,
-		P50: percentile(all, 0.50), P99: percentile(all, 0.99), HitRatio: ratio(h-hits0, m-miss0)}
+		P50: percentile(all, 0.50), P99: percentile(all, 0.99), HitRatio: ratio(h-hits0, m-miss0), FirstError: firstMsg}
 }
 
 // nextRequest picks the next request of the mix: writes with probability
@@ -135,10 +142,11 @@ func do(ctx context.Context, client *http.Client, method, target string, form ur
 		return err
 	}
 	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
 	if resp.StatusCode >= 400 {
-		return fmt.Errorf("%s %s: %s", method, target, resp.Status)
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
+		return fmt.Errorf("%s %s: %s: %s", method, target, resp.Status, strings.TrimSpace(string(b)))
 	}
+	_, _ = io.Copy(io.Discard, resp.Body)
 	return nil
 }
 

@@ -12,7 +12,7 @@
 //
 // Instruments (meter "github.com/cachekit/cachekit/extra/otel"). Cache
 // instruments carry the attribute cachekit.namespace (the name given to
-// AddCache), lock instruments cachekit.locker:
+// AddCache or AddMiddleware), lock instruments cachekit.locker:
 //
 //	cachekit.cache.hits            counter {get}  cachekit.tier = l1 | backend
 //	cachekit.cache.negative_hits   counter {get}  cached "not found" answers
@@ -30,6 +30,10 @@
 //	cachekit.cache.l1_invalidations counter {entry}
 //	cachekit.cache.breaker.trips   counter {trip}
 //	cachekit.cache.breaker.open    gauge   {1}    1 while the circuit breaker is open
+//	cachekit.http.invalidation.failures counter {invalidation} (middleware) failed URL invalidations after unsafe requests
+//	cachekit.http.invalidation.landed   counter {invalidation} (middleware) of those, landed on a retry
+//	cachekit.http.invalidation.dropped  counter {invalidation} (middleware) of those, given up
+//	cachekit.http.invalidation.pending  updowncounter {url} (middleware) URLs bypassing this node's cache meanwhile
 //	cachekit.lock.acquired         counter {lock}
 //	cachekit.lock.contended        counter {attempt} attempts that found the lock held
 //	cachekit.lock.retry_waits      counter {call} Lock calls that had to retry

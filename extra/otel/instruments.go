@@ -6,6 +6,7 @@ import (
 
 	"github.com/cachekit/cachekit/lockx"
 	"github.com/cachekit/cachekit/memo"
+	"github.com/cachekit/cachekit/middleware"
 )
 
 // cacheMetric is one series read from memo.Stats. Series that share a
@@ -64,4 +65,25 @@ var lockMetrics = []lockMetric{
 	{"cachekit.lock.wait_time", "s", "Time Lock calls spent waiting between attempts.", true, func(s lockx.Stats) float64 { return s.WaitTime.Seconds() }},
 	{"cachekit.lock.failed", "{call}", "Lock and TryLock calls that returned an error.", false, func(s lockx.Stats) float64 { return float64(s.Failed) }},
 	{"cachekit.lock.lost", "{lock}", "Held locks that ended other than by Unlock.", false, func(s lockx.Stats) float64 { return float64(s.Lost) }},
+}
+
+// middlewareMetric is one series read from middleware.InvalidationStats beyond its
+// engine counters.
+type middlewareMetric struct {
+	name, unit, help string
+	gauge            bool // an up-down counter of a current amount
+	get              func(middleware.InvalidationStats) int64
+}
+
+type mwInstrument struct {
+	middlewareMetric
+	counter metric.Int64ObservableCounter
+	gauge   metric.Int64ObservableUpDownCounter
+}
+
+var middlewareMetrics = []middlewareMetric{
+	{"cachekit.http.invalidation.failures", "{invalidation}", "Failed attempts to invalidate a URL after an unsafe request.", false, func(s middleware.InvalidationStats) int64 { return int64(s.Failures) }},
+	{"cachekit.http.invalidation.landed", "{invalidation}", "URL invalidations that landed on a retry.", false, func(s middleware.InvalidationStats) int64 { return int64(s.Landed) }},
+	{"cachekit.http.invalidation.dropped", "{invalidation}", "URL invalidations given up.", false, func(s middleware.InvalidationStats) int64 { return int64(s.Dropped) }},
+	{"cachekit.http.invalidation.pending", "{url}", "URLs whose requests bypass this node's cache until their invalidation lands.", true, func(s middleware.InvalidationStats) int64 { return int64(s.Pending) }},
 }

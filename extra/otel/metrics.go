@@ -12,6 +12,7 @@ import (
 
 	"github.com/cachekit/cachekit/lockx"
 	"github.com/cachekit/cachekit/memo"
+	"github.com/cachekit/cachekit/middleware"
 )
 
 // ScopeName is the instrumentation scope (meter name) of the instruments.
@@ -26,10 +27,17 @@ const (
 	LockerKey    = attribute.Key("cachekit.locker")
 )
 
-// CacheStats is what [Metrics.AddCache] reads: *memo.Cache[V] and
-// *middleware.Cache satisfy it.
+// CacheStats is what [Metrics.AddCache] reads: *memo.Cache[V] satisfies
+// it.
 type CacheStats interface {
 	Stats() memo.Stats
+}
+
+// MiddlewareStats is what [Metrics.AddMiddleware] reads:
+// *middleware.Cache satisfies it.
+type MiddlewareStats interface {
+	Stats() memo.Stats
+	InvalidationStats() middleware.InvalidationStats
 }
 
 // LockStats is what [Metrics.AddLocker] reads: *lockx.Locker satisfies it.
@@ -57,11 +65,12 @@ type Metrics struct {
 	attrs []attribute.KeyValue
 
 	mu     sync.RWMutex
-	caches []named[CacheStats]
+	caches []named[statsFunc]
 	locks  []named[LockStats]
 
 	cacheInst []cacheInstrument
 	breaker   metric.Int64ObservableGauge
+	mwInst    []mwInstrument
 	lockInst  []lockInstrument
 	loadTime  metric.Float64Histogram
 	reg       metric.Registration
@@ -71,6 +80,10 @@ type named[T any] struct {
 	name string
 	src  T
 }
+
+// statsFunc reads a cache's engine counters and, for a middleware cache,
+// its own (nil otherwise).
+type statsFunc func() (memo.Stats, *middleware.InvalidationStats)
 
 // New creates the instruments and registers the callback that observes
 // every source added later; opts may be nil.
@@ -106,6 +119,20 @@ func New(opts *Options) (*Metrics, error) {
 		return nil, err
 	}
 	observables = append(observables, m.breaker)
+	for _, mm := range middlewareMetrics {
+		mi := mwInstrument{middlewareMetric: mm}
+		if mm.gauge {
+			mi.gauge, err = meter.Int64ObservableUpDownCounter(mm.name, metric.WithDescription(mm.help), metric.WithUnit(mm.unit))
+			observables = append(observables, mi.gauge)
+		} else {
+			mi.counter, err = meter.Int64ObservableCounter(mm.name, metric.WithDescription(mm.help), metric.WithUnit(mm.unit))
+			observables = append(observables, mi.counter)
+		}
+		if err != nil {
+			return nil, err
+		}
+		m.mwInst = append(m.mwInst, mi)
+	}
 	for _, lm := range lockMetrics {
 		li := lockInstrument{lockMetric: lm}
 		if lm.seconds {
@@ -136,9 +163,24 @@ func New(opts *Options) (*Metrics, error) {
 // Close unregisters the callback; instruments stop reporting.
 func (m *Metrics) Close() error { return m.reg.Unregister() }
 
-// AddCache reports the Stats of a memo.Cache or a middleware.Cache under
+// AddCache reports the Stats of a memo.Cache under
 // cachekit.namespace=name. It returns [ErrDuplicate] if name is taken.
 func (m *Metrics) AddCache(name string, s CacheStats) error {
+	return m.addCache(name, func() (memo.Stats, *middleware.InvalidationStats) { return s.Stats(), nil })
+}
+
+// AddMiddleware reports the Stats of a middleware.Cache under
+// cachekit.namespace=name: its engine counters, as for [Metrics.AddCache],
+// and its invalidation counters. It returns [ErrDuplicate] if name is
+// taken.
+func (m *Metrics) AddMiddleware(name string, s MiddlewareStats) error {
+	return m.addCache(name, func() (memo.Stats, *middleware.InvalidationStats) {
+		st := s.InvalidationStats()
+		return s.Stats(), &st
+	})
+}
+
+func (m *Metrics) addCache(name string, f statsFunc) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, n := range m.caches {
@@ -146,7 +188,7 @@ func (m *Metrics) AddCache(name string, s CacheStats) error {
 			return fmt.Errorf("%w: cache %q", ErrDuplicate, name)
 		}
 	}
-	m.caches = append(m.caches, named[CacheStats]{name, s})
+	m.caches = append(m.caches, named[statsFunc]{name, f})
 	return nil
 }
 
@@ -166,7 +208,8 @@ func (m *Metrics) AddLocker(name string, l LockStats) error {
 
 // Observer returns a memo.Observer that records load durations in
 // cachekit.cache.load.duration with cachekit.namespace=name. Set it as
-// memo.Options.Observer (or middleware.Options.Memo.Observer); to feed several
+// memo.Options.Observer (for a middleware.Cache, in its Options.Memo); to
+// feed several
 // observers, call each from one memo.ObserverFunc.
 func (m *Metrics) Observer(name string) memo.Observer {
 	base := append([]attribute.KeyValue{NamespaceKey.String(name)}, m.attrs...)
@@ -195,7 +238,7 @@ func (m *Metrics) observe(_ context.Context, obs metric.Observer) error {
 	caches, locks := m.caches, m.locks
 	m.mu.RUnlock()
 	for _, n := range caches {
-		s := n.src.Stats()
+		s, mw := n.src()
 		base := append([]attribute.KeyValue{NamespaceKey.String(n.name)}, m.attrs...)
 		for _, ci := range m.cacheInst {
 			kv := base
@@ -209,6 +252,15 @@ func (m *Metrics) observe(_ context.Context, obs metric.Observer) error {
 			open = 1
 		}
 		obs.ObserveInt64(m.breaker, open, metric.WithAttributes(base...))
+		if mw != nil {
+			for _, mi := range m.mwInst {
+				if mi.gauge != nil {
+					obs.ObserveInt64(mi.gauge, mi.get(*mw), metric.WithAttributes(base...))
+				} else {
+					obs.ObserveInt64(mi.counter, mi.get(*mw), metric.WithAttributes(base...))
+				}
+			}
+		}
 	}
 	for _, n := range locks {
 		s := n.src.Stats()

@@ -9,12 +9,20 @@ import (
 
 	"github.com/cachekit/cachekit/lockx"
 	"github.com/cachekit/cachekit/memo"
+	"github.com/cachekit/cachekit/middleware"
 )
 
-// CacheStats is what [Collector.AddCache] reads: *memo.Cache[V] and
-// *middleware.Cache satisfy it.
+// CacheStats is what [Collector.AddCache] reads: *memo.Cache[V]
+// satisfies it.
 type CacheStats interface {
 	Stats() memo.Stats
+}
+
+// MiddlewareStats is what [Collector.AddMiddleware] reads:
+// *middleware.Cache satisfies it.
+type MiddlewareStats interface {
+	Stats() memo.Stats
+	InvalidationStats() middleware.InvalidationStats
 }
 
 // LockStats is what [Collector.AddLocker] reads: *lockx.Locker satisfies
@@ -43,12 +51,13 @@ var ErrDuplicate = errors.New("cachekitprom: name already registered")
 // concurrent use.
 type Collector struct {
 	mu     sync.RWMutex
-	caches []named[CacheStats]
+	caches []named[statsFunc]
 	locks  []named[LockStats]
 
 	cacheDescs  []cacheDesc
 	uniqueDescs []*prometheus.Desc // cacheDescs' distinct Descs, for Describe
 	breaker     *prometheus.Desc
+	mwDescs     []mwDesc
 	lockDescs   []lockDesc
 	loadTime    *prometheus.HistogramVec
 }
@@ -57,6 +66,10 @@ type named[T any] struct {
 	name string
 	src  T
 }
+
+// statsFunc reads a cache's engine counters and, for a middleware cache,
+// its own (nil otherwise).
+type statsFunc func() (memo.Stats, *middleware.InvalidationStats)
 
 var _ prometheus.Collector = (*Collector)(nil)
 
@@ -89,6 +102,10 @@ func NewCollector(opts *Options) *Collector {
 	}
 	c.breaker = prometheus.NewDesc(prometheus.BuildFQName(o.Namespace, "", "breaker_open"),
 		"1 while the cache's circuit breaker is open (backend skipped), else 0.", []string{"namespace"}, o.ConstLabels)
+	for _, m := range middlewareMetrics {
+		c.mwDescs = append(c.mwDescs, mwDesc{middlewareMetric: m,
+			desc: prometheus.NewDesc(prometheus.BuildFQName(o.Namespace, "", m.name), m.help, []string{"namespace"}, o.ConstLabels)})
+	}
 	for _, m := range lockMetrics {
 		c.lockDescs = append(c.lockDescs, lockDesc{lockMetric: m,
 			desc: prometheus.NewDesc(prometheus.BuildFQName(o.Namespace, "", m.name), m.help, []string{"locker"}, o.ConstLabels)})
@@ -102,9 +119,24 @@ func NewCollector(opts *Options) *Collector {
 	return c
 }
 
-// AddCache exports the Stats of a memo.Cache or a middleware.Cache under
-// the namespace label name. It returns [ErrDuplicate] if name is taken.
+// AddCache exports the Stats of a memo.Cache under the namespace label
+// name. It returns [ErrDuplicate] if name is taken.
 func (c *Collector) AddCache(name string, s CacheStats) error {
+	return c.addCache(name, func() (memo.Stats, *middleware.InvalidationStats) { return s.Stats(), nil })
+}
+
+// AddMiddleware exports the Stats of a middleware.Cache under the
+// namespace label name: its engine counters, as for [Collector.AddCache],
+// and its invalidation counters. It returns [ErrDuplicate] if name is
+// taken.
+func (c *Collector) AddMiddleware(name string, s MiddlewareStats) error {
+	return c.addCache(name, func() (memo.Stats, *middleware.InvalidationStats) {
+		st := s.InvalidationStats()
+		return s.Stats(), &st
+	})
+}
+
+func (c *Collector) addCache(name string, f statsFunc) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, n := range c.caches {
@@ -112,7 +144,7 @@ func (c *Collector) AddCache(name string, s CacheStats) error {
 			return fmt.Errorf("%w: cache %q", ErrDuplicate, name)
 		}
 	}
-	c.caches = append(c.caches, named[CacheStats]{name, s})
+	c.caches = append(c.caches, named[statsFunc]{name, f})
 	return nil
 }
 
@@ -132,7 +164,8 @@ func (c *Collector) AddLocker(name string, l LockStats) error {
 
 // Observer returns a memo.Observer that records load durations in
 // cachekit_load_duration_seconds under the namespace label name. Set it as
-// memo.Options.Observer (or middleware.Options.Memo.Observer); to feed several
+// memo.Options.Observer (for a middleware.Cache, in its Options.Memo); to
+// feed several
 // observers, call each from one memo.ObserverFunc. Observe costs one
 // histogram update per load and nothing for other events.
 func (c *Collector) Observer(name string) memo.Observer {
@@ -156,6 +189,9 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		ch <- d
 	}
 	ch <- c.breaker
+	for _, d := range c.mwDescs {
+		ch <- d.desc
+	}
 	for _, d := range c.lockDescs {
 		ch <- d.desc
 	}
@@ -168,7 +204,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	caches, locks := c.caches, c.locks
 	c.mu.RUnlock()
 	for _, n := range caches {
-		s := n.src.Stats()
+		s, mw := n.src()
 		for _, d := range c.cacheDescs {
 			labels := []string{n.name}
 			if d.label != "" {
@@ -181,6 +217,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			open = 1
 		}
 		ch <- prometheus.MustNewConstMetric(c.breaker, prometheus.GaugeValue, open, n.name)
+		if mw != nil {
+			for _, d := range c.mwDescs {
+				ch <- prometheus.MustNewConstMetric(d.desc, d.kind, d.get(*mw), n.name)
+			}
+		}
 	}
 	for _, n := range locks {
 		s := n.src.Stats()

@@ -74,12 +74,13 @@ func TestCollectorScrapesMemoMiddlewareAndLockStats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, s := range map[string]cachekitprom.CacheStats{"posts": posts, "http": pages} {
-		if err := col.AddCache(name, s); err != nil {
-			t.Fatal(err)
-		}
+	if err := col.AddCache("posts", posts); err != nil {
+		t.Fatal(err)
 	}
-	if err := col.AddCache("posts", posts); !errors.Is(err, cachekitprom.ErrDuplicate) {
+	if err := col.AddMiddleware("http", pages); err != nil {
+		t.Fatal(err)
+	}
+	if err := col.AddMiddleware("posts", pages); !errors.Is(err, cachekitprom.ErrDuplicate) {
 		t.Errorf("AddCache(duplicate) = %v, want ErrDuplicate", err)
 	}
 	if err := col.AddLocker("locks", locks); err != nil {
@@ -133,6 +134,9 @@ func TestCollectorScrapesMemoMiddlewareAndLockStats(t *testing.T) {
 		}
 	}
 	hist := got[`cachekit_load_duration_seconds{namespace=posts,outcome=ok}`]
+	if _, ok := got[`cachekit_invalidations_pending{namespace=posts}`]; ok {
+		t.Error("a memo cache has middleware series")
+	}
 	if hist == nil || hist.Histogram.GetSampleCount() != 1 {
 		t.Errorf("load_duration_seconds{posts,ok} = %v, want 1 sample", hist)
 	}

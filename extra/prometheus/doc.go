@@ -30,6 +30,10 @@
 //	cachekit_l1_invalidations_total{namespace}          counter
 //	cachekit_breaker_trips_total{namespace}             counter
 //	cachekit_breaker_open{namespace}                    gauge: 1 while the circuit breaker is open
+//	cachekit_invalidation_failures_total{namespace}     counter (middleware): failed URL invalidations after unsafe requests
+//	cachekit_invalidations_landed_total{namespace}      counter (middleware): of those, landed on a retry
+//	cachekit_invalidations_dropped_total{namespace}     counter (middleware): of those, given up
+//	cachekit_invalidations_pending{namespace}           gauge (middleware): URLs bypassing this node's cache meanwhile
 //	cachekit_lock_acquired_total{locker}                counter
 //	cachekit_lock_contended_total{locker}               counter: attempts that found the lock held
 //	cachekit_lock_retry_waits_total{locker}             counter: Lock calls that had to retry

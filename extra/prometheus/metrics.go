@@ -5,6 +5,7 @@ import (
 
 	"github.com/cachekit/cachekit/lockx"
 	"github.com/cachekit/cachekit/memo"
+	"github.com/cachekit/cachekit/middleware"
 )
 
 // cacheMetric is one counter series read from memo.Stats. Series that
@@ -61,4 +62,24 @@ var lockMetrics = []lockMetric{
 	{"lock_wait_seconds_total", "Time Lock calls spent waiting between attempts.", func(s lockx.Stats) float64 { return s.WaitTime.Seconds() }},
 	{"lock_failed_total", "Lock and TryLock calls that returned an error.", func(s lockx.Stats) float64 { return float64(s.Failed) }},
 	{"lock_lost_total", "Held locks that ended other than by Unlock.", func(s lockx.Stats) float64 { return float64(s.Lost) }},
+}
+
+// middlewareMetric is one series read from middleware.InvalidationStats beyond its
+// engine counters.
+type middlewareMetric struct {
+	name, help string
+	kind       prometheus.ValueType
+	get        func(middleware.InvalidationStats) float64
+}
+
+type mwDesc struct {
+	middlewareMetric
+	desc *prometheus.Desc
+}
+
+var middlewareMetrics = []middlewareMetric{
+	{"invalidation_failures_total", "Failed attempts to invalidate a URL after an unsafe request.", prometheus.CounterValue, func(s middleware.InvalidationStats) float64 { return float64(s.Failures) }},
+	{"invalidations_landed_total", "URL invalidations that landed on a retry.", prometheus.CounterValue, func(s middleware.InvalidationStats) float64 { return float64(s.Landed) }},
+	{"invalidations_dropped_total", "URL invalidations given up.", prometheus.CounterValue, func(s middleware.InvalidationStats) float64 { return float64(s.Dropped) }},
+	{"invalidations_pending", "URLs whose requests bypass this node's cache until their invalidation lands.", prometheus.GaugeValue, func(s middleware.InvalidationStats) float64 { return float64(s.Pending) }},
 }
