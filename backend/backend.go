@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/cachekit/cachekit/internal/glob"
 )
 
 // Errors returned by backends. Implementations translate their driver's
@@ -26,15 +28,21 @@ var (
 	// underlying cause (often context.DeadlineExceeded).
 	ErrOutcomeUnknown = errors.New("backend: outcome unknown (command sent, reply lost)")
 
-	// ErrInvalidPattern reports a glob pattern that is empty, too long or too
-	// complex to run safely (see [MaxPatternLen] and [MaxPatternWildcards]).
+	// ErrInvalidPattern reports a glob pattern that is empty, too long, too
+	// complex to run safely (see [MaxPatternLen] and
+	// [MaxPatternWildcards]) or malformed (a '[' without its ']', a
+	// trailing lone '\'). See [CheckPattern].
 	ErrInvalidPattern = errors.New("backend: invalid pattern")
 
 	// ErrInvalidKey reports an empty key.
 	ErrInvalidKey = errors.New("backend: invalid key")
 
-	// ErrTooLarge reports a value that can never fit in the backend (for
-	// example larger than the memory backend's byte bound).
+	// ErrTooLarge reports a value larger than the backend accepts: over its
+	// MaxValueBytes option (default [DefaultMaxValueBytes]), or one that
+	// can never fit in the memory backend's byte bound. A write is rejected
+	// with it before any I/O and nothing is written. A read that finds an
+	// oversized value written by someone else reports a miss: its error
+	// wraps both [ErrNotFound] and ErrTooLarge.
 	ErrTooLarge = errors.New("backend: value too large")
 
 	// ErrIncomplete reports a pattern operation (Scan, DeletePattern) that
@@ -64,6 +72,18 @@ var (
 // [ErrInvalidTTL], so an arithmetic slip can never create an immortal key.
 // TTL reports NoExpiry for a key that exists without an expiry.
 const NoExpiry = time.Duration(math.MaxInt64)
+
+// DefaultMaxValueBytes is the default MaxValueBytes of the backends in
+// cachekit (4 MiB): the largest value a write accepts and a read returns.
+//
+// Why 4 MiB: it holds an HTTP response at middleware's default 1 MiB body
+// cap, with its headers and envelope, four times over; it equals the memory
+// backend's default per-entry capacity (64 MiB over 16 shards), so the two
+// backends accept the same values by default; and it bounds what one cache
+// read may cost: a Redis reply of 4 MiB takes milliseconds on loopback and
+// its bytes are held, often twice (stored and decoded), per concurrent
+// request. Memcached's default item limit is 1 MiB; Redis allows 512 MiB.
+const DefaultMaxValueBytes = 4 << 20
 
 // Pattern limits applied by every backend to Scan and DeletePattern, so a
 // user-supplied pattern cannot cost unbounded server CPU (Redis glob
@@ -114,8 +134,43 @@ func CheckTTL(ttl time.Duration) error {
 	return nil
 }
 
-// CheckPattern validates a glob pattern against [MaxPatternLen] and
-// [MaxPatternWildcards].
+// RoundTTL rounds a positive ttl up to a whole millisecond, the precision
+// of Redis expiry (SET PX, PEXPIRE): 500µs becomes 1ms, 1.2ms becomes 2ms.
+// [NoExpiry] is returned unchanged. Every backend stores the rounded TTL,
+// so a key expires at the same moment on all of them. ttl must be
+// positive (see [CheckTTL]).
+func RoundTTL(ttl time.Duration) time.Duration {
+	if ttl == NoExpiry {
+		return NoExpiry
+	}
+	if r := ttl % time.Millisecond; r != 0 {
+		if ttl > NoExpiry-time.Millisecond {
+			return NoExpiry - NoExpiry%time.Millisecond // the largest whole millisecond
+		}
+		ttl += time.Millisecond - r
+	}
+	return ttl
+}
+
+// CheckValueSize returns an error wrapping [ErrTooLarge] if a value of n
+// bytes is over max. Backends call it before any write, with their
+// MaxValueBytes option.
+func CheckValueSize(key string, n, max int) error {
+	if n > max {
+		return fmt.Errorf("%w: %d bytes for key %q (max %d)", ErrTooLarge, n, key, max)
+	}
+	return nil
+}
+
+// CheckPattern validates a glob pattern: it must be non-empty, at most
+// [MaxPatternLen] bytes, with at most [MaxPatternWildcards] '*', and
+// well formed: every '[' closed by a ']' (inside a set '\' escapes the
+// next byte and "a-]" is a range ending at ']', exactly as Redis parses
+// it) and no trailing lone '\'. Redis would silently reinterpret a
+// malformed pattern ("user:[" matches nothing, "user:[a" matches
+// "user:a"), so it is rejected instead, with an error wrapping
+// [ErrInvalidPattern] that names the offset. Backends call it before any
+// scan.
 func CheckPattern(pattern string) error {
 	if pattern == "" {
 		return fmt.Errorf("%w: empty", ErrInvalidPattern)
@@ -134,6 +189,9 @@ func CheckPattern(pattern string) error {
 	}
 	if stars > MaxPatternWildcards {
 		return fmt.Errorf("%w: %d wildcards (max %d)", ErrInvalidPattern, stars, MaxPatternWildcards)
+	}
+	if err := glob.Validate(pattern); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidPattern, err)
 	}
 	return nil
 }

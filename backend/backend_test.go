@@ -10,6 +10,7 @@ import (
 
 	"github.com/cachekit/cachekit/backend"
 	"github.com/cachekit/cachekit/backend/backendtest"
+	"github.com/cachekit/cachekit/internal/glob"
 )
 
 // mapBackend implements only backend.Backend, so the suite exercises the
@@ -88,7 +89,8 @@ func TestCheckTTL(t *testing.T) {
 func TestCheckPattern(t *testing.T) {
 	t.Parallel()
 	ok := []string{"a", "user:*", strings.Repeat("*", backend.MaxPatternWildcards), `a\*` + strings.Repeat(`\*`, 20), strings.Repeat("a", backend.MaxPatternLen)}
-	bad := []string{"", strings.Repeat("*", backend.MaxPatternWildcards+1), strings.Repeat("a", backend.MaxPatternLen+1)}
+	bad := []string{"", strings.Repeat("*", backend.MaxPatternWildcards+1), strings.Repeat("a", backend.MaxPatternLen+1),
+		"user:[", "user:[a", "user:[^", `user:\`, "[a-]", `a[\]`}
 	for _, p := range ok {
 		if err := backend.CheckPattern(p); err != nil {
 			t.Errorf("CheckPattern(%.30q) = %v, want nil", p, err)
@@ -149,5 +151,33 @@ func FuzzEscapeKeyPart(f *testing.F) {
 			t.Fatalf("UnescapeKeyPart(EscapeKeyPart(%q)) = %q", s, got)
 		}
 		_ = backend.UnescapeKeyPart(s) // never panics on arbitrary input
+	})
+}
+
+// FuzzQuoteGlob checks the quoting helpers against the Redis glob matcher
+// both backends use: a quoted string matches itself and only itself, and
+// an escaped key part is a literal, well-formed pattern.
+func FuzzQuoteGlob(f *testing.F) {
+	for _, s := range []string{"", "a", "*", "[", `\`, "user:[a", "a?b", "{x}"} {
+		f.Add(s, "user:*")
+	}
+	f.Fuzz(func(t *testing.T, s, other string) {
+		q := backend.QuoteGlob(s)
+		if !glob.Match(q, s) {
+			t.Fatalf("Match(QuoteGlob(%q) = %q, %q) = false, want true", s, q, s)
+		}
+		if s != other && glob.Match(q, other) {
+			t.Fatalf("Match(QuoteGlob(%q) = %q, %q) = true, want false", s, q, other)
+		}
+		if s != "" && !glob.Match(q+"*", s+other) {
+			t.Fatalf("Match(%q, %q) = false, want true", q+"*", s+other)
+		}
+		if s != "" && glob.Validate(q) != nil {
+			t.Fatalf("QuoteGlob(%q) = %q is not a well-formed pattern: %v", s, q, glob.Validate(q))
+		}
+		ek := backend.EscapeKeyPart(s)
+		if !glob.Match(ek, ek) || glob.HasMeta(ek) || glob.Validate(ek) != nil {
+			t.Fatalf("EscapeKeyPart(%q) = %q is not a literal pattern", s, ek)
+		}
 	})
 }

@@ -73,3 +73,47 @@ func ExampleDeletePattern() {
 	fmt.Println(n)
 	// Output: 2
 }
+
+func ExamplePipeline() {
+	b, _ := memory.New(nil)
+	ctx := context.Background()
+
+	// Mixed operations, one round trip per node on a backend with
+	// pipelines (one call per op otherwise), one Result per op.
+	res, err := backend.Pipeline(ctx, b, []backend.Op{
+		backend.SetOp("page:1", []byte("<html>"), time.Minute),
+		backend.IncrOp("hits:page:1", 1, time.Hour),
+		backend.GetOp("page:1"),
+		backend.GetOp("page:2"),
+	})
+	if err != nil { // an invalid op: nothing ran
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(res[0].Status(), res[1].N, string(res[2].Value))
+	fmt.Println(res[3].Status(), errors.Is(res[3].Err, backend.ErrNotFound))
+	for _, r := range res {
+		if r.Status() == backend.Unknown { // sent, reply lost: never re-send an Incr blindly
+			fmt.Println("outcome unknown:", r.Err)
+		}
+	}
+
+	// A TTL ≤ 0 rejects the whole pipeline before anything is sent.
+	_, err = backend.Pipeline(ctx, b, []backend.Op{backend.SetOp("k", []byte("v"), 0)})
+	fmt.Println(errors.Is(err, backend.ErrInvalidTTL))
+	// Output:
+	// succeeded 1 <html>
+	// failed true
+	// true
+}
+
+func ExampleCheckPattern() {
+	for _, p := range []string{"user:*", "user:[12]:*", "user:[", `user:\`} {
+		fmt.Printf("%-12q %v\n", p, backend.CheckPattern(p) == nil)
+	}
+	// Output:
+	// "user:*"     true
+	// "user:[12]:*" true
+	// "user:["     false
+	// "user:\\"    false
+}

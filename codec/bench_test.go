@@ -113,16 +113,20 @@ func BenchmarkDecodeMeta(b *testing.B) {
 }
 
 func BenchmarkCheckMsgpack(b *testing.B) {
-	data, err := MsgPack.Marshal(newFeed())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := checkMsgpack(data); err != nil {
-			b.Fatal(err)
-		}
+	for _, val := range benchValues {
+		b.Run(val.name, func(b *testing.B) {
+			data, err := MsgPack.Marshal(val.value)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := checkMsgpack(data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 

@@ -80,9 +80,12 @@ type Meta struct {
 	// windows after SoftExpiry (zero: the reader's defaults apply).
 	StaleWhileRevalidate time.Duration
 	StaleIfError         time.Duration
-	Generation           uint64      // namespace or key generation at load time
-	Codec                Codec       // set by Decode and DecodeMeta; ignored by Encode
-	Compression          Compression // set by Decode and DecodeMeta; ignored by Encode
+	Generation           uint64 // namespace or key generation at load time
+	// Codec is set by Decode (the reader's codec that decoded the value)
+	// and DecodeMeta (the built-in codec the data names); Encode ignores it.
+	Codec Codec
+	// Compression is set by Decode and DecodeMeta; Encode ignores it.
+	Compression Compression
 }
 
 // Envelope encodes values with a codec, optional compression and a versioned,

@@ -83,3 +83,23 @@ func ExampleErrCorrupt() {
 	// true
 	// true
 }
+
+// The codec is the reader's choice: an entry written with another codec is
+// corrupt, unless the reader accepts that codec while migrating.
+func ExampleEnvelope_Decode() {
+	old := codec.Envelope{Codec: codec.JSON}
+	data, err := old.Encode(User{ID: 2, Name: "hopper"}, codec.Meta{})
+	if err != nil {
+		panic(err)
+	}
+	var u User
+	_, err = (&codec.Envelope{Codec: codec.MsgPack}).Decode(data, &u)
+	fmt.Println(errors.Is(err, codec.ErrCorrupt), errors.Is(err, codec.ErrCodecMismatch))
+
+	migrating := codec.Envelope{Codec: codec.MsgPack, Accept: []codec.Codec{codec.JSON}}
+	meta, err := migrating.Decode(data, &u)
+	fmt.Printf("%+v %s %v\n", u, meta.Codec.Name(), err)
+	// Output:
+	// true true
+	// {ID:2 Name:hopper} json <nil>
+}

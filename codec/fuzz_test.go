@@ -92,34 +92,35 @@ func treeChain(n int, shape []byte, name string) *fuzzTree {
 	return root
 }
 
-// FuzzRoundTripNested round-trips recursive values of every depth through
-// every codec, bare and in an envelope with each compression: up to
-// MaxDepth they decode equal, beyond it every codec refuses them with
-// ErrCorrupt (never a crash, never a partial value).
+// FuzzRoundTripNested round-trips recursive values of up to twice the
+// accepted depth through every codec in an envelope (the input also picks
+// the compression): up to MaxDepth they decode equal, beyond it every codec
+// refuses them with ErrCorrupt (never a crash, never a partial value).
 func FuzzRoundTripNested(f *testing.F) {
-	f.Add(uint8(1), []byte{0}, "a")
-	f.Add(uint8(MaxDepth/2), []byte{0xaa}, "n")
-	f.Add(uint8(MaxDepth/2+1), []byte{0x0f, 0xf0}, "deep")
-	f.Add(uint8(200), []byte{0xff}, "")
+	f.Add(uint8(0), []byte{0}, "a")
+	f.Add(uint8(MaxDepth/2-1), []byte{0xaa}, "n")           // deepest accepted, uncompressed
+	f.Add(uint8(MaxDepth+MaxDepth/2), []byte{0x0f}, "deep") // one past it, s2
+	f.Add(uint8(2*MaxDepth+MaxDepth/2-1), []byte{0xff}, "") // deepest accepted, zstd
+	f.Add(uint8(2*MaxDepth+MaxDepth-1), []byte{0x33}, "z")  // twice too deep, zstd
 	f.Fuzz(func(t *testing.T, n uint8, shape []byte, name string) {
 		name = strings.ToValidUTF8(name, "?")
-		in := treeChain(int(n)+1, shape, name)
-		ok := int(n)+1 <= MaxDepth/2
+		nodes := int(n)%MaxDepth + 1 // up to twice the deepest accepted
+		in := treeChain(nodes, shape, name)
+		ok := nodes <= MaxDepth/2
+		alg := Compression(int(n) / MaxDepth % 3) // none, s2, zstd
 		for _, c := range allCodecs {
-			for _, alg := range []Compression{NoCompression, S2, Zstd} {
-				e := Envelope{Codec: c, Compression: alg, Threshold: -1}
-				data, err := e.Encode(in, Meta{})
-				if err != nil {
-					t.Fatalf("%s.Encode(chain of %d) = %v", c.Name(), int(n)+1, err)
-				}
-				got := &fuzzTree{Name: "dirty"}
-				_, err = e.Decode(data, &got)
-				switch {
-				case ok && (err != nil || !reflect.DeepEqual(got, in)):
-					t.Fatalf("%s/%v: Decode(chain of %d) = %v, want it back", c.Name(), alg, int(n)+1, err)
-				case !ok && (!errors.Is(err, ErrCorrupt) || got != nil):
-					t.Fatalf("%s/%v: Decode(chain of %d) = %+v, %v, want nil and ErrCorrupt", c.Name(), alg, int(n)+1, got, err)
-				}
+			e := Envelope{Codec: c, Compression: alg, Threshold: -1}
+			data, err := e.Encode(in, Meta{})
+			if err != nil {
+				t.Fatalf("%s.Encode(chain of %d) = %v", c.Name(), nodes, err)
+			}
+			got := &fuzzTree{Name: "dirty"}
+			_, err = e.Decode(data, &got)
+			switch {
+			case ok && (err != nil || !reflect.DeepEqual(got, in)):
+				t.Fatalf("%s/%v: Decode(chain of %d) = %v, want it back", c.Name(), alg, nodes, err)
+			case !ok && (!errors.Is(err, ErrCorrupt) || got != nil):
+				t.Fatalf("%s/%v: Decode(chain of %d) = %+v, %v, want nil and ErrCorrupt", c.Name(), alg, nodes, got, err)
 			}
 		}
 	})
@@ -207,6 +208,9 @@ func FuzzCheckMsgpack(f *testing.F) {
 		err := checkMsgpack(data)
 		if err != nil && !errors.Is(err, ErrCorrupt) {
 			t.Fatalf("checkMsgpack = %v, want nil or ErrCorrupt", err)
+		}
+		if ref := refCheckMsgpack(data); (ref == nil) != (err == nil) {
+			t.Fatalf("checkMsgpack = %v, recursive reference = %v", err, ref)
 		}
 		var v any
 		uerr := MsgPack.Unmarshal(data, &v)

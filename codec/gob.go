@@ -2,7 +2,6 @@ package codec
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/gob"
 )
 
@@ -54,43 +53,4 @@ func (gobCodec) Unmarshal(data []byte, v any) (err error) {
 		return corrupt("gob", err)
 	}
 	return nil
-}
-
-// checkGobFraming walks the gob stream's count-delimited messages and checks
-// that each declared count fits in the remaining input, so the decoder never
-// sizes a message buffer from a length the input does not contain.
-func checkGobFraming(data []byte) error {
-	if len(data) == 0 {
-		return corruptf("gob: empty input")
-	}
-	for off := 0; off < len(data); {
-		n, size, ok := gobUint(data[off:])
-		if !ok {
-			return corruptf("gob: bad message length at offset %d", off)
-		}
-		off += size
-		if n == 0 || n > uint64(len(data)-off) {
-			return corruptf("gob: message length %d exceeds %d remaining bytes at offset %d", n, len(data)-off, off)
-		}
-		off += int(n)
-	}
-	return nil
-}
-
-// gobUint decodes a gob unsigned integer: one byte below 128, otherwise a
-// byte holding the negated byte count followed by that many big-endian bytes.
-func gobUint(b []byte) (v uint64, size int, ok bool) {
-	if len(b) == 0 {
-		return 0, 0, false
-	}
-	if b[0] < 0x80 {
-		return uint64(b[0]), 1, true
-	}
-	n := int(-int8(b[0]))
-	if n < 1 || n > 8 || len(b) < 1+n {
-		return 0, 0, false
-	}
-	var buf [8]byte
-	copy(buf[8-n:], b[1:1+n])
-	return binary.BigEndian.Uint64(buf[:]), 1 + n, true
 }

@@ -19,8 +19,10 @@ import (
 // claiming 1 GiB allocates 1 GiB); after the check, every declared element
 // is backed by at least one input byte, so decoding allocates at most about
 // the input size times the size of the target's element type (a slice of
-// large structs costs more per byte than a []byte). It is safe for
-// concurrent use.
+// large structs costs more per byte than a []byte). Extension payloads are
+// opaque to the walk: a type registered with msgpack.RegisterExt decodes its
+// own payload, so its UnmarshalMsgpack must bound what it reads. It is safe
+// for concurrent use.
 var MsgPack Codec = msgpackCodec{}
 
 type msgpackCodec struct{}

@@ -13,142 +13,146 @@ import "encoding/binary"
 //   - no bytes follow the value.
 //
 // After it passes, msgpack's decoder cannot be tricked into allocating for
-// lengths the input does not contain. Its recursion is bounded by MaxDepth.
+// lengths the input does not contain, and its recursion is bounded by
+// MaxDepth. The walk itself does not recurse.
 func checkMsgpack(data []byte) error {
-	off, err := skipMsgpack(data, 0, 0)
-	if err != nil {
-		return err
-	}
-	if off != len(data) {
-		return corruptf("msgpack: %v (%d of %d bytes used)", errTrailing, off, len(data))
-	}
-	return nil
-}
-
-// skipMsgpack returns the offset just past the value starting at off.
-func skipMsgpack(data []byte, off, depth int) (int, error) {
-	if off >= len(data) {
-		return 0, corruptf("msgpack: truncated at offset %d", off)
-	}
-	b := data[off]
-	off++
-	switch {
-	case b <= 0x7f || b >= 0xe0: // positive and negative fixint
-		return off, nil
-	case b <= 0x8f: // fixmap
-		return skipContainer(data, off, depth, uint64(b&0x0f), 2)
-	case b <= 0x9f: // fixarray
-		return skipContainer(data, off, depth, uint64(b&0x0f), 1)
-	case b <= 0xbf: // fixstr
-		return skipBytes(data, off, uint64(b&0x1f))
-	}
-	switch b {
-	case 0xc0, 0xc2, 0xc3: // nil, false, true
-		return off, nil
-	case 0xc4, 0xd9: // bin8, str8
-		return skipSized(data, off, 1, 0)
-	case 0xc5, 0xda: // bin16, str16
-		return skipSized(data, off, 2, 0)
-	case 0xc6, 0xdb: // bin32, str32
-		return skipSized(data, off, 4, 0)
-	case 0xc7: // ext8: length, type, data
-		return skipSized(data, off, 1, 1)
-	case 0xc8: // ext16
-		return skipSized(data, off, 2, 1)
-	case 0xc9: // ext32
-		return skipSized(data, off, 4, 1)
-	case 0xcc, 0xd0: // uint8, int8
-		return skipBytes(data, off, 1)
-	case 0xcd, 0xd1: // uint16, int16
-		return skipBytes(data, off, 2)
-	case 0xca, 0xce, 0xd2: // float32, uint32, int32
-		return skipBytes(data, off, 4)
-	case 0xcb, 0xcf, 0xd3: // float64, uint64, int64
-		return skipBytes(data, off, 8)
-	case 0xd4: // fixext1: type + 1
-		return skipBytes(data, off, 2)
-	case 0xd5: // fixext2
-		return skipBytes(data, off, 3)
-	case 0xd6: // fixext4
-		return skipBytes(data, off, 5)
-	case 0xd7: // fixext8
-		return skipBytes(data, off, 9)
-	case 0xd8: // fixext16
-		return skipBytes(data, off, 17)
-	case 0xdc, 0xde: // array16, map16
-		n, off, err := readLen(data, off, 2)
-		if err != nil {
-			return 0, err
+	// rem is the number of values still to read at the current depth (at
+	// depth 0: the one top-level value); outer[d] keeps it for each
+	// enclosing container. One loop instead of a call per value: this walk
+	// runs before every msgpack decode.
+	var outer [MaxDepth]uint64
+	rem := uint64(1)
+	depth, off, n := 0, 0, len(data)
+	for {
+		for rem == 0 {
+			if depth == 0 {
+				if off != n {
+					return corruptf("msgpack: %v (%d of %d bytes used)", errTrailing, off, n)
+				}
+				return nil
+			}
+			depth--
+			rem = outer[depth]
 		}
-		return skipContainer(data, off, depth, n, perItem(b))
-	case 0xdd, 0xdf: // array32, map32
-		n, off, err := readLen(data, off, 4)
-		if err != nil {
-			return 0, err
+		rem--
+		if off >= n {
+			return corruptf("msgpack: truncated at offset %d", off)
 		}
-		return skipContainer(data, off, depth, n, perItem(b))
-	}
-	// Only 0xc1 is left: "never used" in the MessagePack spec.
-	return 0, corruptf("msgpack: reserved type byte 0x%02x at offset %d", b, off-1)
-}
-
-// perItem is the number of values per declared element: 2 for maps.
-func perItem(b byte) uint64 {
-	if b == 0xde || b == 0xdf {
-		return 2
-	}
-	return 1
-}
-
-// readLen reads a big-endian length of size bytes (1, 2 or 4).
-func readLen(data []byte, off, size int) (uint64, int, error) {
-	if len(data)-off < size {
-		return 0, 0, corruptf("msgpack: truncated length at offset %d", off)
-	}
-	var n uint64
-	switch size {
-	case 1:
-		n = uint64(data[off])
-	case 2:
-		n = uint64(binary.BigEndian.Uint16(data[off:]))
-	default:
-		n = uint64(binary.BigEndian.Uint32(data[off:]))
-	}
-	return n, off + size, nil
-}
-
-// skipSized skips a length-prefixed str/bin/ext whose length takes size bytes,
-// followed by extra header bytes (the ext type) and then the data.
-func skipSized(data []byte, off, size int, extra uint64) (int, error) {
-	n, off, err := readLen(data, off, size)
-	if err != nil {
-		return 0, err
-	}
-	return skipBytes(data, off, n+extra)
-}
-
-// skipBytes skips n raw bytes, failing if fewer remain.
-func skipBytes(data []byte, off int, n uint64) (int, error) {
-	if n > uint64(len(data)-off) {
-		return 0, corruptf("msgpack: length %d exceeds %d remaining bytes at offset %d", n, len(data)-off, off)
-	}
-	return off + int(n), nil
-}
-
-// skipContainer skips n elements of per values each (1 for arrays, 2 for maps).
-func skipContainer(data []byte, off, depth int, n, per uint64) (int, error) {
-	if depth >= MaxDepth {
-		return 0, corruptf("msgpack: nesting deeper than %d at offset %d", MaxDepth, off)
-	}
-	items := n * per // n < 2^32, no overflow
-	if items > uint64(len(data)-off) {
-		return 0, corruptf("msgpack: %d elements exceed %d remaining bytes at offset %d", n, len(data)-off, off)
-	}
-	var err error
-	for range items {
-		if off, err = skipMsgpack(data, off, depth+1); err != nil {
-			return 0, err
+		b := data[off]
+		off++
+		var skip, items uint64 // bytes to skip; values in a container
+		switch {
+		case b <= 0x7f || b >= 0xe0: // positive and negative fixint
+			continue
+		case b >= 0xa0 && b <= 0xbf: // fixstr
+			skip = uint64(b & 0x1f)
+		case b <= 0x8f: // fixmap
+			items = uint64(b&0x0f) * 2
+			goto container
+		case b <= 0x9f: // fixarray
+			items = uint64(b & 0x0f)
+			goto container
+		default:
+			t := msgpackTypes[b-0xc0]
+			switch t.kind {
+			case mpFixed:
+				skip = uint64(t.size)
+			case mpInvalid: // 0xc1: "never used" in the MessagePack spec
+				return corruptf("msgpack: reserved type byte 0x%02x at offset %d", b, off-1)
+			default:
+				size := int(t.size)
+				if n-off < size {
+					return corruptf("msgpack: truncated length at offset %d", off)
+				}
+				var l uint64
+				switch size {
+				case 1:
+					l = uint64(data[off])
+				case 2:
+					l = uint64(binary.BigEndian.Uint16(data[off:]))
+				default:
+					l = uint64(binary.BigEndian.Uint32(data[off:]))
+				}
+				off += size
+				switch t.kind {
+				case mpSized:
+					skip = l + uint64(t.extra)
+				case mpArray:
+					items = l
+					goto container
+				default: // mpMap
+					items = 2 * l
+					goto container
+				}
+			}
+		}
+		if skip > uint64(n-off) {
+			return corruptf("msgpack: length %d exceeds %d remaining bytes at offset %d", skip, n-off, off)
+		}
+		off += int(skip)
+		continue
+	container:
+		if depth >= MaxDepth {
+			return corruptf("msgpack: nesting deeper than %d at offset %d", MaxDepth, off)
+		}
+		// Every value takes at least one byte.
+		if items > uint64(n-off) {
+			return corruptf("msgpack: %d values exceed %d remaining bytes at offset %d", items, n-off, off)
+		}
+		if items > 0 {
+			outer[depth] = rem
+			depth++
+			rem = items
 		}
 	}
-	return off, nil
+}
+
+// msgpackType describes the type bytes 0xc0-0xdf.
+type msgpackType struct {
+	kind  uint8 // mpFixed, mpSized, mpArray, mpMap or mpInvalid
+	size  uint8 // mpFixed: bytes that follow; others: bytes of the length
+	extra uint8 // mpSized: bytes between the length and the data (ext type)
+}
+
+const (
+	mpFixed uint8 = iota
+	mpSized
+	mpArray
+	mpMap
+	mpInvalid
+)
+
+var msgpackTypes = [32]msgpackType{
+	0x00: {mpFixed, 0, 0},   // nil
+	0x01: {mpInvalid, 0, 0}, // never used
+	0x02: {mpFixed, 0, 0},   // false
+	0x03: {mpFixed, 0, 0},   // true
+	0x04: {mpSized, 1, 0},   // bin8
+	0x05: {mpSized, 2, 0},   // bin16
+	0x06: {mpSized, 4, 0},   // bin32
+	0x07: {mpSized, 1, 1},   // ext8: length, type, data
+	0x08: {mpSized, 2, 1},   // ext16
+	0x09: {mpSized, 4, 1},   // ext32
+	0x0a: {mpFixed, 4, 0},   // float32
+	0x0b: {mpFixed, 8, 0},   // float64
+	0x0c: {mpFixed, 1, 0},   // uint8
+	0x0d: {mpFixed, 2, 0},   // uint16
+	0x0e: {mpFixed, 4, 0},   // uint32
+	0x0f: {mpFixed, 8, 0},   // uint64
+	0x10: {mpFixed, 1, 0},   // int8
+	0x11: {mpFixed, 2, 0},   // int16
+	0x12: {mpFixed, 4, 0},   // int32
+	0x13: {mpFixed, 8, 0},   // int64
+	0x14: {mpFixed, 2, 0},   // fixext1: type + 1
+	0x15: {mpFixed, 3, 0},   // fixext2
+	0x16: {mpFixed, 5, 0},   // fixext4
+	0x17: {mpFixed, 9, 0},   // fixext8
+	0x18: {mpFixed, 17, 0},  // fixext16
+	0x19: {mpSized, 1, 0},   // str8
+	0x1a: {mpSized, 2, 0},   // str16
+	0x1b: {mpSized, 4, 0},   // str32
+	0x1c: {mpArray, 2, 0},   // array16
+	0x1d: {mpArray, 4, 0},   // array32
+	0x1e: {mpMap, 2, 0},     // map16
+	0x1f: {mpMap, 4, 0},     // map32
 }

@@ -30,6 +30,15 @@ var (
 	// ErrUnlocked is returned by [Lock.Unlock] and [Lock.Extend] after the
 	// lock was already unlocked, and is [Lock.Err] after a clean Unlock.
 	ErrUnlocked = errors.New("lockx: lock already unlocked")
+
+	// ErrInvalidOptions is wrapped by every error that [New], [NewRedlock]
+	// and [NewLocal] return for an invalid [Options] field.
+	ErrInvalidOptions = errors.New("lockx: invalid options")
+
+	// ErrEvictionPolicy is wrapped by the error [New] and [NewRedlock]
+	// return, with [Options.StrictEviction], when a Redis server can evict
+	// keys; the error names the servers and their policies.
+	ErrEvictionPolicy = errors.New("lockx: lock store can evict keys")
 )
 
 // QuorumError reports that an operation on a lock failed because some

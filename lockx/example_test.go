@@ -107,7 +107,15 @@ func ExampleNew() {
 		Addr:                  "localhost:6379",
 		ContextTimeoutEnabled: true, // required: a frozen server must not outlast the context
 	})
-	locker, err := lockx.New(client, &lockx.Options{TTL: 10 * time.Second, MaxHold: time.Minute})
+	locker, err := lockx.New(client, &lockx.Options{
+		TTL:            10 * time.Second,
+		MaxHold:        time.Minute,
+		StrictEviction: true, // refuse a server that may evict lock keys
+	})
+	if errors.Is(err, lockx.ErrEvictionPolicy) {
+		fmt.Println("use a lock server with maxmemory-policy noeviction:", err)
+		return
+	}
 	if err != nil {
 		panic(err)
 	}

@@ -7,12 +7,12 @@ import (
 )
 
 // localDriver keeps locks in a map: the process-local implementation.
-// Fencing counters are kept per key for the life of the driver (one
-// int64 per distinct lock name, as the fence keys in Redis).
+// Fencing counters are kept per key for fenceTTL after their last grant,
+// as the fence keys in Redis.
 type localDriver struct {
 	mu      sync.Mutex
 	locks   map[string]localEntry
-	fences  map[string]int64
+	fences  map[string]localFence
 	nextVal uint64
 	grants  int
 }
@@ -22,25 +22,32 @@ type localEntry struct {
 	expires time.Time
 }
 
-func newLocalDriver() *localDriver {
-	return &localDriver{locks: map[string]localEntry{}, fences: map[string]int64{}}
+type localFence struct {
+	tok     int64
+	expires time.Time
 }
 
-func (d *localDriver) acquire(ctx context.Context, name, key string, ttl time.Duration) (lease, error) {
+func newLocalDriver() *localDriver {
+	return &localDriver{locks: map[string]localEntry{}, fences: map[string]localFence{}}
+}
+
+func (d *localDriver) acquire(ctx context.Context, name, key string, ttl time.Duration, fenced bool) (lease, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	now := time.Now()
 	if e, ok := d.locks[key]; ok && now.Before(e.expires) {
 		return nil, ErrNotObtained
 	}
-	// Same rule as the Redis script: one more than the last token; a new
-	// counter is seeded from the clock in microseconds, so tokens keep
-	// increasing across process restarts.
-	tok := d.fences[key] + 1
-	if tok == 1 {
+	// Same rule as the Redis script: the clock in microseconds, or one
+	// more than the last token when the clock has not moved past it.
+	var tok int64
+	if fenced {
 		tok = now.UnixMicro()
+		if f, ok := d.fences[key]; ok && now.Before(f.expires) && tok <= f.tok {
+			tok = f.tok + 1
+		}
+		d.fences[key] = localFence{tok: tok, expires: now.Add(fenceTTL)}
 	}
-	d.fences[key] = tok
 	d.nextVal++
 	e := localEntry{val: d.nextVal, expires: now.Add(ttl)}
 	d.locks[key] = e
@@ -50,13 +57,27 @@ func (d *localDriver) acquire(ctx context.Context, name, key string, ttl time.Du
 	return &localLease{d: d, key: key, val: e.val, ttl: ttl, tok: tok, exp: e.expires}, nil
 }
 
-// sweepLocked drops expired entries so that abandoned locks do not pile up.
+// sweepLocked drops expired entries so that abandoned locks and idle fence
+// counters do not pile up.
 func (d *localDriver) sweepLocked(now time.Time) {
 	for k, e := range d.locks {
 		if !now.Before(e.expires) {
 			delete(d.locks, k)
 		}
 	}
+	for k, f := range d.fences {
+		if !now.Before(f.expires) {
+			delete(d.fences, k)
+		}
+	}
+}
+
+// expireFence ends the fence counter of key now, as if fenceTTL had passed
+// (tests force the expiry with it).
+func (d *localDriver) expireFence(key string) {
+	d.mu.Lock()
+	delete(d.fences, key)
+	d.mu.Unlock()
 }
 
 // deleteKey removes a lock behind its holder's back (tests simulate an

@@ -15,9 +15,11 @@ import (
 // share it; every acquisition gets its own Lock (a Lock cannot be locked
 // again after [Lock.Unlock]).
 //
-// Unless the watchdog is disabled, a goroutine extends the lease every
-// TTL/3 until Unlock, a failed extension, or [Options.MaxHold]. [Lock.Done]
-// closes as soon as the lock is no longer known to be held.
+// Unless the watchdog is disabled, it extends the lease every TTL/3 until
+// Unlock, the loss of the lock, or [Options.MaxHold]. An extension that
+// fails without proving the lock gone (slow or unreachable nodes) is
+// retried until the lease's validity has passed. [Lock.Done] closes as
+// soon as the lock is no longer known to be held.
 type Lock struct {
 	l        *Locker
 	name     string
@@ -39,6 +41,7 @@ type Lock struct {
 	wmu        sync.Mutex
 	timer      *time.Timer
 	nextExtend time.Time
+	failures   int // consecutive failed extensions
 	stopped    atomic.Bool
 	watchCtx   context.Context // cancelled by Unlock: aborts an in-flight extension
 	stopWatch  context.CancelFunc
@@ -161,9 +164,13 @@ func (lk *Lock) Unlock(ctx context.Context) error {
 
 // tick is the watchdog, run by lk.timer (no goroutine lives between
 // ticks). It closes Done when the lease runs out, extends the lease every
-// TTL/3 unless disabled, and gives up at MaxHold. Unlock sets stopped,
-// aborts an in-flight extension through watchCtx, and waits on wmu, so no
-// tick does anything after Unlock returns.
+// TTL/3 unless disabled, and gives up at MaxHold. An extension that fails
+// without proving the lock gone (a timeout, a node error, too few nodes)
+// is retried with backoff until the lease's validity has passed: a lock
+// is lost only when its key is gone, held by another owner, or its
+// validity is over. Unlock sets stopped, aborts an in-flight extension
+// through watchCtx, and waits on wmu, so no tick does anything after
+// Unlock returns.
 func (lk *Lock) tick() {
 	lk.wmu.Lock()
 	defer lk.wmu.Unlock()
@@ -190,16 +197,29 @@ func (lk *Lock) tick() {
 		if hook := lk.l.testHookExtend; hook != nil {
 			hook(lk)
 		}
-		err := lk.watchdogExtend(cfg.ttl / 3)
+		// An extension may take as long as the lease has left: a slow
+		// answer that still comes in time keeps the lock.
+		err := lk.watchdogExtend(lk.Until().Sub(now))
 		if lk.stopped.Load() {
 			return // Unlock interrupted the extension
 		}
-		if err != nil {
-			lk.end(fmt.Errorf("%w: watchdog could not extend %q: %w", ErrLost, lk.name, err))
-			return
+		if lk.ctx.Err() != nil {
+			return // the extension found the lock gone (extendLocked ended it)
 		}
 		now = time.Now()
-		lk.nextExtend = now.Add(cfg.ttl / 3)
+		if err != nil {
+			if until := lk.Until(); !now.Before(until) {
+				lk.end(fmt.Errorf("%w: watchdog could not extend %q before its lease ran out at %v: %w", ErrLost, lk.name, until.Format(time.StampMilli), err))
+				return
+			}
+			if lk.failures++; lk.failures == 1 {
+				cfg.logger.Warn("lockx: watchdog extension failed; retrying until the lease runs out", "lock", lk.name, "until", lk.Until(), "err", err)
+			}
+			lk.nextExtend = now.Add(min(lk.l.backoff(lk.failures), cfg.ttl/3))
+		} else {
+			lk.failures = 0
+			lk.nextExtend = now.Add(cfg.ttl / 3)
+		}
 	}
 	lk.timer.Reset(lk.nextTick(now))
 }

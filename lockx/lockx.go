@@ -35,7 +35,10 @@ const (
 )
 
 // Options configures a [Locker]. A nil *Options or a zero field means the
-// documented default.
+// documented default; the one feature that can be turned off has one
+// switch (DisableWatchdog). Invalid values are rejected by the
+// constructors with an error wrapping [ErrInvalidOptions]. lockx runs on
+// the real clock (tests use testing/synctest), so it has no Now field.
 type Options struct {
 	// TTL is the lease: how long a lock stays valid without being extended.
 	// The watchdog extends it every TTL/3. Default [DefaultTTL] (8s); values
@@ -76,8 +79,18 @@ type Options struct {
 	// lock name is the Cluster hash tag).
 	Prefix string
 
-	// Logger receives reports of panics recovered in the watchdog. Default
-	// slog.Default().
+	// StrictEviction makes [New] and [NewRedlock] fail with an error
+	// wrapping [ErrEvictionPolicy] when a Redis server can evict keys
+	// (maxmemory is set and maxmemory-policy is anything but noeviction:
+	// allkeys-* or volatile-*), instead of logging a warning. An evicted
+	// lock key lets a second holder in. A server that refuses CONFIG GET
+	// (managed Redis often does) or does not answer within 1s is not
+	// checked: New logs it and goes on. Default false: warn.
+	StrictEviction bool
+
+	// Logger receives the eviction warning, a warning when a watchdog
+	// extension starts failing, and reports of panics recovered in the
+	// watchdog. Default slog.Default().
 	Logger *slog.Logger
 }
 
@@ -85,7 +98,7 @@ type Options struct {
 type config struct {
 	ttl, retryDelay, maxRetryDelay, maxHold time.Duration
 	tries                                   int
-	watchdog                                bool
+	watchdog, strictEviction                bool
 	prefix                                  string
 	logger                                  *slog.Logger
 }
@@ -96,7 +109,8 @@ func newConfig(o *Options) (config, error) {
 	}
 	c := config{
 		ttl: o.TTL, tries: o.Tries, retryDelay: o.RetryDelay, maxRetryDelay: o.MaxRetryDelay,
-		maxHold: o.MaxHold, watchdog: !o.DisableWatchdog, prefix: o.Prefix, logger: o.Logger,
+		maxHold: o.MaxHold, watchdog: !o.DisableWatchdog, strictEviction: o.StrictEviction,
+		prefix: o.Prefix, logger: o.Logger,
 	}
 	if c.ttl == 0 {
 		c.ttl = DefaultTTL
@@ -115,17 +129,17 @@ func newConfig(o *Options) (config, error) {
 	}
 	switch {
 	case c.ttl < MinTTL:
-		return c, fmt.Errorf("lockx: TTL %v is below the minimum %v", o.TTL, MinTTL)
+		return c, fmt.Errorf("%w: TTL %v is below the minimum %v", ErrInvalidOptions, o.TTL, MinTTL)
 	case c.tries < 0:
-		return c, fmt.Errorf("lockx: Tries %d is negative", o.Tries)
+		return c, fmt.Errorf("%w: Tries %d is negative", ErrInvalidOptions, o.Tries)
 	case c.retryDelay < 0 || c.maxRetryDelay < 0:
-		return c, errors.New("lockx: negative retry delay")
+		return c, fmt.Errorf("%w: negative retry delay", ErrInvalidOptions)
 	case c.maxRetryDelay < c.retryDelay:
-		return c, fmt.Errorf("lockx: MaxRetryDelay %v is below RetryDelay %v", c.maxRetryDelay, c.retryDelay)
+		return c, fmt.Errorf("%w: MaxRetryDelay %v is below RetryDelay %v", ErrInvalidOptions, c.maxRetryDelay, c.retryDelay)
 	case c.maxHold < 0:
-		return c, fmt.Errorf("lockx: MaxHold %v is negative", o.MaxHold)
+		return c, fmt.Errorf("%w: MaxHold %v is negative", ErrInvalidOptions, o.MaxHold)
 	case strings.ContainsAny(c.prefix, "{}"):
-		return c, fmt.Errorf("lockx: Prefix %q contains a hash-tag brace", o.Prefix)
+		return c, fmt.Errorf("%w: Prefix %q contains a hash-tag brace", ErrInvalidOptions, o.Prefix)
 	}
 	return c, nil
 }
@@ -133,9 +147,10 @@ func newConfig(o *Options) (config, error) {
 // driver performs one acquisition attempt; Redis (via redsync) and the
 // process-local map implement it.
 type driver interface {
-	// acquire makes one attempt. It returns ErrNotObtained, a
-	// *QuorumError, or another error on failure.
-	acquire(ctx context.Context, name, key string, ttl time.Duration) (lease, error)
+	// acquire makes one attempt. It mints a fencing token with the grant
+	// when fenced is set (the lease's token is 0 otherwise). It returns
+	// ErrNotObtained, a *QuorumError, or another error on failure.
+	acquire(ctx context.Context, name, key string, ttl time.Duration, fenced bool) (lease, error)
 }
 
 // lease is one granted lock as the driver sees it. Calls are serialised
@@ -192,20 +207,24 @@ func NewLocal(o *Options) (*Locker, error) {
 // non-empty string; they are escaped, so they cannot inject Redis Cluster
 // hash tags.
 func (l *Locker) Lock(ctx context.Context, name string) (*Lock, error) {
-	return l.lock(ctx, name, l.cfg.tries)
+	return l.lock(ctx, name, l.cfg.tries, true)
 }
 
 // TryLock makes one attempt to acquire the lock called name and returns
 // [ErrNotObtained] at once if it is held elsewhere.
 func (l *Locker) TryLock(ctx context.Context, name string) (*Lock, error) {
-	return l.lock(ctx, name, 1)
+	return l.lock(ctx, name, 1, true)
 }
 
 // TryAcquire is [Locker.TryLock] in the shape of memo's Locker interface:
 // ok is false with a nil error when the lock is held elsewhere. The lock
 // runs the watchdog until release is called; release is [Lock.Unlock].
+//
+// The caller never sees a fencing token, so none is minted: over Redis
+// the lock is one key with a TTL, deleted by release, and nothing is left
+// behind (no fence counter).
 func (l *Locker) TryAcquire(ctx context.Context, name string) (release func(context.Context) error, ok bool, err error) {
-	lk, err := l.TryLock(ctx, name)
+	lk, err := l.lock(ctx, name, 1, false)
 	if errors.Is(err, ErrNotObtained) {
 		return nil, false, nil
 	}
@@ -224,10 +243,11 @@ func (l *Locker) TryAcquire(ctx context.Context, name string) (release func(cont
 // Do returns fn's error joined with the error of the release; a release
 // that reports [ErrLost] means fn may have run without exclusion at its
 // end, and the protected resource should have rejected its stale writes by
-// fencing token ([Lock.Token] is not visible to fn: use [Locker.Lock] when
-// fn needs it).
+// fencing token. fn does not see a token, so Do mints none (and leaves no
+// fence counter in Redis): use [Locker.Lock] and [Lock.Token] when the
+// protected resource checks tokens.
 func (l *Locker) Do(ctx context.Context, name string, fn func(ctx context.Context) error) (err error) {
-	lk, err := l.Lock(ctx, name)
+	lk, err := l.lock(ctx, name, l.cfg.tries, false)
 	if err != nil {
 		return err
 	}
@@ -247,11 +267,11 @@ func (l *Locker) Do(ctx context.Context, name string, fn func(ctx context.Contex
 	return err
 }
 
-func (l *Locker) lock(ctx context.Context, name string, tries int) (*Lock, error) {
+func (l *Locker) lock(ctx context.Context, name string, tries int, fenced bool) (*Lock, error) {
 	if name == "" {
 		return nil, ErrInvalidName
 	}
-	lk, err := l.attempts(ctx, name, tries)
+	lk, err := l.attempts(ctx, name, tries, fenced)
 	if err != nil {
 		l.stats.failed.Add(1)
 	} else {
@@ -262,7 +282,7 @@ func (l *Locker) lock(ctx context.Context, name string, tries int) (*Lock, error
 
 // attempts runs the acquisition loop of lock, counting contention and the
 // time spent waiting between attempts.
-func (l *Locker) attempts(ctx context.Context, name string, tries int) (*Lock, error) {
+func (l *Locker) attempts(ctx context.Context, name string, tries int, fenced bool) (*Lock, error) {
 	key := l.key(name)
 	var (
 		last  error
@@ -292,7 +312,7 @@ func (l *Locker) attempts(ctx context.Context, name string, tries int) (*Lock, e
 		if err := ctx.Err(); err != nil {
 			return nil, &ctxError{op: "lock", name: name, ctx: err, last: last}
 		}
-		ls, err := l.drv.acquire(ctx, name, key, l.cfg.ttl)
+		ls, err := l.drv.acquire(ctx, name, key, l.cfg.ttl, fenced)
 		if err == nil {
 			return newLock(l, name, ls), nil
 		}

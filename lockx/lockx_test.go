@@ -174,6 +174,12 @@ func TestOptionsValidation(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("NewLocal(%+v) = %v, want an error about %s", tt.o, err, tt.want)
 			}
+			if !errors.Is(err, ErrInvalidOptions) {
+				t.Errorf("NewLocal(%+v) = %v, want errors.Is ErrInvalidOptions", tt.o, err)
+			}
+			if _, err := New(redistest.Shared(t).Client(t), tt.o); !errors.Is(err, ErrInvalidOptions) {
+				t.Errorf("New(%+v) = %v, want errors.Is ErrInvalidOptions", tt.o, err)
+			}
 		})
 	}
 

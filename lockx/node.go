@@ -11,46 +11,84 @@ import (
 	rsredis "github.com/go-redsync/redsync/v4/redis"
 )
 
-// fenceSuffix turns a lock key into its fencing counter's key. The lock key
-// ends in the "{name}" hash tag, so both keys share a Cluster slot and one
-// script can touch both.
-const fenceSuffix = ":fence"
+// Key suffixes. The lock key ends in the "{name}" hash tag, so every key
+// derived from it shares its Cluster slot and one script can touch them
+// all.
+const (
+	// fenceSuffix turns a lock key into its fencing counter's key.
+	fenceSuffix = ":fence"
+	// abandonSuffix, followed by an attempt's value, names the marker that
+	// the release of an abandoned attempt leaves when it finds nothing to
+	// delete (see abandonScript).
+	abandonSuffix = ":abandoned:"
+)
 
-// acquireScript is the grant: SET NX PX and, only if it succeeded, mint the
-// fencing token in the same atomic step: INCR of the name's counter. A
-// counter that did not exist (a new name, or a server that lost its data
-// in a restart without persistence, or an evicted counter) is seeded from
-// the server clock in microseconds, which is above every token minted
-// before unless the clock went backwards (tokens advance by one per grant,
-// far slower than the clock). A retried send of the same attempt (same
-// value) finds its own grant and returns its token.
-var acquireScript = newScript(2, `
+// fenceTTL is how long a fence counter outlives the last grant that used
+// it. After it expires, the next grant mints a token from the server clock
+// again; see the package documentation for the guarantee.
+const fenceTTL = 24 * time.Hour
+
+// acquireScript is the grant: SET NX PX, unless the release of this very
+// attempt (ARGV[1] is the attempt's value) has already run and left its
+// marker KEYS[3] (see abandonScript). When ARGV[4] is "1" (a lock whose
+// token the caller can see), the same atomic step mints the fencing
+// token: the server clock in microseconds, or one more than the counter
+// KEYS[2] when the clock has not moved past it. The counter keeps its
+// value for ARGV[3] ms after the grant. A retried send of the same attempt
+// finds its own grant and returns its token. The reply is 0 when the lock
+// was not granted, the token (or 1 without fencing) when it was.
+var acquireScript = newScript(3, `
+if redis.call('EXISTS', KEYS[3]) == 1 then
+	return 0
+end
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-	local tok = redis.call('INCR', KEYS[2])
-	if tok == 1 then
-		local t = redis.call('TIME')
-		tok = tonumber(t[1]) * 1000000 + tonumber(t[2])
-		redis.call('SET', KEYS[2], string.format('%d', tok))
+	if ARGV[4] ~= '1' then
+		return 1
 	end
+	local t = redis.call('TIME')
+	local tok = tonumber(t[1]) * 1000000 + tonumber(t[2])
+	local last = tonumber(redis.call('GET', KEYS[2]) or '0')
+	if tok <= last then
+		tok = last + 1
+	end
+	redis.call('SET', KEYS[2], string.format('%d', tok), 'PX', ARGV[3])
 	return tok
 end
 if redis.call('GET', KEYS[1]) == ARGV[1] then
+	if ARGV[4] ~= '1' then
+		return 1
+	end
 	return tonumber(redis.call('GET', KEYS[2]) or '0')
 end
 return 0
 `)
 
 // raiseScript lifts a node's fence counter to ARGV[2] while the lock is
-// still held with value ARGV[1] (Redlock token propagation).
+// still held with value ARGV[1] (Redlock token propagation), keeping it
+// for ARGV[3] ms.
 var raiseScript = newScript(2, `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
 	return 0
 end
 local last = tonumber(redis.call('GET', KEYS[2]) or '0')
 if last < tonumber(ARGV[2]) then
-	redis.call('SET', KEYS[2], ARGV[2])
+	redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 end
 return 1
+`)
+
+// abandonScript releases an attempt that lockx gave up on (it failed, or
+// the caller's context ended while it was in flight): it deletes the lock
+// if it holds the attempt's value ARGV[1]. Otherwise the grant may still
+// be on its way (a frozen server answers commands in an order lockx does
+// not control), so it leaves the marker KEYS[2] for ARGV[2] ms, and
+// acquireScript refuses an attempt whose marker exists.
+var abandonScript = newScript(2, `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+	return redis.call('DEL', KEYS[1])
+end
+redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
+return 0
 `)
 
 func newScript(keys int, src string) *rsredis.Script {
@@ -124,24 +162,33 @@ func (c *nodeConn) Close() error {
 }
 
 // SetNX is how redsync grants a lock on one node. lockx runs acquireScript
-// instead, which also mints the fencing token.
+// instead, which also mints the fencing token when the lock has one.
 func (c *nodeConn) SetNX(name, value string, expiry time.Duration) (bool, error) {
 	if c.rec.kind != recAcquire {
 		return c.Conn.SetNX(name, value, expiry)
 	}
-	v, err := c.Conn.Eval(acquireScript, name, name+fenceSuffix, value, expiry.Milliseconds())
+	fenced := "0"
+	if c.rec.fenced {
+		fenced = "1"
+	}
+	v, err := c.Conn.Eval(acquireScript, name, name+fenceSuffix, name+abandonSuffix+value,
+		value, expiry.Milliseconds(), fenceTTL.Milliseconds(), fenced)
 	c.rec.set(c.idx, v, err)
 	tok, _ := v.(int64)
 	return err == nil && tok > 0, err
 }
 
-// Eval runs redsync's extend and release scripts (and, during an
-// acquisition, its cleanup of partial grants, which is not recorded).
+// Eval runs redsync's extend and release scripts. During an acquisition
+// the only script redsync sends is its cleanup of a failed attempt, which
+// runs on the caller's context (so it is never sent once that context has
+// ended) and does not know which nodes may still grant: lockx skips it and
+// releases failed attempts itself (redisDriver.abandon).
 func (c *nodeConn) Eval(script *rsredis.Script, keysAndArgs ...any) (any, error) {
-	v, err := c.Conn.Eval(script, keysAndArgs...)
-	if c.rec.kind == recEval {
-		c.rec.set(c.idx, v, err)
+	if c.rec.kind == recAcquire {
+		return int64(0), nil
 	}
+	v, err := c.Conn.Eval(script, keysAndArgs...)
+	c.rec.set(c.idx, v, err)
 	return v, err
 }
 
@@ -164,10 +211,11 @@ const (
 // return before every node answered, so stragglers write under the mutex
 // and readers take a snapshot.
 type recorder struct {
-	kind int
-	ctx  context.Context // lockx's context for the operation, set by withRecorder
-	mu   sync.Mutex
-	res  []nodeResult
+	kind   int
+	fenced bool            // recAcquire: mint a fencing token with the grant
+	ctx    context.Context // lockx's context for the operation, set by withRecorder
+	mu     sync.Mutex
+	res    []nodeResult
 }
 
 // nodeResult is one node's reply: val > 0 means granted / extended /

@@ -2,6 +2,7 @@ package lockx
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"slices"
@@ -20,6 +21,10 @@ import (
 // with ContextTimeoutEnabled (checked for *redis.Client, *redis.ClusterClient
 // and *redis.Ring), or a frozen server would hold Lock far past its
 // context's deadline.
+//
+// New asks every server for its maxmemory settings (CONFIG GET, bounded by
+// 1s in all) and logs a warning for each one that can evict keys, or fails
+// with [Options.StrictEviction]; see the package documentation.
 func New(client redis.UniversalClient, o *Options) (*Locker, error) {
 	return NewRedlock([]redis.UniversalClient{client}, o)
 }
@@ -53,6 +58,9 @@ func NewRedlock(clients []redis.UniversalClient, o *Options) (*Locker, error) {
 	}
 	cfg, err := newConfig(o)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkEviction(clients, cfg.logger, cfg.strictEviction); err != nil {
 		return nil, err
 	}
 	d := &redisDriver{rs: redsync.New(pools...), nodes: nodes, quorum: len(clients)/2 + 1}
@@ -110,24 +118,31 @@ type redisDriver struct {
 	acquireOpts []redsync.Option // built once: TTL, one try, attempt timeout
 }
 
-func (d *redisDriver) acquire(ctx context.Context, name, key string, ttl time.Duration) (lease, error) {
-	m := d.rs.NewMutex(key, d.acquireOpts...)
+func (d *redisDriver) acquire(ctx context.Context, name, key string, ttl time.Duration, fenced bool) (lease, error) {
+	// lockx chooses the attempt's value (redsync would keep it to itself
+	// when the attempt fails) so that it can release a failed attempt.
+	value := rand.Text()
+	m := d.rs.NewMutex(key, append(d.acquireOpts[:len(d.acquireOpts):len(d.acquireOpts)],
+		redsync.WithGenValueFunc(func() (string, error) { return value, nil }))...)
 	rec := newRecorder(recAcquire, len(d.nodes))
+	rec.fenced = fenced
 	if err := m.TryLockContext(withRecorder(ctx, rec)); err != nil {
-		return nil, d.classify("acquire", name, rec.snapshot(), ErrNotObtained)
+		res := rec.snapshot()
+		d.abandon(ctx, key, value, ttl, res)
+		return nil, d.classify("acquire", name, res, ErrNotObtained)
 	}
 	res := rec.snapshot()
 	var tok int64
-	for _, r := range res {
-		if r.ok() {
-			tok = max(tok, r.val)
+	if fenced {
+		for _, r := range res {
+			if r.ok() {
+				tok = max(tok, r.val)
+			}
 		}
 	}
-	if d.quorum > 1 {
+	if fenced && d.quorum > 1 {
 		if err := d.propagate(ctx, name, key, m, res, tok); err != nil {
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), unlockTimeout)
-			_, _ = m.UnlockContext(rctx)
-			cancel()
+			d.abandon(ctx, key, value, ttl, res)
 			return nil, err
 		}
 	}
@@ -139,6 +154,47 @@ func (d *redisDriver) acquire(ctx context.Context, name, key string, ttl time.Du
 		held = d.rs.NewMutex(key, redsync.WithExpiry(ttl), redsync.WithValue(m.Value()), redsync.WithFailFast(true))
 	}
 	return &redisLease{d: d, name: name, m: held, tok: tok, exp: m.Until()}, nil
+}
+
+// abandon releases an attempt that failed or that the caller gave up on,
+// on every node that did not refuse it: a grant may have landed there, or
+// may still land (a frozen server executes the queued SET when it
+// resumes). The release runs detached from ctx's cancellation, bounded by
+// unlockTimeout, because it matters most when ctx has just ended; a caller
+// waits for it no longer than its own context. See abandonScript for a
+// release that overtakes its grant.
+func (d *redisDriver) abandon(ctx context.Context, key, value string, ttl time.Duration, res []nodeResult) {
+	var nodes []*nodePool
+	for i, r := range res {
+		if !r.done || r.err != nil || r.val > 0 { // granted, or no answer
+			nodes = append(nodes, d.nodes[i])
+		}
+	}
+	if len(nodes) == 0 {
+		return // every node refused: the lock was someone else's
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), unlockTimeout)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer cancel()
+		var wg sync.WaitGroup
+		for _, n := range nodes {
+			wg.Go(func() {
+				conn, err := n.inner.Get(rctx)
+				if err != nil {
+					return
+				}
+				defer conn.Close()
+				_, _ = conn.Eval(abandonScript, key, key+abandonSuffix+value, value, ttl.Milliseconds())
+			})
+		}
+		wg.Wait()
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
 }
 
 // attemptTimeout bounds each node's reply to one acquisition attempt:
@@ -173,7 +229,7 @@ func (d *redisDriver) propagate(ctx context.Context, name, key string, m *redsyn
 					return
 				}
 				defer conn.Close()
-				v, err := conn.Eval(raiseScript, key, key+fenceSuffix, m.Value(), tok)
+				v, err := conn.Eval(raiseScript, key, key+fenceSuffix, m.Value(), tok, fenceTTL.Milliseconds())
 				rec.set(i, v, err)
 			})
 		}

@@ -145,6 +145,9 @@ func TestRedlockTokenPropagation(t *testing.T) {
 		v, _ := s.Client(t).Get(ctx, fence).Result()
 		if got, _ := strconv.ParseInt(v, 10, 64); got >= ahead+1 {
 			raised++
+			if ttl, _ := s.Client(t).PTTL(ctx, fence).Result(); ttl <= 0 && s != servers[0] {
+				t.Errorf("raised fence counter on %s has PTTL %v, want a TTL", s.Addr, ttl)
+			}
 		}
 	}
 	if raised < 2 {

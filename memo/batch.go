@@ -24,6 +24,7 @@ type batchCall[V any] struct {
 // keys and what the backend held for each.
 type batch[V any] struct {
 	gen      uint64
+	epoch    uint64            // the invalidation epoch before the read
 	keys     []string          // user keys missing from L1
 	dataKeys []string          // their backend keys
 	found    []lookupResult[V] // what the backend held for each
@@ -83,18 +84,23 @@ func (c *Cache[V]) GetMany(ctx context.Context, keys []string, load BatchLoadFun
 // readBatch reads the keys of bt from the backend in one call, puts the
 // fresh values in out and returns the indexes of the keys to load.
 func (c *Cache[V]) readBatch(ctx context.Context, bt *batch[V], out map[string]V) (missing []int, err error) {
-	epoch := c.epoch.Load()
+	bt.epoch = c.epoch.Load()
 	bt.dataKeys = make([]string, len(bt.keys))
 	for i, k := range bt.keys {
 		bt.dataKeys[i] = c.keys.data(bt.gen, k)
 	}
 	var raws [][]byte
-	err = c.call(ctx, func(ctx context.Context) (err error) {
+	rctx, cancel := fairShare(ctx) // the rest of the budget is for the load
+	err = c.call(rctx, func(ctx context.Context) (err error) {
 		raws, err = backend.GetMany(ctx, c.backend, bt.dataKeys)
 		return err
 	})
-	if err != nil && ctx.Err() != nil {
+	cancel()
+	switch {
+	case err != nil && ctx.Err() != nil:
 		return nil, ctx.Err() // the caller left during the read: load nothing
+	case err != nil && c.opts.FailClosed:
+		return nil, unavailable(err)
 	}
 	bt.found = make([]lookupResult[V], len(bt.keys))
 	for i, k := range bt.keys {
@@ -110,9 +116,17 @@ func (c *Cache[V]) readBatch(ctx context.Context, bt *batch[V], out map[string]V
 		case stateFresh:
 			c.event(EventHitBackend, k, 0, nil)
 			out[k] = bt.found[i].val
-			c.putL1(k, bt.gen, epoch, bt.found[i].val, bt.found[i].meta)
+			c.putL1(k, bt.gen, bt.epoch, bt.found[i].val, bt.found[i].meta)
 		case stateNegative:
 			c.event(EventHitNegative, k, 0, nil)
+		case stateUnknown:
+			if e, ok := c.heldValue(k, bt.gen); ok { // see miss.get
+				c.event(EventHitL1, k, 0, nil)
+				out[k] = e.val
+				break
+			}
+			c.event(EventMiss, k, 0, nil)
+			missing = append(missing, i)
 		default:
 			c.event(EventMiss, k, 0, nil)
 			missing = append(missing, i)
@@ -196,8 +210,15 @@ func (c *Cache[V]) runBatch(ctx context.Context, bt *batch[V], lead map[int]*bat
 		default:
 			call.val = v
 			data, ttl, hard, eerr := c.encodeResult(Result[V]{Value: v}, now, d, bt.gen)
-			if eerr == nil && m.store(lctx, data, hard) {
-				c.putL1(m.key, bt.gen, epoch, v, entryMeta{soft: now.Add(ttl), created: now, load: d})
+			if eerr != nil {
+				break
+			}
+			meta := entryMeta{soft: now.Add(ttl), created: now, load: d}
+			switch m.store(lctx, data, hard) {
+			case stored:
+				c.putL1(m.key, bt.gen, epoch, v, meta)
+			case storeFailed:
+				c.hold(m.key, bt.gen, bt.epoch, v, meta)
 			}
 		}
 	}

@@ -35,6 +35,9 @@ type Cache[V any] struct {
 	// that straddles a bump is undone (l1.go).
 	epoch atomic.Uint64
 	l1    *l1[V]
+	// held keeps loaded values the backend could not take, for L1TTL,
+	// when there is no L1 to keep them in (held.go).
+	held *l1[V]
 
 	loads      singleflight.Group // one load per data key (miss.go)
 	lookups    singleflight.Group // one backend read per data key (read.go)
@@ -87,6 +90,8 @@ func New[V any](b backend.Backend, opts *Options) (*Cache[V], error) {
 	}
 	if o.L1Size > 0 {
 		c.l1 = newL1[V](o.L1Size)
+	} else {
+		c.held = newL1[V](heldSize)
 	}
 	if opts == nil || opts.Now == nil {
 		acquireCoarseClock()

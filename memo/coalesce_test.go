@@ -93,7 +93,7 @@ func TestLoaderPanic(t *testing.T) {
 		}()
 	}
 	// Let the callers join the flight before it panics.
-	waitUntil(t, 5*time.Second, "load started", func() bool { return loads.Load() > 0 })
+	waitUntil(t, 5*time.Second, "every caller missed", func() bool { return c.Stats().Misses >= n })
 	close(gate)
 	for i := 0; i < n; i++ {
 		err := <-errs

@@ -20,7 +20,14 @@ var (
 	// ErrClosed is returned by operations on a closed Cache.
 	ErrClosed = errors.New("memo: cache closed")
 
+	// ErrBackendUnavailable is returned, with Options.FailClosed, instead
+	// of loading when the backend cannot answer within the caller's budget.
+	// The error also wraps the cause (the backend's error, or
+	// context.DeadlineExceeded when the caller's context ended).
+	ErrBackendUnavailable = errors.New("memo: backend unavailable")
+
 	errBreakerOpen = errors.New("memo: backend circuit breaker open")
+	errBackendSlow = errors.New("memo: backend did not answer within the caller's share of its budget")
 )
 
 // PanicError is the error for a loader that panicked. It wraps
@@ -47,4 +54,13 @@ func safely[T any](f func() (T, error)) (v T, err error) {
 		}
 	}()
 	return f()
+}
+
+// unavailable is the error of a fail-closed read that found the backend
+// unavailable for cause.
+func unavailable(cause error) error {
+	if cause == nil {
+		return ErrBackendUnavailable
+	}
+	return fmt.Errorf("%w: %w", ErrBackendUnavailable, cause)
 }

@@ -102,7 +102,12 @@ func (c *l1[V]) flush() {
 // putL1 keeps v in this node's L1, unless an invalidation was seen since
 // epoch (the value may predate it) or v is too close to its expiry.
 func (c *Cache[V]) putL1(key string, gen, epoch uint64, v V, m entryMeta) {
-	if c.l1 == nil {
+	c.putIn(c.l1, key, gen, epoch, v, m)
+}
+
+// putIn is putL1 into tier t (the L1, or the held values).
+func (c *Cache[V]) putIn(t *l1[V], key string, gen, epoch uint64, v V, m entryMeta) {
+	if t == nil {
 		return
 	}
 	now := c.opts.Now()
@@ -124,10 +129,10 @@ func (c *Cache[V]) putL1(key string, gen, epoch uint64, v V, m entryMeta) {
 	if e.soft <= now.UnixNano() || e.expires <= now.UnixNano() {
 		return
 	}
-	c.l1.set(key, e)
+	t.set(key, e)
 	if c.epoch.Load() != epoch {
 		// An invalidation raced with this write: it may predate v.
-		c.l1.delete(key)
+		t.delete(key)
 	}
 }
 
@@ -136,6 +141,9 @@ func (c *Cache[V]) putL1(key string, gen, epoch uint64, v V, m entryMeta) {
 // entry was removed.
 func (c *Cache[V]) evictL1(key string) bool {
 	c.epoch.Add(1)
+	if c.held != nil {
+		c.held.delete(key)
+	}
 	return c.l1 != nil && c.l1.delete(key)
 }
 
@@ -143,6 +151,9 @@ func (c *Cache[V]) evictL1(key string) bool {
 // how many entries it removed.
 func (c *Cache[V]) evictL1Prefix(prefix string) int {
 	c.epoch.Add(1)
+	if c.held != nil {
+		c.held.deletePrefix(prefix)
+	}
 	if c.l1 == nil {
 		return 0
 	}
@@ -152,6 +163,9 @@ func (c *Cache[V]) evictL1Prefix(prefix string) int {
 // flushL1 is evictL1 for every key.
 func (c *Cache[V]) flushL1() {
 	c.epoch.Add(1)
+	if c.held != nil {
+		c.held.flush()
+	}
 	if c.l1 != nil {
 		c.l1.flush()
 	}

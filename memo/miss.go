@@ -35,6 +35,9 @@ type miss[V any] struct {
 	// started is when the flight began: a load that took longer than a
 	// tombstone lives does not store (see store).
 	started time.Time
+	// epoch is the invalidation epoch before the first read: a value kept
+	// on this node is dropped if an invalidation came after it.
+	epoch uint64
 }
 
 // flight is what one load hands to the callers coalesced on it.
@@ -57,12 +60,12 @@ func (m *miss[V]) fetcher() FetchFunc[V] {
 func (m *miss[V]) get(ctx context.Context) (V, Info, error) {
 	c := m.c
 	var zero V
-	epoch := c.epoch.Load()
+	m.epoch = c.epoch.Load()
 	m.found = c.lookup(ctx, m.key, m.dataKey)
 	switch m.found.state {
 	case stateFresh:
 		c.event(EventHitBackend, m.key, 0, nil)
-		c.putL1(m.key, m.gen, epoch, m.found.val, m.found.meta)
+		c.putL1(m.key, m.gen, m.epoch, m.found.val, m.found.meta)
 		if c.earlyRefreshDue(m.found.meta, c.opts.Now()) {
 			c.refreshEarly(ctx, m.key, m.gen, m.load, m.fetch)
 		}
@@ -76,6 +79,16 @@ func (m *miss[V]) get(ctx context.Context) (V, Info, error) {
 		info := m.found.meta.info(SourceStale)
 		info.Stale = true
 		return m.found.val, info, nil
+	case stateUnknown:
+		// The backend cannot say: a value this node loaded (maybe by a
+		// flight that ended while this caller was reading) is served.
+		if e, ok := c.heldValue(m.key, m.gen); ok {
+			c.event(EventHitL1, m.key, 0, nil)
+			return e.val, e.meta.info(SourceL1), nil
+		}
+		if c.opts.FailClosed {
+			return zero, Info{}, unavailable(m.found.err)
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return zero, Info{}, err
@@ -123,7 +136,7 @@ func (m *miss[V]) fill(callerCtx context.Context) (flight[V], error) {
 	// Degraded: the backend just failed (the caller's read, or the breaker
 	// has seen a failure). Fail open within the callers' budget: no lock,
 	// no re-check, and the store (if any) happens in the background.
-	if m.found.state == stateUnknown || c.breaker.degraded() {
+	if m.found.state == stateUnknown || (c.breaker.degraded() && !c.opts.FailClosed) {
 		return m.loadAndStore(ctx, true)
 	}
 	if c.opts.Locker != nil {
@@ -143,13 +156,16 @@ func (m *miss[V]) fill(callerCtx context.Context) (flight[V], error) {
 	// this flight (a previous flight just finished, or another process
 	// stored it before we took the lock). If the backend does not answer,
 	// load anyway (fail-open); the store is then skipped.
-	again := c.lookup(ctx, m.key, m.dataKey)
+	again := c.lookupFresh(ctx, m.key, m.dataKey)
 	switch again.state {
 	case stateFresh:
 		return flight[V]{val: again.val, info: again.meta.info(SourceBackend)}, nil
 	case stateNegative:
 		return flight[V]{}, ErrNotFound
 	case stateUnknown:
+		if c.opts.FailClosed {
+			return flight[V]{}, unavailable(again.err)
+		}
 		if m.found.has {
 			// Keep the stale value for stale-if-error.
 			again.val, again.has, again.meta = m.found.val, true, m.found.meta
@@ -178,6 +194,9 @@ func (m *miss[V]) lockOrWait(ctx context.Context) (release func(context.Context)
 	}
 	release, ok, err := tryAcquire()
 	if err != nil {
+		if c.opts.FailClosed {
+			return nil, outcome[V]{err: unavailable(err)}, true
+		}
 		c.opts.Logger.Warn("memo: lock failed; loading without it", "key", m.key, "err", err)
 		return nil, res, false
 	}
@@ -202,7 +221,7 @@ func (m *miss[V]) lockOrWait(ctx context.Context) (release func(context.Context)
 			res.err = ctx.Err()
 			return nil, res, true
 		}
-		landed := c.lookup(ctx, m.key, m.dataKey)
+		landed := c.lookupFresh(ctx, m.key, m.dataKey)
 		switch landed.state {
 		case stateFresh, stateStale:
 			return nil, outcome[V]{f: flight[V]{val: landed.val, info: landed.meta.info(SourceBackend)}}, true
@@ -210,6 +229,9 @@ func (m *miss[V]) lockOrWait(ctx context.Context) (release func(context.Context)
 			return nil, outcome[V]{err: ErrNotFound}, true
 		case stateUnknown:
 			if c.breaker.isOpen() {
+				if c.opts.FailClosed {
+					return nil, outcome[V]{err: unavailable(landed.err)}, true
+				}
 				return nil, res, false // the backend is down: load (fail-open)
 			}
 			continue // the backend did not answer: keep waiting
@@ -291,16 +313,27 @@ func (m *miss[V]) loadAndStore(ctx context.Context, storeLater bool) (flight[V],
 		return flight[V]{val: res.Value, info: info}, nil
 	}
 	epoch := c.epoch.Load()
-	storeIt := func() {
-		if m.store(ctx, data, hard) {
-			c.putL1(m.key, m.gen, epoch, res.Value, entryMeta{soft: info.Expires, created: now, load: d,
-				staleWindow: res.StaleWhileRevalidate, errorWindow: res.StaleIfError})
+	meta := entryMeta{soft: info.Expires, created: now, load: d,
+		staleWindow: res.StaleWhileRevalidate, errorWindow: res.StaleIfError}
+	storeIt := func(ctx context.Context) {
+		switch m.store(ctx, data, hard) {
+		case stored:
+			c.putL1(m.key, m.gen, epoch, res.Value, meta)
+		case storeFailed:
+			// The backend could not take it: keep it here meanwhile.
+			c.hold(m.key, m.gen, m.epoch, res.Value, meta)
 		}
 	}
 	if storeLater && m.found.state != stateUnknown {
-		c.background(storeIt)
+		// The flight's context ends when it returns: the store (and its
+		// message) gets its own.
+		c.background(func() {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*c.opts.BackendTimeout)
+			defer cancel()
+			storeIt(sctx)
+		})
 	} else {
-		storeIt()
+		storeIt(ctx)
 	}
 	return flight[V]{val: res.Value, info: info}, nil
 }
@@ -345,36 +378,49 @@ func (m *miss[V]) storeNotFound(ctx context.Context, now time.Time, d time.Durat
 	}
 }
 
+// storeOutcome says what became of a store.
+type storeOutcome uint8
+
+const (
+	stored       storeOutcome = iota // the backend has the value
+	storeRefused                     // the key changed since it was read: the value may be outdated
+	storeFailed                      // the backend could not take it (failed, or unknown state)
+)
+
 // store writes data under the data key only if it still holds what the
 // miss found (compare-and-swap), so a load that raced with Set or
-// Invalidate never overwrites their result. It reports whether it stored,
-// and wakes waiters in other processes when it did.
-func (m *miss[V]) store(ctx context.Context, data []byte, ttl time.Duration) bool {
+// Invalidate never overwrites their result. It wakes waiters in other
+// processes when it stored.
+func (m *miss[V]) store(ctx context.Context, data []byte, ttl time.Duration) storeOutcome {
 	c := m.c
 	if m.found.state == stateUnknown {
 		// The lookup failed: there is nothing safe to compare against.
 		c.event(EventStoreSkipped, m.key, 0, nil)
-		return false
+		return storeFailed
 	}
 	if c.opts.Now().Sub(m.started) >= c.tombstoneTTL() {
 		// An invalidation's tombstone may have expired since the lookup.
 		c.event(EventStoreSkipped, m.key, 0, nil)
-		return false
+		return storeRefused
 	}
-	stored := false
+	ok := false
 	err := c.call(ctx, func(ctx context.Context) error {
-		if _, ok := c.backend.(backend.Swapper); !ok {
-			stored = true
+		if _, swaps := c.backend.(backend.Swapper); !swaps {
+			ok = true
 			return c.backend.Set(ctx, m.dataKey, data, ttl)
 		}
 		var err error
-		stored, err = backend.CompareAndSwap(ctx, c.backend, m.dataKey, m.found.raw, data, ttl)
+		ok, err = backend.CompareAndSwap(ctx, c.backend, m.dataKey, m.found.raw, data, ttl)
 		return err
 	})
-	if err != nil || !stored {
+	switch {
+	case err != nil:
 		c.event(EventStoreSkipped, m.key, 0, err)
-		return false
+		return storeFailed
+	case !ok:
+		c.event(EventStoreSkipped, m.key, 0, nil)
+		return storeRefused
 	}
 	c.publish(ctx, msgLanded, m.dataKey)
-	return true
+	return stored
 }

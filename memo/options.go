@@ -107,6 +107,16 @@ type Options struct {
 	// the backend when no "value landed" message arrives. Default 50 ms.
 	PollInterval time.Duration
 
+	// FailClosed makes an unavailable backend an error instead of a reason
+	// to load: when the backend fails, times out or does not answer within
+	// the caller's share of its budget (half of what remains of its
+	// context), or the circuit breaker is open, Get, Fetch and GetMany
+	// return an error wrapping [ErrBackendUnavailable] within the caller's
+	// budget, and the loader is not called. For origins that must not take
+	// the traffic the cache normally absorbs. L1 hits are still served.
+	// Default false: fail open (load, and return the loaded value).
+	FailClosed bool
+
 	// BreakerThreshold is the number of consecutive backend failures
 	// (errors or timeouts; misses are not failures) that opens the circuit
 	// breaker. Default 5; negative disables the breaker.

@@ -30,6 +30,7 @@ type lookupResult[V any] struct {
 	has   bool // val holds a decoded value (possibly expired)
 	meta  entryMeta
 	raw   []byte // the bytes found (nil for none); compared on store
+	err   error  // why the state is unknown
 }
 
 // entryMeta is what the read path needs from an envelope.
@@ -49,28 +50,82 @@ func (r *lookupResult[V]) entry() *Entry[V] {
 	return &Entry[V]{Value: r.val, CreatedAt: r.meta.created, Expires: r.meta.soft}
 }
 
-// lookup reads dataKey from the backend. Concurrent lookups of one key in
-// this process share one backend read (a hot key costs one GET per process
-// at a time, not one per caller); the shared read is detached from the
-// callers' contexts and bounded by BackendTimeout, so a caller whose
-// context ends waits at most that long.
+// fairShare bounds ctx by half of what remains of its deadline, if it has
+// one: a backend read's share of a caller's budget (see read).
+func fairShare(ctx context.Context) (context.Context, context.CancelFunc) {
+	if deadline, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(ctx, time.Now().Add(time.Until(deadline)/2))
+	}
+	return ctx, func() {}
+}
+
+// lookup reads dataKey from the backend (see read) and classifies what it
+// holds.
 func (c *Cache[V]) lookup(ctx context.Context, key, dataKey string) lookupResult[V] {
-	v, err, _ := c.lookups.Do(dataKey, func() (any, error) {
+	raw, err := c.read(ctx, dataKey)
+	return c.found(key, raw, err)
+}
+
+// lookupFresh is lookup with a read of its own, which starts now: for the
+// re-checks of a flight (already one per key), which must not join a read
+// that started before what they look for (a value landing, a lock taken).
+func (c *Cache[V]) lookupFresh(ctx context.Context, key, dataKey string) lookupResult[V] {
+	var raw []byte
+	err := c.call(ctx, func(ctx context.Context) (err error) {
+		raw, err = c.backend.Get(ctx, dataKey)
+		return err
+	})
+	return c.found(key, raw, err)
+}
+
+// found classifies the outcome of a read.
+func (c *Cache[V]) found(key string, raw []byte, err error) lookupResult[V] {
+	switch {
+	case errors.Is(err, backend.ErrNotFound):
+		return lookupResult[V]{state: stateMiss}
+	case err != nil:
+		return lookupResult[V]{state: stateUnknown, err: err}
+	}
+	return c.classify(key, raw)
+}
+
+// read returns the bytes stored under dataKey. Concurrent reads of one key
+// in this process share one backend read (a hot key costs one GET per
+// process at a time, not one per caller); the shared read is detached from
+// the callers' contexts and bounded by BackendTimeout. Each caller waits on
+// its own context, and a caller with a deadline waits at most half of
+// what remains of it (its fair share: the other half is for the load), so
+// a slow or frozen backend leaves it the time to load: the read then ends
+// with errBackendSlow.
+func (c *Cache[V]) read(ctx context.Context, dataKey string) ([]byte, error) {
+	shared := func() (any, error) {
 		var raw []byte
 		err := c.call(context.WithoutCancel(ctx), func(ctx context.Context) (err error) {
 			raw, err = c.backend.Get(ctx, dataKey)
 			return err
 		})
 		return raw, err
-	})
-	raw, _ := v.([]byte)
-	switch {
-	case errors.Is(err, backend.ErrNotFound):
-		return lookupResult[V]{state: stateMiss}
-	case err != nil:
-		return lookupResult[V]{state: stateUnknown}
 	}
-	return c.classify(key, raw)
+	if ctx.Done() == nil {
+		v, err, _ := c.lookups.Do(dataKey, shared)
+		raw, _ := v.([]byte)
+		return raw, err
+	}
+	var patience <-chan time.Time
+	if deadline, ok := ctx.Deadline(); ok {
+		t := time.NewTimer(time.Until(deadline) / 2)
+		defer t.Stop()
+		patience = t.C
+	}
+	select {
+	case res := <-c.lookups.DoChan(dataKey, shared):
+		raw, _ := res.Val.([]byte)
+		return raw, res.Err
+	case <-patience:
+		return nil, errBackendSlow
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // classify decodes the bytes stored for key and says what they mean now.

@@ -65,9 +65,10 @@ func (m *miss[V]) refresh(ctx context.Context, seen bool) {
 	c := m.c
 	c.stats.refreshes.Add(1)
 	m.started = c.opts.Now()
+	m.epoch = c.epoch.Load()
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.LoadTimeout)
 	defer cancel()
-	again := c.lookup(rctx, m.key, m.dataKey)
+	again := c.lookupFresh(rctx, m.key, m.dataKey)
 	if !seen {
 		if again.state != stateFresh && again.state != stateMiss {
 			return

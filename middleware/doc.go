@@ -1,10 +1,16 @@
 // Package middleware is an RFC 9111 shared HTTP cache for net/http,
 // built on memo's engine: a cached response is a memoized handler call.
 //
-//	c, _ := middleware.New(memory.New(nil), nil)
+//	b, err := memory.New(nil)
+//	...
+//	c, err := middleware.New(b, nil)
+//	...
 //	http.ListenAndServe(":8080", c.Handler(mux))
 //
-// Coalescing (across processes with Options.Locker), stale-while-revalidate,
+// (the package Example runs this). Engine settings (backend timeout,
+// breaker, L1, Locker, Observer) go in Options.Memo.
+//
+// Coalescing (across processes with Options.Memo.Locker), stale-while-revalidate,
 // stale-if-error, fail-open on backend errors, stale-set protection, L1 and
 // its cross-node invalidation, and stats all come from [memo.Cache.Fetch].
 //
@@ -16,9 +22,11 @@
 // with dot or empty segments pass through uncached, since routers redirect
 // them); the hash covers the sorted query, length-prefixed, then (after
 // "&") the key headers and custom key. HEAD shares GET's entry. Purge by
-// prefix matches on the readable part. Fields such as X-Forwarded-Host
-// that are not keyed are removed from the request the handler sees, so they
-// cannot poison an entry.
+// prefix matches on the readable part. Routing fields that are not keyed
+// (X-Forwarded-*, X-Original-*, X-Override-*, X-Real-*, Forwarded,
+// Front-End-Https and their families; see Options.TrustedHeaders) are
+// removed from the request the handler sees, so they cannot poison an
+// entry.
 //
 // # Variants
 //
@@ -27,18 +35,66 @@
 // "<primary>#<hash(generation, normalised request values)>". Invalidating
 // the index (purge by URL, an unsafe method) orphans every variant.
 // Vary: * is never stored; Options.MaxVariants caps variants per URL.
+// Accept-Encoding is keyed on the content codings the URL's responses used
+// that the request accepts, so "gzip" and "deflate, gzip" share a variant
+// (a response is stored under such a key only if every client sharing it
+// accepts its coding).
+//
+// # Unsafe methods
+//
+// A successful POST, PUT, DELETE or other unsafe method invalidates its
+// target URI and the same-origin Location and Content-Location (RFC 9111
+// §4.4) on every node, in O(1) whatever the number of stored keys: the
+// primary key, or, with KeyHeaders or Key (one URL, many keys), an
+// implicit tag of the URL that every stored response of it carries. It
+// costs at most one BackendTimeout before the response goes out.
+//
+// When the invalidation fails (the backend is down, the breaker is open),
+// the node that took the write passes the URL's requests to the handler
+// until a background retry (one per URL, backoff up to 2 s, for at most
+// 10 minutes) lands it; see [Cache.InvalidationStats]. Other nodes cannot
+// learn of the write until it lands: during an outage they keep serving
+// what they hold (in their L1, or from the backend once it is back) until
+// the invalidation lands or the response's freshness ends. With Redis
+// frozen and resumed, the invalidation landed 55 ms after Redis answered
+// again and the other node served the new version 2 ms later
+// (TestRedisInvalidationSurvivesOutage).
+//
+// # Hit-for-miss
+//
+// A URL whose response could not be stored for a reason of the response
+// itself (Set-Cookie, private, no-store, no freshness, Vary: *, streamed)
+// is marked for Options.PassTTL: its requests run the handler each on
+// their own instead of queueing behind one shared call, and the first
+// storable response is stored and clears the mark.
 //
 // # Not shared unless storable
 //
 // The handler runs inside memo's fetch, writing to a recorder. A response
-// that may not be stored — Set-Cookie, private, no-store, Authorization
-// without public/s-maxage/must-revalidate, a cookie request without
-// public/s-maxage, no freshness, 206, flushed, hijacked, aborted, larger
-// than MaxBodySize — is returned as memo.Result.Private: the callers that
-// were coalesced on it each run the handler themselves. Past MaxBodySize the
-// response streams to its own client (memory stays bounded) and is not
-// stored. A handler panic aborts every response waiting on it; nothing is
-// stored.
+// that may not be stored — Set-Cookie, private, no-store, no freshness,
+// 206, flushed, hijacked, aborted, incomplete (cut off at the load
+// timeout, or a body that does not match its Content-Length), larger than
+// MaxBodySize, or an error a client can provoke (400, 413, 414, 431, 5xx;
+// see Options.StoreAllErrors) — is returned as memo.Result.Private: the
+// callers that were coalesced on it each run the handler themselves. Past
+// MaxBodySize the response streams to its own client (memory stays
+// bounded) and is not stored. A handler panic aborts every response
+// waiting on it; nothing is stored.
+//
+// # Cookies and credentials
+//
+// A request carrying Cookie is answered from the cache like any other, but
+// its response is stored only if it says public or s-maxage
+// (Options.CookieRequests relaxes this); a response with Set-Cookie is
+// never stored.
+//
+// A request carrying Authorization: its response is stored and shared
+// with every client when it says public, s-maxage or must-revalidate, as
+// RFC 9111 §3.5 requires; otherwise it is not stored. WARNING: an origin
+// that marks a per-user answer public leaks it to everyone; set
+// Options.PrivateAuthorization to never store responses to requests with
+// Authorization. A stored response is served to a request with
+// Authorization only if it is explicitly shareable the same way.
 //
 // # Tags
 //

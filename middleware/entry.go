@@ -29,7 +29,9 @@ type entry struct {
 	Tags    []string
 	TagGens []uint64
 
-	Pass bool // hit-for-pass marker: the URL's responses are not storable
+	Pass bool // hit-for-miss marker: the URL's last response was not storable
+
+	Codings []string // index: content codings its variants used, sorted
 }
 
 // valid reports whether a decoded entry is usable; anything else is

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"time"
 
 	"github.com/cachekit/cachekit/backend/memory"
@@ -14,6 +15,41 @@ import (
 
 // fixed is a frozen clock, so the outputs below are exact.
 func fixed() time.Time { return time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC) }
+
+// Example is the package documentation's snippet: the memory backend, a
+// Cache with default options, and a handler behind it.
+func Example() {
+	b, err := memory.New(nil)
+	if err != nil {
+		panic(err)
+	}
+	defer b.Close()
+	c, err := middleware.New(b, nil)
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close()
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		io.WriteString(w, "hello")
+	})
+	srv := httptest.NewServer(c.Handler(mux)) // or http.ListenAndServe(":8080", c.Handler(mux))
+	defer srv.Close()
+	for range 2 {
+		resp, err := http.Get(srv.URL)
+		if err != nil {
+			panic(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		status, _, _ := strings.Cut(resp.Header.Get("Cache-Status"), "; ttl")
+		fmt.Println(string(body), status)
+	}
+	// Output:
+	// hello cachekit; fwd=uri-miss; fwd-status=200; stored
+	// hello cachekit; hit
+}
 
 func ExampleCache_Handler() {
 	b, _ := memory.New(nil)

@@ -41,13 +41,17 @@ func (cl *call) fetch(ctx context.Context, stale *memo.Entry[*entry], index *ent
 	defer stop()
 	cl.setFwd(stale, index)
 	rec := &recorder{cl: cl, cancel: cancel, head: cl.r.Method == http.MethodHead, header: http.Header{}, max: c.o.MaxBodySize}
-	var purge purgeMark
-	if c.o.TagHeader != "" || c.keyed() {
-		purge = c.purgeSnapshot(ctx) // see storeTags
-	}
+	b := cl.fetchBudget()
+	bctx, bcancel := b.ctx(ctx)
+	purge := c.purgeSnapshot(bctx) // see storeTags
+	bcancel()
 	reqTime := c.o.Now()
 	defer cl.release(rec)
+	t0 := time.Now()
 	cl.render(rec, req)
+	b.exclude(time.Since(t0))
+	ctx, bcancel = b.ctx(ctx)
+	defer bcancel()
 	respTime := c.o.Now()
 	if rec.unrecorded() {
 		if (rec.stream || rec.hijacked) && index == nil {
@@ -63,6 +67,19 @@ func (cl *call) fetch(ctx context.Context, stale *memo.Entry[*entry], index *ent
 		return memo.Result[*entry]{}, &originError{e}
 	}
 	return cl.resultOf(ctx, e, p, index, purge), nil
+}
+
+// fetchBudget is the backend budget of a fetch: what this caller's lookup
+// left when the fetch runs in its foreground, a full one when it runs for
+// others (a background refresh).
+func (cl *call) fetchBudget() *budget {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	if cl.state == writerOpen && !cl.fetched {
+		cl.fetched = true
+		return newBudget(cl.c.budget, time.Since(cl.started))
+	}
+	return newBudget(cl.c.budget, 0)
 }
 
 // staleResponse is the stored response a fetch may revalidate, or nil.
@@ -122,6 +139,9 @@ func (cl *call) setFwd(stale *memo.Entry[*entry], index *entry) {
 		cl.fwd = "vary-miss"
 	default:
 		cl.fwd = "uri-miss"
+	}
+	if cl.pass != nil {
+		cl.fwd += "; detail=uncacheable"
 	}
 }
 
@@ -205,10 +225,46 @@ func (cl *call) resultOf(ctx context.Context, e *entry, p policy, index *entry, 
 	if index == nil && len(vary) > 0 {
 		return cl.newIndex(ctx, e, res, vary)
 	}
-	if index != nil && !c.variantAllowed(ctx, cl.key, index.Gen, variantKey(cl.key, index.Gen, index.Vary, cl.r.Header)) {
+	if index != nil && !cl.codingFits(ctx, e, index) {
+		return private
+	}
+	if index != nil && !c.variantAllowed(ctx, cl.key, index.Gen, cl.fkey) {
 		return private
 	}
 	return res
+}
+
+// codingsOfKey returns the codings the request's variant key of index was
+// normalised to (nil: the raw Accept-Encoding, or no Accept-Encoding).
+func (cl *call) codingsOfKey(index *entry) []string {
+	vals, present := cl.r.Header["Accept-Encoding"]
+	if !present || !slices.Contains(index.Vary, "Accept-Encoding") {
+		return nil
+	}
+	acc, _ := acceptedCodings(vals, index.Codings)
+	return acc
+}
+
+// codingFits reports whether e may be stored under this request's variant
+// key of index: when the key stands for a set of accepted codings, e's own
+// coding must be one of them. A coding the index does not know yet makes a
+// new index that knows it (and e is not stored under the old one).
+func (cl *call) codingFits(ctx context.Context, e *entry, index *entry) bool {
+	if !slices.Contains(index.Vary, "Accept-Encoding") {
+		return true
+	}
+	coding := contentCoding(e.Header.Get("Content-Encoding"))
+	if codings, added := withCoding(index.Codings, coding); added {
+		// A new index generation: the old one's variants were keyed
+		// without this coding. It orphans them (once per new coding), and
+		// an index written back after an invalidation brings no variant
+		// back with it.
+		idx := &entry{Index: true, Vary: index.Vary, Gen: rand.Uint64(), Codings: codings}
+		_ = cl.c.resp.Put(ctx, cl.key, memo.Result[*entry]{Value: idx, TTL: indexTTL})
+		return false
+	}
+	acc := cl.codingsOfKey(index)
+	return acc == nil || slices.Contains(acc, coding)
 }
 
 // newIndex makes the primary key a vary index; the response goes to its
@@ -217,7 +273,17 @@ func (cl *call) resultOf(ctx context.Context, e *entry, p policy, index *entry, 
 func (cl *call) newIndex(ctx context.Context, e *entry, res memo.Result[*entry], vary []string) memo.Result[*entry] {
 	c := cl.c
 	idx := &entry{Index: true, Vary: vary, Gen: rand.Uint64()}
-	vk := variantKey(cl.key, idx.Gen, vary, cl.r.Header)
+	if slices.Contains(vary, "Accept-Encoding") {
+		idx.Codings = []string{contentCoding(e.Header.Get("Content-Encoding"))}
+	}
+	vk := variantKey(cl.key, idx.Gen, vary, idx.Codings, cl.r.Header)
+	if _, present := cl.r.Header["Accept-Encoding"]; present && idx.Codings != nil &&
+		!slices.Contains(cl.codingsOfKey(idx), idx.Codings[0]) {
+		// The response's coding is not one the request accepts (the
+		// handler ignored Accept-Encoding): remember no codings.
+		idx.Codings = nil
+		vk = variantKey(cl.key, idx.Gen, vary, nil, cl.r.Header)
+	}
 	if c.variantAllowed(ctx, cl.key, idx.Gen, vk) {
 		_, _, _ = c.vars.Fetch(ctx, vk, func(context.Context, *memo.Entry[*entry]) (memo.Result[*entry], error) { return res, nil })
 	}
@@ -225,28 +291,6 @@ func (cl *call) newIndex(ctx context.Context, e *entry, res memo.Result[*entry],
 	cl.own = e
 	cl.mu.Unlock()
 	return memo.Result[*entry]{Value: idx, TTL: max(indexTTL, res.TTL+res.Retain+res.StaleWhileRevalidate+res.StaleIfError)}
-}
-
-// markPass remembers for PassTTL that this URL's responses are not
-// storable, so its next requests skip the flight (hit-for-pass).
-func (cl *call) markPass(ctx context.Context) {
-	if cl.c.o.PassTTL <= 0 {
-		return
-	}
-	_ = cl.c.resp.Put(context.WithoutCancel(ctx), cl.key,
-		memo.Result[*entry]{Value: &entry{Status: http.StatusOK, Pass: true}, TTL: cl.c.o.PassTTL})
-}
-
-// passWorthy reports whether a response that was not stored for reason why
-// says something about the URL rather than about this request (a request
-// with Authorization or cookies does not make the URL uncacheable for
-// anonymous requests, and an error may be transient).
-func passWorthy(why string) bool {
-	switch why {
-	case "no-store", "private", "set-cookie", "no-freshness", "vary-star":
-		return true
-	}
-	return false
 }
 
 // indexTTL is the least lifetime of a vary index.

@@ -224,7 +224,9 @@ func (c *Cache) key(r *http.Request) (string, bool) {
 
 // variantKey returns the key of the variant of primary selected by the
 // request's values of the Vary fields names, under index generation gen.
-func variantKey(primary string, gen uint64, names []string, h http.Header) string {
+// Accept-Encoding is keyed on the codings of codings (the index's) that the
+// request accepts, when it accepts any (see encoding.go).
+func variantKey(primary string, gen uint64, names []string, codings []string, h http.Header) string {
 	var kb keyBuilder
 	kb.buf = binary.AppendUvarint(make([]byte, 0, 64), gen)
 	for _, n := range names {
@@ -232,6 +234,12 @@ func variantKey(primary string, gen uint64, names []string, h http.Header) strin
 		if !present {
 			kb.add("\x00absent")
 			continue
+		}
+		if n == "Accept-Encoding" {
+			if acc, ok := acceptedCodings(vals, codings); ok {
+				kb.add("\x00codings:" + strings.Join(acc, ","))
+				continue
+			}
 		}
 		kb.add(normVaryValue(n, vals))
 	}

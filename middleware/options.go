@@ -66,10 +66,11 @@ type Options struct {
 	StaleIfError         time.Duration
 	// PassTTL is how long a URL whose response could not be stored for a
 	// reason of the response itself (Set-Cookie, private, no-store, no
-	// freshness, Vary: *) is remembered as uncacheable ("hit-for-pass"):
-	// its requests then go straight to the handler instead of queueing
-	// behind one handler call per URL (and, with a Locker, one per
-	// cluster). Default 30 s; negative disables.
+	// freshness, Vary: *) is marked "hit-for-miss": its requests then run
+	// the handler each on their own instead of queueing behind one handler
+	// call per URL (and, with a Locker, one per cluster), and the first
+	// storable response is stored and clears the mark. Default 30 s;
+	// negative disables.
 	PassTTL time.Duration
 
 	// KeepForRevalidation is how long a response with a validator (ETag
@@ -84,13 +85,30 @@ type Options struct {
 	MaxVariants int
 	// Statuses, when set, are the only status codes stored. Default: any
 	// final status except 206 and 304, errors (≥ 400) only with explicit
-	// freshness.
+	// freshness, and never 400, 413, 414, 431 or 5xx (see StoreAllErrors).
+	// A status listed here is stored even if StoreAllErrors is false.
 	Statuses []int
+	// StoreAllErrors stores 400, 413, 414, 431 and 5xx responses that
+	// carry explicit freshness, as RFC 9111 allows. Default false: a
+	// client that can make the origin answer one of them (an oversized
+	// header, a malformed query) could otherwise store it for everyone
+	// under the URL's key (cache-poisoned denial of service, CPDoS). The
+	// default fails a few optional conformance tests on purpose; 404, 410
+	// and the other statuses follow RFC 9111 either way.
+	StoreAllErrors bool
 
 	// CookieRequests stores responses to requests carrying Cookie under
 	// the usual rules. Default false: such a response is stored only if it
 	// says public or s-maxage (guards against web cache deception).
 	CookieRequests bool
+	// PrivateAuthorization never stores a response to a request carrying
+	// Authorization. Default false: as RFC 9111 §3.5 says, such a response
+	// is stored and shared with every client when it says public,
+	// s-maxage or must-revalidate (an origin that marks a per-user answer
+	// public leaks it). Responses stored from requests without
+	// Authorization are still served to requests with it when they are
+	// explicitly public, s-maxage or must-revalidate.
+	PrivateAuthorization bool
 	// ClientControl honours request directives that force an origin load
 	// (no-cache, max-age, min-fresh, no-store, Pragma: no-cache).
 	// Default false, so clients cannot bypass the cache.
@@ -138,15 +156,16 @@ type Options struct {
 // Cache is an HTTP response cache: wrap handlers with [Cache.Handler]. It
 // is safe for concurrent use.
 type Cache struct {
-	o        Options
-	resp     *memo.Cache[*entry] // primary keys: responses and vary indexes
-	vars     *memo.Cache[*entry] // variants (same namespace, own load slots)
-	tags     *memo.Cache[uint64] // tag → generation
-	b        backend.Backend
-	hosts    map[string]bool
-	statusOK map[int]bool
-	targeted string
-	budget   time.Duration // one request's backend budget: memo's BackendTimeout
+	o           Options
+	resp        *memo.Cache[*entry] // primary keys: responses and vary indexes
+	vars        *memo.Cache[*entry] // variants (same namespace, own load slots)
+	tags        *memo.Cache[uint64] // tag → generation
+	b           backend.Backend
+	hosts       map[string]bool
+	statusOK    map[int]bool
+	targeted    string
+	budget      time.Duration // one request's backend budget: memo's BackendTimeout
+	loadTimeout time.Duration // memo's LoadTimeout, for hit-for-miss renders
 	// keepField are the unkeyed routing fields the handler still sees:
 	// keyed or trusted.
 	keepField map[string]bool
@@ -236,9 +255,12 @@ func New(b backend.Backend, opts *Options) (*Cache, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.budget = mo.BackendTimeout
+	c.budget, c.loadTimeout = mo.BackendTimeout, mo.LoadTimeout
 	if c.budget <= 0 {
 		c.budget = 250 * time.Millisecond // memo's default
+	}
+	if c.loadTimeout <= 0 {
+		c.loadTimeout = 30 * time.Second // memo's default
 	}
 	resp, err := memo.New[*entry](b, &mo)
 	if err != nil {
@@ -319,29 +341,30 @@ func engineOptions(o Options, ownClock bool) (memo.Options, error) {
 	return mo, nil
 }
 
-// Stats are the counters of the memo engines under a [Cache]: responses,
-// vary indexes and variants together (tag generations are not included).
-type Stats struct {
-	memo.Stats
-	// InvalidationFailures counts failed attempts to invalidate a URL
-	// after an unsafe request; InvalidationsLanded counts the ones that
-	// landed on a retry; InvalidationsDropped the ones given up (after
-	// 10 minutes, or more than 10,000 URLs pending). InvalidationsPending
-	// is the number of URLs whose requests bypass this node's cache now.
-	InvalidationFailures uint64
-	InvalidationsLanded  uint64
-	InvalidationsDropped uint64
-	InvalidationsPending int
+// Stats returns the counters of the memo engines under the Cache:
+// responses, vary indexes and variants together (tag generations are not
+// included). It is safe for concurrent use.
+func (c *Cache) Stats() memo.Stats {
+	return sumStats(c.resp.Stats(), c.vars.Stats())
 }
 
-// Stats returns the cache's counters. It is safe for concurrent use.
-func (c *Cache) Stats() Stats {
-	return Stats{
-		Stats:                sumStats(c.resp.Stats(), c.vars.Stats()),
-		InvalidationFailures: c.pending.failures.Load(),
-		InvalidationsLanded:  c.pending.landed.Load(),
-		InvalidationsDropped: c.pending.dropped.Load(),
-		InvalidationsPending: int(c.pending.n.Load()),
+// InvalidationStats counts the invalidations after unsafe requests that
+// did not land at once (see [Cache.InvalidationStats]).
+type InvalidationStats struct {
+	Failures uint64 // failed attempts (the first one and retries)
+	Landed   uint64 // invalidations that landed on a retry
+	Dropped  uint64 // given up: after 10 minutes, or past 10,000 URLs pending
+	Pending  int    // URLs whose requests bypass this node's cache now
+}
+
+// InvalidationStats returns the counters of invalidations after unsafe
+// requests that failed at first. It is safe for concurrent use.
+func (c *Cache) InvalidationStats() InvalidationStats {
+	return InvalidationStats{
+		Failures: c.pending.failures.Load(),
+		Landed:   c.pending.landed.Load(),
+		Dropped:  c.pending.dropped.Load(),
+		Pending:  int(c.pending.n.Load()),
 	}
 }
 

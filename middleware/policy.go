@@ -29,6 +29,20 @@ func heuristicStatus(s int) bool {
 	return false
 }
 
+// provokable reports the error statuses a client can provoke with its own
+// request (too large, malformed, overlong URI or fields) or that an
+// overloaded origin answers: stored, one such request would deny the URL
+// to everyone for the response's freshness (CPDoS). They are never stored
+// unless Options.StoreAllErrors or Options.Statuses says so.
+func provokable(status int) bool {
+	switch status {
+	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusRequestURITooLong,
+		http.StatusRequestHeaderFieldsTooLarge:
+		return true
+	}
+	return status >= 500
+}
+
 // controls returns the directives that apply to this cache: the targeted
 // field when present (RFC 9213), else Cache-Control.
 func (c *Cache) controls(h http.Header) directives {
@@ -85,6 +99,10 @@ func (c *Cache) decide(req *http.Request, status int, h http.Header, reqTime, re
 	if d.noCache {
 		p.lifetime = 0
 	}
+	// A far-future Expires (or an overflowing Date arithmetic) is clamped
+	// like an overflowing delta-seconds (RFC 9111 §1.2.2), which keeps
+	// every stored time within what the envelope can hold.
+	p.lifetime = min(p.lifetime, maxDelta*time.Second)
 	p.authOK = d.public || d.sMaxAge >= 0 || d.mustRevalidate
 
 	if !d.mustRevalidate && !d.proxyRevalidate && d.sMaxAge < 0 && !d.noCache {
@@ -104,6 +122,8 @@ func (c *Cache) decide(req *http.Request, status int, h http.Header, reqTime, re
 		p.why = "status"
 	case c.statusOK != nil && !c.statusOK[status]:
 		p.why = "status"
+	case provokable(status) && !c.o.StoreAllErrors && !c.statusOK[status]:
+		p.why = "error"
 	case d.noStore:
 		p.why = "no-store"
 	case d.private:
@@ -112,7 +132,7 @@ func (c *Cache) decide(req *http.Request, status int, h http.Header, reqTime, re
 		p.why = "set-cookie"
 	case star:
 		p.why = "vary-star"
-	case auth && !p.authOK:
+	case auth && (!p.authOK || c.o.PrivateAuthorization):
 		p.why = "authorization"
 	case cookie && !c.o.CookieRequests && !d.public && d.sMaxAge < 0:
 		p.why = "cookie"
@@ -141,7 +161,7 @@ func (c *Cache) usable(ctx context.Context, cl *call, e *entry, info memo.Info) 
 	if e == nil || e.Index || e.Pass || info.Source == memo.SourceLoad {
 		return use
 	}
-	rd, now := cl.rd, c.o.Now()
+	rd := cl.rd
 	switch {
 	case !info.Stale && e.Lifetime <= e.InitialAge:
 		// Stale on arrival (no-cache, max-age=0) but still within the
@@ -150,11 +170,18 @@ func (c *Cache) usable(ctx context.Context, cl *call, e *entry, info memo.Info) 
 	case c.o.ClientControl && (rd.noCache || rd.maxAge == 0 ||
 		(len(cl.r.Header.Values("Cache-Control")) == 0 && cl.r.Header.Get("Pragma") == "no-cache")):
 		return invalidate
-	case c.o.ClientControl && rd.maxAge > 0 && e.age(now) > time.Duration(rd.maxAge)*time.Second:
+	case c.o.ClientControl && rd.maxAge > 0 && e.age(c.o.Now()) > time.Duration(rd.maxAge)*time.Second:
 		return invalidate
-	case c.o.ClientControl && rd.minFresh > 0 && e.ttl(now) < time.Duration(rd.minFresh)*time.Second:
+	case c.o.ClientControl && rd.minFresh > 0 && e.ttl(c.o.Now()) < time.Duration(rd.minFresh)*time.Second:
 		return invalidate
-	case c.tagsCurrent(ctx, e):
+	case len(e.Tags) == 0:
+		return use
+	}
+	b := newBudget(c.budget, time.Since(cl.started)) // what the lookup left
+	bctx, cancel := b.ctx(ctx)
+	defer cancel()
+	switch {
+	case c.tagsCurrent(bctx, e):
 		return use
 	case info.Source == memo.SourceL1:
 		return outdated

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/cachekit/cachekit/memo"
 )
@@ -49,6 +50,10 @@ type call struct {
 	cache *memo.Cache[*entry]
 	fkey  string
 	index *entry
+
+	pass    *entry    // the hit-for-miss marker found at key, if any
+	started time.Time // when serve began: the backend budget starts
+	fetched bool      // a foreground fetch has taken the rest of the budget
 
 	mu     sync.Mutex
 	state  int

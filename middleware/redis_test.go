@@ -114,8 +114,8 @@ func TestRedisInvalidationSurvivesOutage(t *testing.T) {
 	if w := do(nodes[0], http.MethodPut, "http://example.com/r"); w.Code != http.StatusNoContent {
 		t.Fatalf("PUT during the outage: %d", w.Code)
 	}
-	if s := caches[0].Stats(); s.InvalidationFailures == 0 || s.InvalidationsPending != 1 {
-		t.Fatalf("after a PUT during the outage: failures=%d pending=%d, want ≥1 and 1", s.InvalidationFailures, s.InvalidationsPending)
+	if s := caches[0].InvalidationStats(); s.Failures == 0 || s.Pending != 1 {
+		t.Fatalf("after a PUT during the outage: failures=%d pending=%d, want ≥1 and 1", s.Failures, s.Pending)
 	}
 	for range 3 {
 		if body, cs := get(0); body != "v1" {
@@ -125,15 +125,48 @@ func TestRedisInvalidationSurvivesOutage(t *testing.T) {
 	srv.Resume(t)
 	paused = false
 	resumed := time.Now()
-	waitFor(t, func() bool { return caches[0].Stats().InvalidationsPending == 0 })
+	waitFor(t, func() bool { return caches[0].InvalidationStats().Pending == 0 })
 	landed := time.Since(resumed)
 	waitFor(t, func() bool { body, _ := get(1); return body == "v1" })
 	converged := time.Since(resumed)
-	if s := caches[0].Stats(); s.InvalidationsLanded != 1 || s.InvalidationsDropped != 0 {
-		t.Fatalf("after recovery: landed=%d dropped=%d, want 1 and 0", s.InvalidationsLanded, s.InvalidationsDropped)
+	if s := caches[0].InvalidationStats(); s.Landed != 1 || s.Dropped != 0 {
+		t.Fatalf("after recovery: landed=%d dropped=%d, want 1 and 0", s.Landed, s.Dropped)
 	}
 	if body, cs := get(0); body != "v1" {
 		t.Fatalf("node 0 after recovery: %q (%s), want v1", body, cs)
 	}
 	t.Logf("after Redis resumed: invalidation landed in %v, the other node served v1 after %v", landed, converged)
+}
+
+// A miss while Redis does not answer costs about one BackendTimeout, not
+// one per backend call the middleware makes (defect 6: the lookup, then
+// the purge sequence and tag generations of a tagged response).
+func TestRedisOneBackendBudgetPerRequest(t *testing.T) {
+	srv := redistest.Start(t)
+	b, err := goredis.New(srv.Client(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const budget = 200 * time.Millisecond
+	c, err := New(b, &Options{Logger: discardLogger(), Memo: &memo.Options{BackendTimeout: budget}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	h := c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("Cache-Tag", "news")
+		io.WriteString(w, "story")
+	}))
+	srv.Pause(t)
+	defer srv.Resume(t)
+	start := time.Now()
+	w := do(h, http.MethodGet, "http://example.com/frozen")
+	took := time.Since(start)
+	if w.Body.String() != "story" {
+		t.Fatalf("miss with Redis frozen: %d %q, want the handler's response", w.Code, w.Body.String())
+	}
+	if took >= budget*7/4 {
+		t.Fatalf("miss with Redis frozen took %v, want about one BackendTimeout (%v), not one per backend call", took, budget)
+	}
 }

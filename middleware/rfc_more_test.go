@@ -148,7 +148,7 @@ func TestHitForPass(t *testing.T) {
 	close(statuses)
 	for cs := range statuses {
 		if !strings.Contains(cs, "uncacheable") {
-			t.Fatalf("request to a known-uncacheable URL: Cache-Status %q, want a hit-for-pass bypass", cs)
+			t.Fatalf("request to a known-uncacheable URL: Cache-Status %q, want hit-for-miss (detail=uncacheable)", cs)
 		}
 	}
 	select {
@@ -256,6 +256,6 @@ func TestStreamNotCutAtLoadTimeout(t *testing.T) {
 		t.Fatalf("streamed response: cancelled=%v, %d bytes; want all %d bytes and no cancellation", cancelled.Load(), w.Body.Len(), 2<<10+3)
 	}
 	if cs := do(h, http.MethodGet, "http://example.com/big").Header().Get("Cache-Status"); !strings.Contains(cs, "uncacheable") {
-		t.Fatalf("after a streamed response: Cache-Status %q, want hit-for-pass", cs)
+		t.Fatalf("after a streamed response: Cache-Status %q, want hit-for-miss", cs)
 	}
 }

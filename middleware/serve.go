@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/cachekit/cachekit/memo"
 )
@@ -25,12 +26,8 @@ func (c *Cache) serve(next http.Handler, w http.ResponseWriter, r *http.Request)
 	ctx := r.Context()
 	e, info, err := cl.lookup(ctx)
 	if err == nil && e != nil && e.Pass {
-		// Hit-for-pass: this URL's responses are not storable; do not
-		// queue behind a shared handler call.
-		c.bypass(next, w, r, "uncacheable")
-		return
-	}
-	if err == nil {
+		e, info, err = cl.missPast(ctx, e)
+	} else if err == nil {
 		if v := c.usable(ctx, cl, e, info); v != use {
 			e, info, err = cl.refetch(ctx, v)
 		}
@@ -92,7 +89,7 @@ func (c *Cache) admit(next http.Handler, w http.ResponseWriter, r *http.Request)
 		c.bypass(next, w, r, "request")
 		return nil
 	}
-	return &call{c: c, next: next, w: w, r: r, key: key, rd: rd, cache: c.resp, fkey: key}
+	return &call{c: c, next: next, w: w, r: r, key: key, rd: rd, cache: c.resp, fkey: key, started: time.Now()}
 }
 
 // lookup fetches the request's primary key and, when it holds a vary
@@ -110,7 +107,7 @@ func (cl *call) lookup(ctx context.Context) (*entry, memo.Info, error) {
 		return own, info, nil // this caller built the index: its own response
 	}
 	cl.index = e
-	cl.cache, cl.fkey = c.vars, variantKey(cl.key, e.Gen, e.Vary, cl.r.Header)
+	cl.cache, cl.fkey = c.vars, variantKey(cl.key, e.Gen, e.Vary, e.Codings, cl.r.Header)
 	return c.vars.Fetch(ctx, cl.fkey, cl.fetchAt(e))
 }
 

@@ -9,11 +9,15 @@ import (
 	"github.com/cachekit/cachekit/backend"
 )
 
-// GetMany returns one value per key, in the order of keys: nil for a miss,
-// a non-nil (possibly empty) slice for a present value. It takes one round
-// trip: a single MGET on a standalone server, a pipeline of GETs on a
-// Cluster or Ring (go-redis splits the pipeline by node), so it never fails
-// with CROSSSLOT. An empty key yields [backend.ErrInvalidKey].
+// GetMany returns one value per key, in the order of keys: nil for a miss
+// (including a value over [Options.MaxValueBytes], counted by
+// [Backend.OversizedReads]), a non-nil (possibly empty) slice for a
+// present value. It takes one round trip and never receives an oversized
+// value: a read-only Lua script checks each key's STRLEN before its GET
+// (one script per [Options.ScanCount] keys on a standalone server, one per
+// hash slot on a Cluster, all in one pipeline, so never CROSSSLOT); on a
+// Ring, bounded reads as [Backend.Get] does. An empty key yields
+// [backend.ErrInvalidKey].
 func (b *Backend) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 	for _, k := range keys {
 		if err := b.check(ctx, k); err != nil {
@@ -24,56 +28,20 @@ func (b *Backend) GetMany(ctx context.Context, keys []string) ([][]byte, error) 
 	if len(keys) == 0 {
 		return out, nil
 	}
-	if b.topo == standalone {
-		vals, err := b.c.MGet(ctx, keys...).Result()
-		if err != nil {
-			return nil, b.fail(ctx, "MGET", keys[0], err)
-		}
-		if len(vals) != len(keys) {
-			return nil, fmt.Errorf("goredis: MGET returned %d values for %d keys", len(vals), len(keys))
-		}
-		for i, v := range vals {
-			if s, ok := v.(string); ok {
-				out[i] = []byte(s)
-				if out[i] == nil {
-					out[i] = []byte{}
-				}
-			}
-		}
-		return out, nil
+	if b.topo == ring {
+		return out, b.getManyBounded(ctx, keys, out)
 	}
-	pipe := b.c.Pipeline()
-	cmds := make([]*redis.StringCmd, len(keys))
-	for i, k := range keys {
-		cmds[i] = pipe.Get(ctx, k)
-	}
-	_, _ = pipe.Exec(ctx) // errors are per command; redis.Nil is a miss
-	for i, cmd := range cmds {
-		v, err := cmd.Bytes()
-		switch {
-		case err == nil:
-			if v == nil {
-				v = []byte{}
-			}
-			out[i] = v
-		case err == redis.Nil:
-		default:
-			return nil, b.fail(ctx, "GET", keys[i], err)
-		}
-	}
-	return out, nil
+	return out, b.getManyScripted(ctx, keys, out)
 }
 
 // SetMany stores every item in one pipeline of SET commands (split by node
-// on a Cluster or Ring). Every item is validated first, so an invalid
-// batch stores nothing. It is not atomic: on error some items may have
+// on a Cluster or Ring). Every item is validated first (key, TTL, size
+// against [Options.MaxValueBytes]), so an invalid batch stores nothing
+// and sends nothing. It is not atomic: on error some items may have
 // been stored. SET is idempotent, so the client may retry it.
 func (b *Backend) SetMany(ctx context.Context, items []backend.Item) error {
 	for _, it := range items {
-		if err := b.check(ctx, it.Key); err != nil {
-			return fmt.Errorf("goredis: SetMany %q: %w", it.Key, err)
-		}
-		if err := backend.CheckTTL(it.TTL); err != nil {
+		if err := b.checkWrite(ctx, it.Key, len(it.Value), it.TTL); err != nil {
 			return fmt.Errorf("goredis: SetMany %q: %w", it.Key, err)
 		}
 	}

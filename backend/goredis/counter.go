@@ -55,6 +55,11 @@ func (b *Backend) Incr(ctx context.Context, key string, delta int64, ttl time.Du
 		return 0, err
 	}
 	v, err := incrScript.run(ctx, b.c, key, delta, millis(ttl))
+	return b.incrResult(ctx, key, v, err)
+}
+
+// incrResult translates the reply of incrScript and its error.
+func (b *Backend) incrResult(ctx context.Context, key string, reply any, err error) (int64, error) {
 	if err != nil {
 		switch msg := err.Error(); {
 		case strings.Contains(msg, "not an integer"):
@@ -64,9 +69,9 @@ func (b *Backend) Incr(ctx context.Context, key string, delta int64, ttl time.Du
 		}
 		return 0, b.failUnsure(ctx, "INCRBY", key, err)
 	}
-	n, ok := v.(int64)
+	n, ok := reply.(int64)
 	if !ok {
-		return 0, fmt.Errorf("goredis: INCRBY %q: unexpected reply %T", key, v)
+		return 0, fmt.Errorf("goredis: INCRBY %q: unexpected reply %T", key, reply)
 	}
 	return n, nil
 }
@@ -75,13 +80,11 @@ func (b *Backend) Incr(ctx context.Context, key string, delta int64, ttl time.Du
 // [backend.NoExpiry]) only if the current value equals old byte for byte;
 // a nil old means "only if key is absent". It reports whether it stored.
 // The comparison and the store run in one Lua script on the key's node, so
-// it works on a Cluster. Like [Backend.Incr] it is never re-sent: a lost
+// it works on a Cluster. A value over [Options.MaxValueBytes] yields an
+// error wrapping [backend.ErrTooLarge] before any I/O. Like [Backend.Incr] it is never re-sent: a lost
 // reply yields an error wrapping [backend.ErrOutcomeUnknown].
 func (b *Backend) CompareAndSwap(ctx context.Context, key string, old, value []byte, ttl time.Duration) (bool, error) {
-	if err := b.check(ctx, key); err != nil {
-		return false, err
-	}
-	if err := backend.CheckTTL(ttl); err != nil {
+	if err := b.checkWrite(ctx, key, len(value), ttl); err != nil {
 		return false, err
 	}
 	mode := "equal"

@@ -2,8 +2,8 @@
 // go-redis v9 client: a standalone *redis.Client, a Sentinel failover
 // client (redis.NewFailoverClient), a *redis.ClusterClient or a
 // *redis.Ring. It implements every optional capability of package backend
-// (Batcher, Counter, Expirer, Scanner, Swapper, PubSub) and adds
-// monitoring helpers (Ping, Info, MemoryStats, KeyCount).
+// (Batcher, Pipeliner, Counter, Expirer, Scanner, Swapper, PubSub) and
+// adds monitoring helpers (Ping, Info, MemoryStats, KeyCount).
 //
 // # Client requirements
 //
@@ -33,20 +33,98 @@
 // Multi-key operations never fail with CROSSSLOT: GetMany and SetMany use
 // one pipeline of single-key commands (go-redis splits it by node), Delete
 // and DeletePattern send one UNLINK per hash slot. Scan and DeletePattern
-// run SCAN on every master one node at a time (a plain ClusterClient.Scan
-// sees a single node), with COUNT [Options.ScanCount], and never use KEYS
-// or FLUSHDB; KEYS exists only as [Backend.KeysDevOnly]. Build keys and
+// run SCAN on every master (a plain ClusterClient.Scan sees a single
+// node), up to 8 masters at a time, with COUNT [Options.ScanCount], one
+// page in memory per master, and never use KEYS or FLUSHDB; KEYS exists
+// only as [Backend.KeysDevOnly]. DeletePattern deletes each page on the
+// master that returned it, in the same round trip as the SCAN of its next
+// page: on a Cluster with one Lua call per page that may touch several
+// slots of that master (allow-cross-slot-keys, Redis ≥ 7.0; keys the
+// master does not serve are handed back and deleted through the cluster
+// client), or, when the server cannot run it, one UNLINK per hash slot.
+//
+// # Slot migrations (Cluster)
+//
+// SCAN runs per node, so a key that moves from a master not yet scanned to
+// one already scanned would be missed without an error. Scan and
+// DeletePattern therefore read each master's own view of its slots
+// (CLUSTER NODES, in the same round trips as its first and last SCAN);
+// the slots that changed owner, were being migrated or imported, or whose
+// UNLINK a master redirected are then rescanned, one master at a time,
+// each migration's source before its target, keeping only keys of those
+// slots. The rescan counts when no master's view of those slots changed
+// from the end of the previous pass to the end of the rescan (a migration
+// that is in progress but not moving on is fine); otherwise it is
+// repeated, up to 3 times, and then the call fails with an error wrapping
+// [backend.ErrIncomplete] that says how many keys were deleted (or
+// reported) — it never returns nil while keys may have been missed. So
+// does a migration to a node the client does not know yet.
+//
+// During a half-finished migration a multi-key UNLINK of the slot's keys
+// answers TRYAGAIN (go-redis would retry it four times and fail): Delete
+// and DeletePattern send such an UNLINK once and, if it fails, delete its
+// keys with single-key UNLINKs, which follow ASK to the importing node. Build keys and
 // patterns from user input with [backend.EscapeKeyPart], so a user part
 // cannot choose the key's slot with a {hash tag} or widen a pattern with a
 // glob character. PUBLISH reaches subscribers on every Cluster node; on a
 // Ring it is sent to every shard.
 //
+// # Demoted primaries (READONLY)
+//
+// A primary demoted to a replica (a Sentinel failover, a REPLICAOF)
+// answers every write with READONLY; go-redis treats that like a timeout
+// and re-sends the command MaxRetries times (4 sends by default) on
+// connections to the same server. On a standalone or Sentinel failover
+// client, [New] installs a hook that retries a READONLY reply once — go-redis
+// has dropped the connection that answered it, and a failover client asks
+// Sentinel for the current primary when it dials — and then returns an
+// error wrapping [ErrReadOnly] and the server's reply. READONLY means the
+// command did not run, so the one retry is safe even for Incr and
+// CompareAndSwap. Pipelines (GetMany, SetMany) keep go-redis' own retries.
+// A ClusterClient is left alone: its node clients do not retry (go-redis
+// disables their MaxRetries) and a READONLY reply makes it reload the
+// slot map before it redirects the command (at most MaxRedirects times).
+//
 // # Expiry
 //
-// TTLs have millisecond precision (SET PX, PEXPIRE, PTTL); a positive TTL
-// below 1 ms is rounded up to 1 ms. A TTL ≤ 0 is rejected with
-// [backend.ErrInvalidTTL] before any I/O; [backend.NoExpiry] stores a key
-// without expiry.
+// TTLs have millisecond precision (SET PX, PEXPIRE, PTTL); every TTL is
+// rounded up to a whole millisecond ([backend.RoundTTL]: 500µs is stored as
+// 1ms), exactly as the memory backend rounds it. A TTL ≤ 0 is rejected
+// with [backend.ErrInvalidTTL] before any I/O; [backend.NoExpiry] stores a
+// key without expiry.
+//
+// # Value size
+//
+// [Options.MaxValueBytes] (default [backend.DefaultMaxValueBytes], 4 MiB;
+// at most Redis' 512 MiB) bounds every value. A write over it (Set,
+// SetMany, CompareAndSwap, a pipeline Set) fails with
+// [backend.ErrTooLarge] before any network I/O. A read never receives more
+// than MaxValueBytes+1 bytes, whatever another client stored: Get, GetMany
+// and a pipeline Get send GETRANGE key 0 MaxValueBytes with EXISTS key in
+// the same round trip (a server cost equal to a GET's), and a value over
+// the bound is a miss whose error wraps both [backend.ErrNotFound] and
+// [backend.ErrTooLarge], counted by [Backend.OversizedReads]. Only an empty
+// value costs a second round trip (a Lua script that checks STRLEN), since
+// GETRANGE answers an empty string for a missing key too.
+//
+// # Bad input
+//
+// Checked before any I/O: an empty key is [backend.ErrInvalidKey]; a TTL
+// ≤ 0 [backend.ErrInvalidTTL]; a value over MaxValueBytes
+// [backend.ErrTooLarge]; a pattern that is empty, too long, has too many
+// '*', or is malformed (an unclosed '[', a trailing lone '\') is
+// [backend.ErrInvalidPattern] and no SCAN is sent (see
+// [backend.CheckPattern]). An Incr on a non-integer is
+// [backend.ErrNotInteger], past int64 [backend.ErrOverflow].
+//
+// # Pipelines
+//
+// [Backend.Pipeline] sends mixed operations in one go-redis pipeline, one
+// round trip per node (go-redis groups commands by node on a Cluster or
+// Ring and follows MOVED/ASK). A node's batch that holds an Incr is marked
+// NoRetry, so it is sent at most once; when a reply is lost, the Incr's
+// result (and a write's) wraps [backend.ErrOutcomeUnknown]. Batches of
+// idempotent operations keep the client's retries.
 //
 // # Subscriptions
 //

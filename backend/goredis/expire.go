@@ -27,18 +27,22 @@ func (b *Backend) TTL(ctx context.Context, key string) (time.Duration, error) {
 	if err := b.c.Process(ctx, cmd); err != nil {
 		return 0, b.fail(ctx, "PTTL", key, err)
 	}
-	switch ms := cmd.Val(); {
-	case ms == -2:
+	return ttlOf(cmd.Val())
+}
+
+// ttlOf translates a PTTL reply.
+func ttlOf(ms int64) (time.Duration, error) {
+	switch ms {
+	case -2:
 		return 0, backend.ErrNotFound
-	case ms == -1:
+	case -1:
 		return backend.NoExpiry, nil
-	default:
-		return time.Duration(ms) * time.Millisecond, nil
 	}
+	return time.Duration(ms) * time.Millisecond, nil
 }
 
 // Expire sets the expiry of an existing key to ttl (> 0, rounded up to a
-// millisecond, with PEXPIRE), or removes it for [backend.NoExpiry]. It
+// whole millisecond as [backend.RoundTTL] does, with PEXPIRE), or removes it for [backend.NoExpiry]. It
 // returns [backend.ErrNotFound] if the key does not exist.
 func (b *Backend) Expire(ctx context.Context, key string, ttl time.Duration) error {
 	if err := b.check(ctx, key); err != nil {
@@ -71,7 +75,15 @@ func (b *Backend) Persist(ctx context.Context, key string) error {
 	if err != nil {
 		return b.fail(ctx, "PERSIST", key, err)
 	}
-	if n, _ := v.(int64); n == -1 {
+	return persistResult(v, nil)
+}
+
+// persistResult translates the reply of persistScript, or returns err.
+func persistResult(reply any, err error) error {
+	if err != nil {
+		return err
+	}
+	if n, _ := reply.(int64); n == -1 {
 		return backend.ErrNotFound
 	}
 	return nil

@@ -37,13 +37,14 @@ const (
 var ErrContextTimeoutDisabled = errors.New("goredis: client built without ContextTimeoutEnabled (context deadlines would not bound reads; use goredis.Dial or set ContextTimeoutEnabled: true)")
 
 var (
-	_ backend.Backend = (*Backend)(nil)
-	_ backend.Batcher = (*Backend)(nil)
-	_ backend.Counter = (*Backend)(nil)
-	_ backend.Expirer = (*Backend)(nil)
-	_ backend.Scanner = (*Backend)(nil)
-	_ backend.Swapper = (*Backend)(nil)
-	_ backend.PubSub  = (*Backend)(nil)
+	_ backend.Backend   = (*Backend)(nil)
+	_ backend.Batcher   = (*Backend)(nil)
+	_ backend.Counter   = (*Backend)(nil)
+	_ backend.Expirer   = (*Backend)(nil)
+	_ backend.Scanner   = (*Backend)(nil)
+	_ backend.Swapper   = (*Backend)(nil)
+	_ backend.PubSub    = (*Backend)(nil)
+	_ backend.Pipeliner = (*Backend)(nil)
 )
 
 // Options configures a [Backend]. A nil *Options, like the zero value,
@@ -73,6 +74,17 @@ type Options struct {
 	// ReadTimeout whatever their deadline.
 	AllowContextTimeoutDisabled bool
 
+	// MaxValueBytes is the largest value stored or returned, the same
+	// contract as the memory backend's option of that name. Set, SetMany,
+	// CompareAndSwap and pipeline writes reject a larger value with an
+	// error wrapping [backend.ErrTooLarge] before any network I/O. Get,
+	// GetMany and pipeline reads of a larger value written by another
+	// client report a miss (an error wrapping both [backend.ErrNotFound]
+	// and [backend.ErrTooLarge]; see [Backend.OversizedReads]) and never
+	// receive more than MaxValueBytes+1 bytes of it. Default 4 MiB
+	// ([backend.DefaultMaxValueBytes]); at most 512 MiB, Redis' own limit.
+	MaxValueBytes int
+
 	// Logger receives subscription reconnects and other background events.
 	// Default slog.Default().
 	Logger *slog.Logger
@@ -99,6 +111,9 @@ type Backend struct {
 	log    *slog.Logger
 	closed atomic.Bool
 
+	oversizedReads atomic.Int64 // reads that found a value over MaxValueBytes
+	maxArg         any          // int64(MaxValueBytes), boxed once for GETRANGE
+
 	mu   sync.Mutex
 	subs map[*subscription]struct{} // open subscriptions, closed by Close
 }
@@ -112,6 +127,12 @@ type Backend struct {
 // The client's MaxRetries setting applies to idempotent commands only;
 // Incr and CompareAndSwap are never re-sent (see the package
 // documentation).
+//
+// On a standalone or Sentinel failover *redis.Client, New installs (once
+// per client) a go-redis hook that retries a READONLY reply — a demoted
+// primary — only once, on a fresh connection, and then returns an error
+// wrapping [ErrReadOnly]; go-redis alone re-sends it MaxRetries times.
+// The hook applies to every single command sent through that client.
 func New(client redis.UniversalClient, opts *Options) (*Backend, error) {
 	if client == nil {
 		return nil, errors.New("goredis: nil client")
@@ -120,8 +141,14 @@ func New(client redis.UniversalClient, opts *Options) (*Backend, error) {
 	if opts != nil {
 		o = *opts
 	}
-	if o.ScanCount < 0 || o.SubscriptionBuffer < 0 || o.HealthCheckInterval < 0 {
+	if o.ScanCount < 0 || o.SubscriptionBuffer < 0 || o.HealthCheckInterval < 0 || o.MaxValueBytes < 0 {
 		return nil, fmt.Errorf("goredis: negative option in %+v", o)
+	}
+	if o.MaxValueBytes > maxRedisString {
+		return nil, fmt.Errorf("goredis: MaxValueBytes %d is over Redis' 512 MiB string limit", o.MaxValueBytes)
+	}
+	if o.MaxValueBytes == 0 {
+		o.MaxValueBytes = backend.DefaultMaxValueBytes
 	}
 	if o.ScanCount == 0 {
 		o.ScanCount = DefaultScanCount
@@ -132,7 +159,7 @@ func New(client redis.UniversalClient, opts *Options) (*Backend, error) {
 	if o.HealthCheckInterval == 0 {
 		o.HealthCheckInterval = DefaultHealthCheckInterval
 	}
-	b := &Backend{c: client, opt: o, log: o.Logger, subs: make(map[*subscription]struct{})}
+	b := &Backend{c: client, opt: o, log: o.Logger, subs: make(map[*subscription]struct{}), maxArg: int64(o.MaxValueBytes)}
 	if b.log == nil {
 		b.log = slog.Default()
 	}
@@ -149,6 +176,9 @@ func New(client redis.UniversalClient, opts *Options) (*Backend, error) {
 	}
 	if !ctxTimeout && !o.AllowContextTimeoutDisabled {
 		return nil, ErrContextTimeoutDisabled
+	}
+	if c, ok := client.(*redis.Client); ok {
+		guardReadOnly(c) // see readonly.go
 	}
 	return b, nil
 }
@@ -199,25 +229,29 @@ func (b *Backend) Close() error {
 	return nil
 }
 
-// Get returns the value stored under key, or [backend.ErrNotFound].
+// Get returns the value stored under key, or [backend.ErrNotFound]. A
+// value over [Options.MaxValueBytes], written by another client, is a
+// miss too (the error also wraps [backend.ErrTooLarge]): Get sends
+// GETRANGE key 0 MaxValueBytes with EXISTS key in one round trip, so it
+// never receives or allocates more than MaxValueBytes+1 bytes, and costs
+// the server what a GET costs.
 func (b *Backend) Get(ctx context.Context, key string) ([]byte, error) {
 	if err := b.check(ctx, key); err != nil {
 		return nil, err
 	}
-	v, err := b.c.Get(ctx, key).Bytes()
-	if err != nil {
-		return nil, b.fail(ctx, "GET", key, err)
-	}
-	return v, nil
+	pipe := b.c.Pipeline()
+	r := b.queueBoundedRead(ctx, pipe, key)
+	_, _ = pipe.Exec(ctx) // errors are per command
+	return b.result(ctx, r)
 }
 
 // Set stores value under key for ttl (> 0 or [backend.NoExpiry]), with
-// millisecond precision: a positive TTL below 1 ms is rounded up to 1 ms.
+// millisecond precision: a TTL is rounded up to a whole millisecond
+// ([backend.RoundTTL]; 500µs is stored as 1ms). A value over
+// [Options.MaxValueBytes] yields an error wrapping [backend.ErrTooLarge]
+// before any network I/O.
 func (b *Backend) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
-	if err := b.check(ctx, key); err != nil {
-		return err
-	}
-	if err := backend.CheckTTL(ttl); err != nil {
+	if err := b.checkWrite(ctx, key, len(value), ttl); err != nil {
 		return err
 	}
 	if err := b.c.Set(ctx, key, value, expiration(ttl)).Err(); err != nil {
@@ -252,6 +286,18 @@ func (b *Backend) check(ctx context.Context, key string) error {
 		return backend.ErrInvalidKey
 	}
 	return nil
+}
+
+// checkWrite validates a write of a value of n bytes under key with ttl,
+// before any I/O.
+func (b *Backend) checkWrite(ctx context.Context, key string, n int, ttl time.Duration) error {
+	if err := b.check(ctx, key); err != nil {
+		return err
+	}
+	if err := backend.CheckTTL(ttl); err != nil {
+		return err
+	}
+	return backend.CheckValueSize(key, n, b.opt.MaxValueBytes)
 }
 
 // expiration converts a checked TTL to the go-redis expiration argument:

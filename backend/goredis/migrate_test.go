@@ -235,3 +235,27 @@ func TestScanIncompleteWhenSlotKeepsMoving(t *testing.T) {
 		t.Fatalf("error %q does not say how many keys were reported", err)
 	}
 }
+
+// TestDeletePatternWithoutScripts denies EVAL (as an ACL may, or as a
+// server before Redis 7.0 fails to compile the cross-slot script):
+// DeletePattern falls back to one UNLINK per slot and deletes every key,
+// with an exact count.
+func TestDeletePatternWithoutScripts(t *testing.T) {
+	t.Parallel()
+	cl, b := migrationCluster(t, 100)
+	ctx := t.Context()
+	p := prefix(t)
+	all, _ := fill(t, b, p, "s", 500, 50)
+	for _, n := range cl.Nodes {
+		if err := n.Client(t).Do(ctx, "acl", "setuser", "default", "-eval").Err(); err != nil {
+			t.Fatalf("ACL SETUSER: %v", err)
+		}
+	}
+	n, err := b.DeletePattern(ctx, p+"*")
+	if err != nil || n != int64(len(all)) {
+		t.Fatalf("DeletePattern with EVAL denied = %d, %v; want %d, nil", n, err, len(all))
+	}
+	if left := keysOnNodes(t, cl, p+"*"); left != 0 {
+		t.Fatalf("%d keys left on the nodes after DeletePattern", left)
+	}
+}

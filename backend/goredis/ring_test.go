@@ -41,8 +41,30 @@ func TestRing(t *testing.T) {
 			t.Fatalf("shard %d holds no key: the test needs both shards", i)
 		}
 	}
-	if n, err := b.KeyCount(ctx); err != nil || n != 200 {
-		t.Fatalf("KeyCount = %d, %v; want 200 (both shards)", n, err)
+	vals, err := b.GetMany(ctx, append(keys, "missing"))
+	if err != nil || len(vals) != 201 || vals[200] != nil {
+		t.Fatalf("GetMany(200 keys on 2 shards, missing) = %d values, %v", len(vals), err)
+	}
+	for i, v := range vals[:200] {
+		if string(v) != "v" {
+			t.Fatalf("GetMany[%d] = %q, want v", i, v)
+		}
+	}
+	ops := []backend.Op{backend.IncrOp("n", 2, time.Minute)}
+	for _, k := range keys[:50] {
+		ops = append(ops, backend.GetOp(k), backend.TTLOp(k))
+	}
+	res, err := backend.Pipeline(ctx, b, ops)
+	if err != nil || res[0].N != 2 {
+		t.Fatalf("Pipeline on a Ring = %v, %v; want Incr 2", res, err)
+	}
+	for i, r := range res[1:] {
+		if r.Err != nil || (i%2 == 0 && string(r.Value) != "v") || (i%2 == 1 && r.TTL <= 0) {
+			t.Fatalf("Pipeline on a Ring: op %d = %+v", i+1, r)
+		}
+	}
+	if n, err := b.KeyCount(ctx); err != nil || n != 201 {
+		t.Fatalf("KeyCount = %d, %v; want 201 (both shards)", n, err)
 	}
 	seen := map[string]bool{}
 	if err := b.Scan(ctx, "k:*", func(k string) error { seen[k] = true; return nil }); err != nil || len(seen) != 200 {

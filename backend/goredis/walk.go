@@ -29,6 +29,8 @@ type walk struct {
 
 	done atomic.Int64 // keys deleted (DeletePattern) or reported (Scan)
 
+	noScript atomic.Bool // the cross-slot unlink script failed: use one UNLINK per slot
+
 	mu         sync.Mutex // serialises fn; guards stopped and redirected
 	stopped    error      // the first error fn returned: fn is not called again
 	redirected slotSet    // slots whose UNLINK a master redirected (MOVED, ASK, TRYAGAIN)
@@ -86,7 +88,7 @@ func (w *walk) node(ctx context.Context, c *redis.Client) (pass, error) {
 		view = pipe.ClusterNodes(ctx)
 	}
 	scan := pipe.Scan(ctx, 0, w.pattern, count)
-	var unlinks []*redis.IntCmd
+	var unlinks pageUnlink
 	for first := true; ; first = false {
 		_, _ = pipe.Exec(ctx) // errors are read per command below
 		if view != nil {
@@ -104,7 +106,7 @@ func (w *walk) node(ctx context.Context, c *redis.Client) (pass, error) {
 		if err := w.unlinked(ctx, unlinks); err != nil {
 			return res, err
 		}
-		unlinks = nil
+		unlinks = pageUnlink{}
 		if scan == nil {
 			return res, nil // that was the last page's UNLINK
 		}
@@ -174,79 +176,4 @@ func (w *walk) report(keys []string) error {
 	w.done.Add(int64(len(keys)))
 	w.stopped = w.fn(keys)
 	return w.stopped
-}
-
-// queueUnlinks queues the UNLINKs of one page on its master's pipeline:
-// one per hash slot on a Cluster (never CROSSSLOT), at most ScanCount keys
-// each elsewhere.
-func (w *walk) queueUnlinks(ctx context.Context, pipe redis.Pipeliner, keys []string) []*redis.IntCmd {
-	if len(keys) == 0 {
-		return nil
-	}
-	var groups [][]string
-	if w.b.topo == cluster {
-		groups = groupBySlot(keys)
-	} else {
-		groups = chunks(keys, w.b.opt.ScanCount)
-	}
-	cmds := make([]*redis.IntCmd, len(groups))
-	for i, g := range groups {
-		cmds[i] = pipe.Unlink(ctx, g...)
-	}
-	return cmds
-}
-
-// unlinked counts the keys the UNLINKs of a page deleted. A group its
-// master redirected (the slot moved, or is half migrated: MOVED, ASK,
-// TRYAGAIN) is deleted again key by key through the cluster client, which
-// follows the redirections, and its slot is remembered for settle.
-func (w *walk) unlinked(ctx context.Context, cmds []*redis.IntCmd) error {
-	var retry []string
-	for _, cmd := range cmds {
-		n, err := cmd.Result()
-		if err == nil {
-			w.done.Add(n)
-			continue
-		}
-		keys := unlinkKeys(cmd)
-		if !redirected(err) || len(keys) == 0 {
-			return w.b.fail(ctx, "UNLINK", firstOf(keys), err)
-		}
-		w.mu.Lock()
-		w.redirected.add(slot(keys[0]))
-		w.mu.Unlock()
-		retry = append(retry, keys...)
-	}
-	n, err := w.b.unlinkEach(ctx, retry)
-	w.done.Add(n)
-	return err
-}
-
-// unlinkKeys returns the keys of an UNLINK command.
-func unlinkKeys(cmd *redis.IntCmd) []string {
-	args := cmd.Args()
-	keys := make([]string, 0, len(args)-1)
-	for _, a := range args[1:] {
-		if s, ok := a.(string); ok {
-			keys = append(keys, s)
-		}
-	}
-	return keys
-}
-
-func firstOf(keys []string) string {
-	if len(keys) == 0 {
-		return ""
-	}
-	return keys[0]
-}
-
-// chunks splits keys into slices of at most n keys.
-func chunks(keys []string, n int) [][]string {
-	var out [][]string
-	for len(keys) > n {
-		out = append(out, keys[:n])
-		keys = keys[n:]
-	}
-	return append(out, keys)
 }

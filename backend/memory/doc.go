@@ -1,9 +1,9 @@
 // Package memory is cachekit's embedded, in-process [backend.Backend]: the
 // default when there is no Redis. It implements every optional capability
-// of package backend ([backend.Batcher], [backend.Counter],
-// [backend.Expirer], [backend.Scanner], [backend.Swapper] and
-// [backend.PubSub]) with the same observable behaviour as the Redis
-// backend.
+// of package backend ([backend.Batcher], [backend.Pipeliner],
+// [backend.Counter], [backend.Expirer], [backend.Scanner],
+// [backend.Swapper] and [backend.PubSub]) with the same observable
+// behaviour as the Redis backend.
 //
 // # Bounds
 //
@@ -13,7 +13,23 @@
 // seeded hash, and each shard owns an equal slice of both bounds, so the
 // largest value that can be stored is about MaxBytes/Shards; a bigger one
 // is rejected with an error wrapping [backend.ErrTooLarge] and nothing is
-// evicted.
+// evicted. Independently, [Options.MaxValueBytes] (default
+// [backend.DefaultMaxValueBytes], 4 MiB, the Redis backend's default too)
+// bounds every value, so both backends accept the same values: the
+// effective limit is the smaller of MaxValueBytes and the shard's room
+// (MaxBytes/Shards − len(key) − [EntryOverhead]; with the defaults,
+// 64 MiB/16 − 96 bytes − the key). [New] rejects a MaxValueBytes set above
+// what a shard can hold. Since no oversized value can be stored, no read
+// ever returns one.
+//
+// # Bad input
+//
+// Checked before anything changes: an empty key is
+// [backend.ErrInvalidKey]; a TTL ≤ 0 [backend.ErrInvalidTTL]; a value over
+// the bounds above [backend.ErrTooLarge]; a pattern that is empty, too
+// long, has too many '*' or is malformed (an unclosed '[', a trailing lone
+// '\') [backend.ErrInvalidPattern] (see [backend.CheckPattern]); an Incr on
+// a non-integer [backend.ErrNotInteger], past int64 [backend.ErrOverflow].
 //
 // # Eviction
 //
@@ -29,7 +45,10 @@
 // # Expiry
 //
 // Every write takes a TTL that is positive or [backend.NoExpiry]; a TTL ≤ 0
-// is rejected with [backend.ErrInvalidTTL]. An expired entry is never
+// is rejected with [backend.ErrInvalidTTL]. A TTL is rounded up to a whole
+// millisecond ([backend.RoundTTL]: 500µs is kept 1ms), as Redis stores it,
+// so a key expires at the same moment on both backends; [Backend.TTL]
+// reports the remaining time with nanosecond precision. An expired entry is never
 // returned by any operation: expiry is checked on every read. Expired
 // entries are reclaimed lazily: by the read that finds them, by the clock
 // hand, and by a small amount of sweeping on every write (two entries per

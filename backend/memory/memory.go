@@ -27,13 +27,14 @@ const (
 const EntryOverhead = 96
 
 var (
-	_ backend.Backend = (*Backend)(nil)
-	_ backend.Batcher = (*Backend)(nil)
-	_ backend.Counter = (*Backend)(nil)
-	_ backend.Expirer = (*Backend)(nil)
-	_ backend.Scanner = (*Backend)(nil)
-	_ backend.Swapper = (*Backend)(nil)
-	_ backend.PubSub  = (*Backend)(nil)
+	_ backend.Backend   = (*Backend)(nil)
+	_ backend.Batcher   = (*Backend)(nil)
+	_ backend.Counter   = (*Backend)(nil)
+	_ backend.Expirer   = (*Backend)(nil)
+	_ backend.Scanner   = (*Backend)(nil)
+	_ backend.Swapper   = (*Backend)(nil)
+	_ backend.PubSub    = (*Backend)(nil)
+	_ backend.Pipeliner = (*Backend)(nil)
 )
 
 // Options configures a [Backend]. The zero value, like a nil *Options,
@@ -51,6 +52,16 @@ type Options struct {
 	// ([DefaultShards]). More shards reduce lock contention; fewer make
 	// eviction closer to global LRU and allow larger single values.
 	Shards int
+	// MaxValueBytes is the largest value a write accepts, the same
+	// contract as the Redis backend's option of that name: a larger value
+	// is rejected with an error wrapping [backend.ErrTooLarge] before
+	// anything changes. Default 4 MiB ([backend.DefaultMaxValueBytes]).
+	// Independently, an entry (key + value + [EntryOverhead]) must fit in
+	// its shard's slice of MaxBytes; New rejects a MaxValueBytes set above
+	// MaxBytes/Shards − EntryOverhead, which could never be stored. A
+	// default MaxValueBytes above a small MaxBytes is simply bounded by
+	// the shard.
+	MaxValueBytes int
 	// Clock returns the current time. Default time.Now. Tests inject a
 	// fake clock to move time without sleeping.
 	Clock func() time.Time
@@ -65,8 +76,10 @@ type Backend struct {
 	shards []shard
 	clock  func() time.Time
 	base   time.Time
-	closed atomic.Bool
-	hub    hub
+	// maxValue is Options.MaxValueBytes.
+	maxValue int
+	closed   atomic.Bool
+	hub      hub
 }
 
 // New returns a Backend configured by opts (nil = defaults). It returns an
@@ -76,7 +89,7 @@ func New(opts *Options) (*Backend, error) {
 	if opts != nil {
 		o = *opts
 	}
-	if o.MaxEntries < 0 || o.MaxBytes < 0 || o.Shards < 0 {
+	if o.MaxEntries < 0 || o.MaxBytes < 0 || o.Shards < 0 || o.MaxValueBytes < 0 {
 		return nil, fmt.Errorf("memory: negative option in %+v", o)
 	}
 	if o.MaxEntries == 0 {
@@ -90,12 +103,20 @@ func New(opts *Options) (*Backend, error) {
 	}
 	n := min(o.Shards, o.MaxEntries)
 	n = 1 << (bits.Len(uint(n)) - 1) // power of two ≤ n
+	if room := o.MaxBytes/int64(n) - EntryOverhead; o.MaxValueBytes > 0 && int64(o.MaxValueBytes) > room {
+		return nil, fmt.Errorf("memory: MaxValueBytes %d can never be stored: a shard holds %d bytes (MaxBytes %d over %d shards, minus %d bytes of entry overhead); raise MaxBytes or lower Shards",
+			o.MaxValueBytes, room, o.MaxBytes, n, EntryOverhead)
+	}
+	if o.MaxValueBytes == 0 {
+		o.MaxValueBytes = backend.DefaultMaxValueBytes
+	}
 	b := &Backend{
-		seed:   maphash.MakeSeed(),
-		mask:   uint64(n - 1),
-		shards: make([]shard, n),
-		clock:  o.Clock,
-		base:   time.Now(),
+		maxValue: o.MaxValueBytes,
+		seed:     maphash.MakeSeed(),
+		mask:     uint64(n - 1),
+		shards:   make([]shard, n),
+		clock:    o.Clock,
+		base:     time.Now(),
 	}
 	if b.clock != nil {
 		b.base = b.clock()
@@ -125,11 +146,13 @@ func (b *Backend) now() int64 {
 	return int64(b.clock().Sub(b.base))
 }
 
-// deadline converts a checked TTL to an absolute expiry.
+// deadline converts a checked TTL to an absolute expiry, rounded up to a
+// whole millisecond as Redis stores it ([backend.RoundTTL]).
 func deadline(now int64, ttl time.Duration) int64 {
 	if ttl == backend.NoExpiry {
 		return never
 	}
+	ttl = backend.RoundTTL(ttl)
 	if now > 0 && int64(ttl) > never-1-now {
 		return never - 1 // saturate: practically never, but still a TTL
 	}
@@ -178,8 +201,10 @@ func (b *Backend) Get(ctx context.Context, key string) ([]byte, error) {
 }
 
 // Set stores a copy of value under key for ttl (> 0 or
-// [backend.NoExpiry]), evicting other entries of the key's shard if needed.
-// A value that can never fit yields an error wrapping [backend.ErrTooLarge].
+// [backend.NoExpiry], rounded up to a whole millisecond), evicting other
+// entries of the key's shard if needed. A value over
+// [Options.MaxValueBytes], or one that can never fit in its shard, yields
+// an error wrapping [backend.ErrTooLarge] and nothing changes.
 func (b *Backend) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
 	if err := b.checkWrite(ctx, key, len(value), ttl); err != nil {
 		return err
@@ -205,6 +230,9 @@ func (b *Backend) checkWrite(ctx context.Context, key string, n int, ttl time.Du
 		return err
 	}
 	if err := backend.CheckTTL(ttl); err != nil {
+		return err
+	}
+	if err := backend.CheckValueSize(key, n, b.maxValue); err != nil {
 		return err
 	}
 	s := b.shard(key)

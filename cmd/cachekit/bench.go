@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
 	"os"
 	"time"
@@ -159,5 +158,3 @@ func writeFile(e *env, path string, data []byte) error {
 	fmt.Fprintf(e.stdout, "wrote %s\n", path)
 	return nil
 }
-
-var _ = flag.ErrHelp

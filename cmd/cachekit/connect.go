@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"net/url"
 	"strings"
@@ -55,6 +54,9 @@ func connect(e *env, f *connFlags) (*server, error) {
 		enabled, err := clusterEnabled(e.ctx, c)
 		if err != nil {
 			_ = c.Close()
+			if o.TLSConfig != nil {
+				err = fmt.Errorf("%w (rediss:// speaks TLS: does the server?)", err)
+			}
 			return nil, serverError(s.addr, f.timeout, err)
 		}
 		s.client = c
@@ -113,15 +115,11 @@ func tune(o *redis.Options, timeout time.Duration) {
 
 func clusterClient(seeds []*redis.Options, timeout time.Duration) *redis.ClusterClient {
 	first := seeds[0]
-	var tlsConfig *tls.Config
-	if first.TLSConfig != nil {
-		tlsConfig = first.TLSConfig
-	}
 	return redis.NewClusterClient(&redis.ClusterOptions{
 		Addrs:                 addrsOf(seeds),
 		Username:              first.Username,
 		Password:              first.Password,
-		TLSConfig:             tlsConfig,
+		TLSConfig:             first.TLSConfig,
 		ContextTimeoutEnabled: true,
 		DialTimeout:           timeout,
 		ReadTimeout:           timeout,

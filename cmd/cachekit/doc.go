@@ -3,13 +3,14 @@
 // Cluster).
 //
 // It is its own module (so its dependencies stay out of the library's
-// go.mod). Install it with
+// go.mod), pointing at the library beside it with a replace directive. From
+// the root of a clone, install it with
 //
-//	go install github.com/cachekit/cachekit/cmd/cachekit@latest
+//	go -C cmd/cachekit install .
 //
-// or run it from a clone of the repository:
+// or run it in place:
 //
-//	go -C cmd/cachekit run . bench codecs --quick --svg codecs.svg
+//	go -C cmd/cachekit run . bench codecs --quick --svg "$PWD/codecs.svg"
 //
 // # Codec benchmark
 //

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -70,7 +71,7 @@ func keysCmd(e *env, args []string) error {
 		return nil
 	})
 	_ = bar.Finish()
-	if err != nil && err != errStop {
+	if err != nil && !errors.Is(err, errStop) {
 		return s.fail(err)
 	}
 	slices.Sort(keys)

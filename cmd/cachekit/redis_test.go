@@ -254,7 +254,7 @@ func TestPurgePatternAndPrefix(t *testing.T) {
 		cli(t, "", tg.url, "purge").want(t, exitUsage, "nothing to purge")
 
 		cli(t, "", tg.url, "purge", "--namespace", ns, "--pattern", "user:*", "--dry-run").want(t, exitOK, "would purge 300 key(s)")
-		cli(t, "", tg.url, "purge", "--namespace", ns, "--pattern", "user:*", "--yes", "--progress").want(t, exitOK, "purged 300 key(s)")
+		cli(t, "", tg.url, "purge", "--namespace", ns, "--pattern", "user:*", "--yes", "--progress").want(t, exitOK, "purged 300 key(s)", "purging")
 		if n := loads(t, c, keys[0], keys[299]); n != 2 {
 			t.Errorf("%d load(s) of purged keys, want 2", n)
 		}
@@ -274,7 +274,7 @@ func TestPurgeTagAndURL(t *testing.T) {
 	t.Parallel()
 	each(t, func(t *testing.T, tg target) {
 		ns := nsName(t)
-		mc, err := middleware.New(tg.b, &middleware.Options{Namespace: ns, L1Size: -1})
+		mc, err := middleware.New(tg.b, &middleware.Options{Namespace: ns, Memo: &memo.Options{L1Size: -1}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -377,6 +377,10 @@ func TestConnectionErrors(t *testing.T) {
 		cli(t, "", "", "keys", "app", "--redis", tc.url, "--timeout", "2s").want(t, tc.code, tc.want)
 	}
 	cli(t, "", "", "stats", "--redis", "redis://127.0.0.1:1", "--timeout", "0s").want(t, exitUsage, "--timeout")
+	// rediss:// speaks TLS: against a plain server the handshake fails, as
+	// a failure (1) with the address, not a usage error.
+	plain := redistest.Shared(t)
+	cli(t, "", "", "stats", "--redis", "rediss://"+plain.Addr, "--timeout", "1s").want(t, exitFailure, "redis at "+plain.Addr, "does the server?")
 	// $REDIS_URL is used when --redis is absent.
 	cli(t, "", "redis://127.0.0.1:1", "stats").want(t, exitFailure, "redis at 127.0.0.1:1")
 }
@@ -396,6 +400,25 @@ func TestFrozenServerBoundedByTimeout(t *testing.T) {
 		// loaded machine.
 		if el := time.Since(start); el > 3*time.Second {
 			t.Errorf("%v on a frozen server took %v with --timeout 300ms", args, el)
+		}
+	}
+}
+
+func TestFrozenClusterNodeBoundedByTimeout(t *testing.T) {
+	t.Parallel()
+	cl := redistest.StartCluster(t, 3)
+	cl.Nodes[2].Pause(t)
+	t.Cleanup(func() { cl.Nodes[2].Resume(t) })
+	seeds := "redis://" + cl.Nodes[0].Addr + ",redis://" + cl.Nodes[1].Addr
+	for _, args := range [][]string{
+		{"stats", "--redis", "redis://" + cl.Nodes[0].Addr},
+		{"keys", "app", "--redis", seeds},
+		{"purge", "--namespace", "app", "--yes", "--redis", seeds},
+	} {
+		start := time.Now()
+		cli(t, "", "", append(args, "--timeout", "300ms")...).want(t, exitFailure, "did not answer within 300ms")
+		if el := time.Since(start); el > 5*time.Second {
+			t.Errorf("%v with a frozen Cluster node took %v with --timeout 300ms", args, el)
 		}
 	}
 }

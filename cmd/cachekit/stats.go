@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -192,7 +193,7 @@ func sampleKeys(e *env, s *server, f *connFlags, limit int, total int64) (*keySt
 		}
 		return nil
 	})
-	if err == nil || err == errStop {
+	if err == nil || errors.Is(err, errStop) {
 		err = flush()
 	}
 	_ = bar.Finish()

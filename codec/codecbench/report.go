@@ -54,17 +54,17 @@ func (r *Result) Name() string { return r.Codec + "+" + r.Compression }
 // Cost is the cost of one operation. NsPerOp spans the repeats;
 // allocations are the median repeat (they barely vary).
 type Cost struct {
-	NsPerOp     Span    `json:"ns_per_op"`
-	AllocsPerOp float64 `json:"allocs_per_op"`
-	BytesPerOp  float64 `json:"bytes_per_op"`
+	NsPerOp     Span    `json:"ns_per_op"`     // wall time per operation, over the repeats
+	AllocsPerOp float64 `json:"allocs_per_op"` // heap allocations per operation
+	BytesPerOp  float64 `json:"bytes_per_op"`  // heap bytes allocated per operation
 }
 
 // Span is a measurement over repeated runs: the fastest, the median and
 // the slowest.
 type Span struct {
-	Min    float64 `json:"min"`
-	Median float64 `json:"median"`
-	Max    float64 `json:"max"`
+	Min    float64 `json:"min"`    // the fastest run
+	Median float64 `json:"median"` // the median run
+	Max    float64 `json:"max"`    // the slowest run
 }
 
 // WriteJSON writes the report as indented JSON.

@@ -157,19 +157,37 @@ func (r *runner[T]) timeAll() {
 	}
 	budget := float64(r.o.Time) / float64(len(ok)*2*r.o.Repeats) // ns per run
 	for range r.o.Repeats {
-		for _, c := range ok {
+		// Each run is cut into slices taken round-robin across the
+		// combinations, so a burst of load from other processes spreads
+		// over all of them instead of landing on one.
+		runtime.GC()
+		sums := make([][2]measurement, len(ok))
+		for slice := range runSlices {
+			for i, c := range ok {
+				for phase := range 2 {
+					n := int(min(max(budget/max(c.perOp[phase], 1)/runSlices, 1), maxIterations))
+					m := r.timed(c, phase, n, budget/runSlices)
+					sums[i][phase].add(m)
+					if slice == runSlices-1 {
+						r.step()
+					}
+				}
+			}
+		}
+		for i, c := range ok {
 			for phase := range 2 {
-				n := int(min(max(budget/max(c.perOp[phase], 1), 1), maxIterations))
-				m := r.timed(c, phase, n, budget)
+				m := sums[i][phase]
 				ops := float64(m.ops)
 				c.ns[phase] = append(c.ns[phase], float64(m.elapsed)/ops)
 				c.allocs[phase] = append(c.allocs[phase], float64(m.mallocs)/ops)
 				c.bytes[phase] = append(c.bytes[phase], float64(m.bytes)/ops)
-				r.step()
 			}
 		}
 	}
 }
+
+// runSlices is the number of round-robin slices of one timed run.
+const runSlices = 8
 
 // maxBatch bounds the operations run between two looks at the clock.
 const maxBatch = 4096
@@ -181,20 +199,25 @@ type measurement struct {
 	mallocs, bytes uint64
 }
 
+// add accumulates m.
+func (s *measurement) add(m measurement) {
+	s.ops += m.ops
+	s.elapsed += m.elapsed
+	s.mallocs += m.mallocs
+	s.bytes += m.bytes
+}
+
 // timed runs about n operations of phase on c, cycling over the samples,
-// in batches of at most n/8 (and maxBatch) operations, stopping after the
-// first batch that ends past budget (ns).
+// and stops after the first batch that ends past budget (ns). The clock
+// is read after each batch; the batch grows from one operation to what
+// the measured rate says takes about an eighth of the budget (at most
+// maxBatch), so a slow codec or a loaded machine stops soon after the
+// budget instead of after a fixed count.
 func (r *runner[T]) timed(c *cell, phase, n int, budget float64) measurement {
-	// The clock is read after each batch; the batch grows from one
-	// operation to what the measured rate says takes about an eighth of
-	// the budget, so a slow codec (or a loaded machine) stops soon after
-	// the budget instead of after a fixed count.
-	batch := 1
 	var m0, m1 runtime.MemStats
-	runtime.GC()
 	runtime.ReadMemStats(&m0)
 	start := time.Now()
-	done := 0
+	done, batch := 0, 1
 	for done < n {
 		end := min(done+batch, n)
 		if phase == phaseEncode {
@@ -212,9 +235,8 @@ func (r *runner[T]) timed(c *cell, phase, n int, budget float64) measurement {
 		if spent >= budget {
 			break
 		}
-		perOp := spent / float64(done)
 		batch = maxBatch
-		if perOp > 0 {
+		if perOp := spent / float64(done); perOp > 0 {
 			batch = int(min(max((budget/8)/perOp, 1), maxBatch))
 		}
 	}

@@ -107,7 +107,9 @@ func timeChart(b *bytes.Buffer, r *Report, y int) {
 	top := 0.0
 	for _, res := range r.Results {
 		if res.OK() {
-			top = max(top, res.Decode.NsPerOp.Max+res.Encode.NsPerOp.Median, res.Decode.NsPerOp.Median+res.Encode.NsPerOp.Median)
+			// Medians set the scale: one slow outlier run would flatten
+			// every bar. Whiskers beyond the top are clipped.
+			top = max(top, res.Decode.NsPerOp.Median+res.Encode.NsPerOp.Median)
 		}
 	}
 	top, scale, unit := niceTime(top)

@@ -113,7 +113,7 @@ func newApp(cfg config) (a *app, err error) {
 		return nil, err
 	}
 	a.stats.watch(map[string]func() memo.Stats{"posts": a.posts.Stats, "chat": a.chat.Stats,
-		"http": func() memo.Stats { return a.pages.Stats().Stats }}, a.locks)
+		"http": a.pages.Stats}, a.locks)
 
 	store, err := cachekitstore.New(a.b, &cachekitstore.Options{Prefix: ns("session:")})
 	if err != nil {

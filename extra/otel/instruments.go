@@ -67,12 +67,12 @@ var lockMetrics = []lockMetric{
 	{"cachekit.lock.lost", "{lock}", "Held locks that ended other than by Unlock.", false, func(s lockx.Stats) float64 { return float64(s.Lost) }},
 }
 
-// middlewareMetric is one series read from middleware.Stats beyond its
+// middlewareMetric is one series read from middleware.InvalidationStats beyond its
 // engine counters.
 type middlewareMetric struct {
 	name, unit, help string
 	gauge            bool // an up-down counter of a current amount
-	get              func(middleware.Stats) int64
+	get              func(middleware.InvalidationStats) int64
 }
 
 type mwInstrument struct {
@@ -82,8 +82,8 @@ type mwInstrument struct {
 }
 
 var middlewareMetrics = []middlewareMetric{
-	{"cachekit.http.invalidation.failures", "{invalidation}", "Failed attempts to invalidate a URL after an unsafe request.", false, func(s middleware.Stats) int64 { return int64(s.InvalidationFailures) }},
-	{"cachekit.http.invalidation.landed", "{invalidation}", "URL invalidations that landed on a retry.", false, func(s middleware.Stats) int64 { return int64(s.InvalidationsLanded) }},
-	{"cachekit.http.invalidation.dropped", "{invalidation}", "URL invalidations given up.", false, func(s middleware.Stats) int64 { return int64(s.InvalidationsDropped) }},
-	{"cachekit.http.invalidation.pending", "{url}", "URLs whose requests bypass this node's cache until their invalidation lands.", true, func(s middleware.Stats) int64 { return int64(s.InvalidationsPending) }},
+	{"cachekit.http.invalidation.failures", "{invalidation}", "Failed attempts to invalidate a URL after an unsafe request.", false, func(s middleware.InvalidationStats) int64 { return int64(s.Failures) }},
+	{"cachekit.http.invalidation.landed", "{invalidation}", "URL invalidations that landed on a retry.", false, func(s middleware.InvalidationStats) int64 { return int64(s.Landed) }},
+	{"cachekit.http.invalidation.dropped", "{invalidation}", "URL invalidations given up.", false, func(s middleware.InvalidationStats) int64 { return int64(s.Dropped) }},
+	{"cachekit.http.invalidation.pending", "{url}", "URLs whose requests bypass this node's cache until their invalidation lands.", true, func(s middleware.InvalidationStats) int64 { return int64(s.Pending) }},
 }

@@ -36,7 +36,8 @@ type CacheStats interface {
 // MiddlewareStats is what [Metrics.AddMiddleware] reads:
 // *middleware.Cache satisfies it.
 type MiddlewareStats interface {
-	Stats() middleware.Stats
+	Stats() memo.Stats
+	InvalidationStats() middleware.InvalidationStats
 }
 
 // LockStats is what [Metrics.AddLocker] reads: *lockx.Locker satisfies it.
@@ -82,7 +83,7 @@ type named[T any] struct {
 
 // statsFunc reads a cache's engine counters and, for a middleware cache,
 // its own (nil otherwise).
-type statsFunc func() (memo.Stats, *middleware.Stats)
+type statsFunc func() (memo.Stats, *middleware.InvalidationStats)
 
 // New creates the instruments and registers the callback that observes
 // every source added later; opts may be nil.
@@ -165,7 +166,7 @@ func (m *Metrics) Close() error { return m.reg.Unregister() }
 // AddCache reports the Stats of a memo.Cache under
 // cachekit.namespace=name. It returns [ErrDuplicate] if name is taken.
 func (m *Metrics) AddCache(name string, s CacheStats) error {
-	return m.addCache(name, func() (memo.Stats, *middleware.Stats) { return s.Stats(), nil })
+	return m.addCache(name, func() (memo.Stats, *middleware.InvalidationStats) { return s.Stats(), nil })
 }
 
 // AddMiddleware reports the Stats of a middleware.Cache under
@@ -173,9 +174,9 @@ func (m *Metrics) AddCache(name string, s CacheStats) error {
 // and its invalidation counters. It returns [ErrDuplicate] if name is
 // taken.
 func (m *Metrics) AddMiddleware(name string, s MiddlewareStats) error {
-	return m.addCache(name, func() (memo.Stats, *middleware.Stats) {
-		st := s.Stats()
-		return st.Stats, &st
+	return m.addCache(name, func() (memo.Stats, *middleware.InvalidationStats) {
+		st := s.InvalidationStats()
+		return s.Stats(), &st
 	})
 }
 

@@ -21,7 +21,8 @@ type CacheStats interface {
 // MiddlewareStats is what [Collector.AddMiddleware] reads:
 // *middleware.Cache satisfies it.
 type MiddlewareStats interface {
-	Stats() middleware.Stats
+	Stats() memo.Stats
+	InvalidationStats() middleware.InvalidationStats
 }
 
 // LockStats is what [Collector.AddLocker] reads: *lockx.Locker satisfies
@@ -68,7 +69,7 @@ type named[T any] struct {
 
 // statsFunc reads a cache's engine counters and, for a middleware cache,
 // its own (nil otherwise).
-type statsFunc func() (memo.Stats, *middleware.Stats)
+type statsFunc func() (memo.Stats, *middleware.InvalidationStats)
 
 var _ prometheus.Collector = (*Collector)(nil)
 
@@ -121,7 +122,7 @@ func NewCollector(opts *Options) *Collector {
 // AddCache exports the Stats of a memo.Cache under the namespace label
 // name. It returns [ErrDuplicate] if name is taken.
 func (c *Collector) AddCache(name string, s CacheStats) error {
-	return c.addCache(name, func() (memo.Stats, *middleware.Stats) { return s.Stats(), nil })
+	return c.addCache(name, func() (memo.Stats, *middleware.InvalidationStats) { return s.Stats(), nil })
 }
 
 // AddMiddleware exports the Stats of a middleware.Cache under the
@@ -129,9 +130,9 @@ func (c *Collector) AddCache(name string, s CacheStats) error {
 // and its invalidation counters. It returns [ErrDuplicate] if name is
 // taken.
 func (c *Collector) AddMiddleware(name string, s MiddlewareStats) error {
-	return c.addCache(name, func() (memo.Stats, *middleware.Stats) {
-		st := s.Stats()
-		return st.Stats, &st
+	return c.addCache(name, func() (memo.Stats, *middleware.InvalidationStats) {
+		st := s.InvalidationStats()
+		return s.Stats(), &st
 	})
 }
 

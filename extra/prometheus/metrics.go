@@ -64,12 +64,12 @@ var lockMetrics = []lockMetric{
 	{"lock_lost_total", "Held locks that ended other than by Unlock.", func(s lockx.Stats) float64 { return float64(s.Lost) }},
 }
 
-// middlewareMetric is one series read from middleware.Stats beyond its
+// middlewareMetric is one series read from middleware.InvalidationStats beyond its
 // engine counters.
 type middlewareMetric struct {
 	name, help string
 	kind       prometheus.ValueType
-	get        func(middleware.Stats) float64
+	get        func(middleware.InvalidationStats) float64
 }
 
 type mwDesc struct {
@@ -78,8 +78,8 @@ type mwDesc struct {
 }
 
 var middlewareMetrics = []middlewareMetric{
-	{"invalidation_failures_total", "Failed attempts to invalidate a URL after an unsafe request.", prometheus.CounterValue, func(s middleware.Stats) float64 { return float64(s.InvalidationFailures) }},
-	{"invalidations_landed_total", "URL invalidations that landed on a retry.", prometheus.CounterValue, func(s middleware.Stats) float64 { return float64(s.InvalidationsLanded) }},
-	{"invalidations_dropped_total", "URL invalidations given up.", prometheus.CounterValue, func(s middleware.Stats) float64 { return float64(s.InvalidationsDropped) }},
-	{"invalidations_pending", "URLs whose requests bypass this node's cache until their invalidation lands.", prometheus.GaugeValue, func(s middleware.Stats) float64 { return float64(s.InvalidationsPending) }},
+	{"invalidation_failures_total", "Failed attempts to invalidate a URL after an unsafe request.", prometheus.CounterValue, func(s middleware.InvalidationStats) float64 { return float64(s.Failures) }},
+	{"invalidations_landed_total", "URL invalidations that landed on a retry.", prometheus.CounterValue, func(s middleware.InvalidationStats) float64 { return float64(s.Landed) }},
+	{"invalidations_dropped_total", "URL invalidations given up.", prometheus.CounterValue, func(s middleware.InvalidationStats) float64 { return float64(s.Dropped) }},
+	{"invalidations_pending", "URLs whose requests bypass this node's cache until their invalidation lands.", prometheus.GaugeValue, func(s middleware.InvalidationStats) float64 { return float64(s.Pending) }},
 }

@@ -4,8 +4,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/cachekit/cachekit/backend"
 )
 
 var matchTests = []struct {
@@ -223,21 +221,6 @@ func FuzzMatch(f *testing.F) {
 			t.Fatalf("Match(%q, %q) = %v for a literal pattern %q", pattern, s, got, prefix)
 		}
 
-		// A quoted string matches itself, and only itself.
-		q := backend.QuoteGlob(s)
-		if !Match(q, s) {
-			t.Fatalf("Match(QuoteGlob(%q) = %q, %q) = false, want true", s, q, s)
-		}
-		if s != pattern && Match(q, pattern) {
-			t.Fatalf("Match(QuoteGlob(%q) = %q, %q) = true, want false", s, q, pattern)
-		}
-		if s != "" && !Match(q+"*", s+pattern) {
-			t.Fatalf("Match(%q, %q) = false, want true", q+"*", s+pattern)
-		}
-		ek := backend.EscapeKeyPart(s)
-		if !Match(ek, ek) || HasMeta(ek) {
-			t.Fatalf("EscapeKeyPart(%q) = %q is not a literal pattern", s, ek)
-		}
 	})
 }
 

@@ -2,7 +2,8 @@
 // standalone server shared per test binary, a 3-master Redis Cluster, or N
 // independent servers (for Redlock). Servers listen on free loopback ports,
 // keep nothing on disk (--save "" --appendonly no) and die with the test
-// binary. Fault helpers pause (SIGSTOP), resume, kill and restart a server.
+// binary. Fault helpers pause (SIGSTOP), resume, kill and restart a server;
+// cluster helpers move a slot, or leave its migration half finished.
 //
 // When redis-server is not on PATH, tests are skipped with an install hint,
 // except under CI=true, where they fail.

@@ -1,0 +1,206 @@
+package goredis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/cachekit/cachekit/backend"
+)
+
+// maxRedisString is the largest string Redis stores (proto-max-bulk-len).
+const maxRedisString = 512 << 20
+
+// getManyScript returns, for each of KEYS, its value if it is at most
+// ARGV[1] bytes, its length (an integer) if it is longer, or nil if it does
+// not exist. Read-only: safe to retry.
+var getManyScript = newScript(`
+local max = tonumber(ARGV[1])
+local out = {}
+for i, k in ipairs(KEYS) do
+	local n = redis.call('STRLEN', k)
+	if n > max then out[i] = n else out[i] = redis.call('GET', k) end
+end
+return out`, true)
+
+// checkedGetScript returns the value of KEYS[1] if it is at most ARGV[1]
+// bytes, its length (an integer) if it is longer, or nil if it does not
+// exist. It is the slow path of a bounded read: one atomic step, which
+// never sends an oversized value.
+var checkedGetScript = newScript(`
+local n = redis.call('STRLEN', KEYS[1])
+if n > tonumber(ARGV[1]) then return n end
+return redis.call('GET', KEYS[1])`, true)
+
+// boundedRead is one key's bounded read, queued in a pipeline: GETRANGE
+// key 0 max (at most max+1 bytes, whatever is stored) and EXISTS key,
+// which tells a missing key from an empty value. Both cost the server what
+// a GET costs and travel in the same round trip as any other command of
+// the pipeline.
+type boundedRead struct {
+	key    string
+	rng    *redis.StringCmd
+	exists *redis.IntCmd
+}
+
+func (b *Backend) queueBoundedRead(ctx context.Context, pipe redis.Pipeliner, key string) boundedRead {
+	r := boundedRead{key: key, rng: redis.NewStringCmd(ctx, "getrange", key, 0, b.maxArg), exists: redis.NewIntCmd(ctx, "exists", key)}
+	_ = pipe.Process(ctx, r.rng)
+	_ = pipe.Process(ctx, r.exists)
+	return r
+}
+
+// result interprets the replies of r: the value, an error wrapping
+// backend.ErrNotFound for a miss (and also backend.ErrTooLarge for a
+// value over max), or another error. A bounded read never allocates more
+// than max+1 bytes for the value.
+//
+// An empty GETRANGE reply from an existing key is either an empty value or
+// a key created between the two commands (GETRANGE saw it missing); only
+// then is the key read again, with the atomic checkedGetScript.
+func (b *Backend) result(ctx context.Context, r boundedRead) ([]byte, error) {
+	v, err := r.rng.Bytes()
+	if err != nil {
+		return nil, b.fail(ctx, "GETRANGE", r.key, err)
+	}
+	if len(v) > b.opt.MaxValueBytes {
+		return nil, b.oversized(r.key, len(v))
+	}
+	if len(v) > 0 {
+		return v, nil
+	}
+	n, err := r.exists.Result()
+	if err != nil {
+		return nil, b.fail(ctx, "EXISTS", r.key, err)
+	}
+	if n == 0 {
+		return nil, backend.ErrNotFound
+	}
+	return b.checkedGet(ctx, r.key)
+}
+
+// getManyBounded fills out with the values of keys read by bounded reads
+// in one pipeline.
+func (b *Backend) getManyBounded(ctx context.Context, keys []string, out [][]byte) error {
+	pipe := b.c.Pipeline()
+	reads := make([]boundedRead, len(keys))
+	for i, k := range keys {
+		reads[i] = b.queueBoundedRead(ctx, pipe, k)
+	}
+	_, _ = pipe.Exec(ctx) // errors are per command
+	for i, r := range reads {
+		v, err := b.result(ctx, r)
+		switch {
+		case err == nil:
+			if v == nil {
+				v = []byte{}
+			}
+			out[i] = v
+		case errors.Is(err, backend.ErrNotFound):
+		default:
+			return err
+		}
+	}
+	return nil
+}
+
+// getManyScripted fills out with the values of keys read by
+// getManyScript: one script per group of keys (a hash slot on a Cluster,
+// ScanCount keys otherwise), all groups in one pipeline. A group whose
+// node did not know the script (NOSCRIPT) is read again with EVAL.
+func (b *Backend) getManyScripted(ctx context.Context, keys []string, out [][]byte) error {
+	var groups [][]int // indexes into keys
+	if b.topo == cluster {
+		idx := make(map[uint16]int)
+		for i, k := range keys {
+			s := slot(k)
+			g, ok := idx[s]
+			if !ok {
+				g = len(groups)
+				idx[s] = g
+				groups = append(groups, nil)
+			}
+			groups[g] = append(groups[g], i)
+		}
+	} else {
+		for i := 0; i < len(keys); i += b.opt.ScanCount {
+			g := make([]int, 0, min(b.opt.ScanCount, len(keys)-i))
+			for j := i; j < len(keys) && j < i+b.opt.ScanCount; j++ {
+				g = append(g, j)
+			}
+			groups = append(groups, g)
+		}
+	}
+	gkeys := make([][]string, len(groups))
+	cmds := make([]*redis.Cmd, len(groups))
+	pipe := b.c.Pipeline()
+	for g, ix := range groups {
+		gkeys[g] = make([]string, len(ix))
+		for j, i := range ix {
+			gkeys[g][j] = keys[i]
+		}
+		cmds[g] = redis.NewCmd(ctx, evalArgs("evalsha", getManyScript.sha, gkeys[g], []any{b.maxArg})...)
+		_ = pipe.Process(ctx, cmds[g])
+	}
+	_, _ = pipe.Exec(ctx) // errors are per command
+	for g, ix := range groups {
+		reply, err := cmds[g].Result()
+		if err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
+			reply, err = getManyScript.runKeys(ctx, b.c, gkeys[g], b.maxArg)
+		}
+		if err != nil {
+			return b.fail(ctx, "GET", gkeys[g][0], err)
+		}
+		vals, ok := reply.([]any)
+		if !ok || len(vals) != len(ix) {
+			return fmt.Errorf("goredis: GET %q: unexpected reply %T for %d keys", gkeys[g][0], reply, len(ix))
+		}
+		for j, i := range ix {
+			switch v := vals[j].(type) {
+			case string:
+				out[i] = []byte(v)
+				if out[i] == nil {
+					out[i] = []byte{}
+				}
+			case int64:
+				_ = b.oversized(keys[i], int(v))
+			case nil:
+			default:
+				return fmt.Errorf("goredis: GET %q: unexpected reply %T", keys[i], v)
+			}
+		}
+	}
+	return nil
+}
+
+// checkedGet reads key with checkedGetScript.
+func (b *Backend) checkedGet(ctx context.Context, key string) ([]byte, error) {
+	reply, err := checkedGetScript.run(ctx, b.c, key, b.opt.MaxValueBytes)
+	if err != nil {
+		return nil, b.fail(ctx, "GET", key, err)
+	}
+	switch v := reply.(type) {
+	case string:
+		return []byte(v), nil
+	case int64:
+		return nil, b.oversized(key, int(v))
+	}
+	return nil, fmt.Errorf("goredis: GET %q: unexpected reply %T", key, reply)
+}
+
+// oversized counts and reports a read of a value over MaxValueBytes,
+// written by someone else (the Backend never writes one): a miss, so a
+// read-through cache loads and overwrites it.
+func (b *Backend) oversized(key string, n int) error {
+	b.oversizedReads.Add(1)
+	return fmt.Errorf("goredis: GET %q: %w: %w: the stored value has at least %d bytes (MaxValueBytes %d)",
+		key, backend.ErrNotFound, backend.ErrTooLarge, n, b.opt.MaxValueBytes)
+}
+
+// OversizedReads returns how many reads found a value over
+// [Options.MaxValueBytes] (written by another client) and reported a
+// miss instead.
+func (b *Backend) OversizedReads() int64 { return b.oversizedReads.Load() }

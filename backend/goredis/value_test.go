@@ -1,0 +1,193 @@
+package goredis_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/cachekit/cachekit/backend"
+	"github.com/cachekit/cachekit/backend/goredis"
+	"github.com/cachekit/cachekit/internal/redistest"
+)
+
+// allocated returns the bytes the process allocated while fn ran.
+func allocated(fn func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	fn()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// TestOversizedReadIsBoundedMiss: a 20 MiB value written by a raw client
+// reads as a miss (ErrNotFound and ErrTooLarge) through Get, GetMany and a
+// pipeline Get, and the read allocates at most MaxValueBytes plus a little,
+// never the 20 MiB the raw GET allocates. Not parallel: it measures the
+// process' allocation.
+func TestOversizedReadIsBoundedMiss(t *testing.T) {
+	const big = 20 << 20
+	ctx := t.Context()
+	for _, tc := range []struct {
+		name string
+		max  int // 0 = default
+	}{{"default", 0}, {"64KiB", 64 << 10}} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, topo := range []struct {
+				name string
+				uo   *redis.UniversalOptions
+			}{
+				{"standalone", &redis.UniversalOptions{Addrs: []string{redistest.Shared(t).Addr}}},
+				{"cluster", &redis.UniversalOptions{Addrs: redistest.SharedCluster(t).Addrs(), IsClusterMode: true}},
+			} {
+				t.Run(topo.name, func(t *testing.T) {
+					b := dial(t, topo.uo, &goredis.Options{MaxValueBytes: tc.max})
+					max := tc.max
+					if max == 0 {
+						max = backend.DefaultMaxValueBytes
+					}
+					key := prefix(t) + "big"
+					if err := b.Client().Set(ctx, key, bytes.Repeat([]byte("x"), big), time.Minute).Err(); err != nil {
+						t.Fatal(err)
+					}
+					t.Cleanup(func() { _ = b.Client().Del(context.Background(), key).Err() })
+					before := b.OversizedReads()
+					var err error
+					n := allocated(func() { _, err = b.Get(ctx, key) })
+					if !errors.Is(err, backend.ErrNotFound) || !errors.Is(err, backend.ErrTooLarge) {
+						t.Fatalf("Get(20 MiB value) = %v, want ErrNotFound and ErrTooLarge", err)
+					}
+					if limit := uint64(max) + 1<<20; n > limit {
+						t.Fatalf("Get(20 MiB value) allocated %d bytes, want ≤ %d (MaxValueBytes %d + 1 MiB)", n, limit, max)
+					}
+					t.Logf("Get of a 20 MiB value with MaxValueBytes %d allocated %d bytes", max, n)
+					var vals [][]byte
+					n = allocated(func() { vals, err = b.GetMany(ctx, []string{key, key + "missing"}) })
+					if err != nil || len(vals) != 2 || vals[0] != nil || vals[1] != nil {
+						t.Fatalf("GetMany(20 MiB value, missing) = %d values, %v; want [nil nil]", len(vals), err)
+					}
+					if limit := uint64(max) + 1<<20; n > limit {
+						t.Fatalf("GetMany(20 MiB value) allocated %d bytes, want ≤ %d", n, limit)
+					}
+					if got := b.OversizedReads() - before; got != 2 {
+						t.Fatalf("OversizedReads grew by %d, want 2", got)
+					}
+					// The control: a raw GET allocates the whole value.
+					if n := allocated(func() { _ = b.Client().Get(ctx, key).Err() }); n < big {
+						t.Fatalf("raw GET allocated %d bytes, want ≥ %d (the measurement is blind)", n, big)
+					}
+				})
+			}
+		})
+	}
+}
+
+// TestMaxValueBytesBeforeIO: every write path rejects a value over
+// MaxValueBytes with ErrTooLarge without touching the network (the server
+// is paused: a request that reached it would hang to the deadline), and
+// exactly MaxValueBytes is accepted once the server is back.
+func TestMaxValueBytesBeforeIO(t *testing.T) {
+	t.Parallel()
+	s := redistest.Start(t)
+	const max = 1000
+	b := dial(t, &redis.UniversalOptions{Addrs: []string{s.Addr}}, &goredis.Options{MaxValueBytes: max})
+	ctx := t.Context()
+	if err := b.Set(ctx, "k", []byte("old"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	over := make([]byte, max+1)
+	s.Pause(t)
+	start := time.Now()
+	if err := b.Set(ctx, "k", over, time.Minute); !errors.Is(err, backend.ErrTooLarge) {
+		t.Fatalf("Set(%d bytes) = %v, want ErrTooLarge", len(over), err)
+	}
+	if err := b.SetMany(ctx, []backend.Item{{Key: "a", Value: []byte("x"), TTL: time.Minute}, {Key: "k", Value: over, TTL: time.Minute}}); !errors.Is(err, backend.ErrTooLarge) {
+		t.Fatalf("SetMany(one item over) = %v, want ErrTooLarge", err)
+	}
+	if _, err := b.CompareAndSwap(ctx, "k", []byte("old"), over, time.Minute); !errors.Is(err, backend.ErrTooLarge) {
+		t.Fatalf("CompareAndSwap(%d bytes) = %v, want ErrTooLarge", len(over), err)
+	}
+	if _, err := backend.Pipeline(ctx, b, []backend.Op{backend.GetOp("k"), backend.SetOp("k", over, time.Minute)}); !errors.Is(err, backend.ErrTooLarge) {
+		t.Fatalf("Pipeline(Set %d bytes) = %v, want ErrTooLarge", len(over), err)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Fatalf("rejecting oversized values took %v: some call went to the paused server", took)
+	}
+	s.Resume(t)
+	if v, err := b.Get(ctx, "k"); err != nil || string(v) != "old" {
+		t.Fatalf("Get(k) after rejected writes = %q, %v; want old", v, err)
+	}
+	if _, err := b.Get(ctx, "a"); !errors.Is(err, backend.ErrNotFound) {
+		t.Fatalf("a rejected SetMany stored another item: Get(a) = %v", err)
+	}
+	if err := b.Set(ctx, "k", over[:max], time.Minute); err != nil {
+		t.Fatalf("Set(exactly MaxValueBytes) = %v", err)
+	}
+	if v, err := b.Get(ctx, "k"); err != nil || len(v) != max {
+		t.Fatalf("Get(exactly MaxValueBytes) = %d bytes, %v; want %d", len(v), err, max)
+	}
+	for _, bad := range []int{-1, 512<<20 + 1} {
+		if _, err := goredis.New(b.Client(), &goredis.Options{MaxValueBytes: bad}); err == nil {
+			t.Errorf("New(MaxValueBytes %d) = nil error, want an error", bad)
+		}
+	}
+}
+
+// TestSubMillisecondTTLRounds: a TTL is stored rounded up to a whole
+// millisecond, like the memory backend does. PEXPIRETIME − the server's
+// TIME taken just before and after the write brackets the stored TTL; the
+// write is retried until both TIMEs fall in the same millisecond, which
+// pins it exactly.
+func TestSubMillisecondTTLRounds(t *testing.T) {
+	topologies(t, func(t *testing.T, b *goredis.Backend) {
+		ctx := t.Context()
+		key := prefix(t) + "k"
+		node := redis.UniversalClient(b.Client())
+		if cc, ok := node.(*redis.ClusterClient); ok {
+			c, err := cc.MasterForKey(ctx, key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			node = c
+		}
+		ms := func() int64 {
+			tm, err := node.Time(ctx).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return tm.UnixMilli()
+		}
+		for _, c := range []struct{ ttl, stored time.Duration }{
+			{time.Hour + 500*time.Microsecond, time.Hour + time.Millisecond},
+			{time.Hour + time.Nanosecond, time.Hour + time.Millisecond},
+			{time.Hour, time.Hour},
+		} {
+			for try := 0; ; try++ {
+				t0 := ms()
+				if err := b.Set(ctx, key, []byte("v"), c.ttl); err != nil {
+					t.Fatal(err)
+				}
+				t1 := ms()
+				at, err := node.PExpireTime(ctx, key).Result()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if t0 != t1 {
+					if try == 50 {
+						t.Skipf("never got a write inside one server millisecond")
+					}
+					continue
+				}
+				if got := at - time.Duration(t0)*time.Millisecond; got != c.stored {
+					t.Fatalf("Set(ttl %v) stored %v, want %v (rounded up to a whole millisecond)", c.ttl, got, c.stored)
+				}
+				break
+			}
+		}
+	})
+}

@@ -1,0 +1,177 @@
+package lockx
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cachekit/cachekit/internal/redistest"
+	"github.com/redis/go-redis/v9"
+)
+
+// assertEveryKeyExpires scans every key of the server and fails for any
+// that has no TTL. It returns the keys it saw.
+func assertEveryKeyExpires(t *testing.T, c *redis.Client) []string {
+	t.Helper()
+	ctx := t.Context()
+	var all []string
+	var cursor uint64
+	for {
+		keys, next, err := c.Scan(ctx, cursor, "*", 1000).Result()
+		if err != nil {
+			t.Fatalf("SCAN: %v", err)
+		}
+		for _, k := range keys {
+			ttl, err := c.PTTL(ctx, k).Result()
+			if err != nil {
+				t.Fatalf("PTTL %q: %v", k, err)
+			}
+			if ttl == -1 { // -2: expired between SCAN and PTTL, fine
+				t.Errorf("key %q has no TTL", k)
+			}
+		}
+		all = append(all, keys...)
+		if cursor = next; cursor == 0 {
+			return all
+		}
+	}
+}
+
+func countContaining(keys []string, substr string) int {
+	n := 0
+	for _, k := range keys {
+		if strings.Contains(k, substr) {
+			n++
+		}
+	}
+	return n
+}
+
+// TestNoKeyWithoutTTL: memo's use (TryAcquire, then release, over many
+// cold keys), Do, and token locks (Lock, Unlock) leave no key without a
+// TTL in the server, and the locks whose caller sees no token leave no
+// fence counter at all. Before fence counters had a TTL, every cold key
+// of memo left one counter behind forever.
+func TestNoKeyWithoutTTL(t *testing.T) {
+	t.Parallel()
+	for _, nodes := range []int{1, 3} {
+		t.Run(fmt.Sprint(nodes, "nodes"), func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			servers := redistest.StartN(t, nodes)
+			l := redlock(t, servers, &Options{TTL: 5 * time.Second})
+			const n = 500
+			var held []func(context.Context) error
+			for i := range n {
+				release, ok, err := l.TryAcquire(ctx, fmt.Sprint("memo-", i))
+				if !ok || err != nil {
+					t.Fatalf("TryAcquire = %v, %v; want true, nil", ok, err)
+				}
+				if i%10 == 0 { // still held at the scan: its key must expire too
+					held = append(held, release)
+					continue
+				}
+				if err := release(ctx); err != nil {
+					t.Fatalf("release = %v", err)
+				}
+			}
+			for i := range n / 10 {
+				if err := l.Do(ctx, fmt.Sprint("dox-", i), func(context.Context) error { return nil }); err != nil {
+					t.Fatalf("Do = %v", err)
+				}
+			}
+			for i := range n {
+				lk, err := l.Lock(ctx, fmt.Sprint("tok-", i))
+				if err != nil {
+					t.Fatalf("Lock = %v", err)
+				}
+				if err := lk.Unlock(ctx); err != nil {
+					t.Fatalf("Unlock = %v", err)
+				}
+			}
+			for _, s := range servers {
+				keys := assertEveryKeyExpires(t, s.Client(t))
+				if got, want := countContaining(keys, "{memo-"), n/10; got != want {
+					t.Errorf("%s: %d memo lock keys, want %d (the ones still held)", s.Addr, got, want)
+				}
+				if got := countContaining(keys, "{dox-"); got != 0 {
+					t.Errorf("%s: %d keys left by Do, want 0", s.Addr, got)
+				}
+				if got := countContaining(keys, fenceSuffix); got != n {
+					t.Errorf("%s: %d fence counters, want %d (one per token lock name)", s.Addr, got, n)
+				}
+			}
+			for _, release := range held {
+				if err := release(ctx); err != nil {
+					t.Fatalf("release = %v", err)
+				}
+			}
+		})
+	}
+}
+
+// TestTokensAcrossFenceExpiry: a fence counter lives fenceTTL after its
+// last grant; once it has expired, the next grant still mints a larger
+// token (from the server clock).
+func TestTokensAcrossFenceExpiry(t *testing.T) {
+	t.Parallel()
+	for _, im := range impls {
+		t.Run(im.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			l := im.new(t, nil)
+			fence := l.key("f") + fenceSuffix
+			var prev int64
+			for round := range 3 {
+				lk, err := l.Lock(ctx, "f")
+				if err != nil {
+					t.Fatalf("Lock = %v", err)
+				}
+				if lk.Token() <= prev {
+					t.Fatalf("round %d: token %d after %d, want strictly increasing", round, lk.Token(), prev)
+				}
+				prev = lk.Token()
+				if err := lk.Unlock(ctx); err != nil {
+					t.Fatalf("Unlock = %v", err)
+				}
+				if im.client == nil {
+					l.drv.(*localDriver).expireFence(l.key("f"))
+					continue
+				}
+				c := im.client(t)
+				ttl, err := c.PTTL(ctx, fence).Result()
+				if err != nil || ttl <= fenceTTL-time.Minute || ttl > fenceTTL {
+					t.Fatalf("PTTL(fence) = %v, %v; want about %v", ttl, err, fenceTTL)
+				}
+				if round == 1 {
+					continue // the next grant finds the counter and adds to it
+				}
+				if err := c.PExpire(ctx, fence, time.Millisecond).Err(); err != nil {
+					t.Fatal(err)
+				}
+				waitGone(t, c, fence)
+			}
+		})
+	}
+}
+
+// waitGone polls until key has expired.
+func waitGone(t *testing.T, c redis.UniversalClient, key string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n, err := c.Exists(t.Context(), key).Result()
+		if err != nil {
+			t.Fatalf("EXISTS: %v", err)
+		}
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%q still exists", key)
+		}
+		time.Sleep(time.Millisecond) // polling an expiry in the server: no event to wait on
+	}
+}
