@@ -69,7 +69,7 @@ func (m *miss[V]) refresh(ctx context.Context, seen bool) {
 	m.seq = c.invals.of(m.key)
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.LoadTimeout)
 	defer cancel()
-	again := c.lookupFresh(rctx, m.key, m.dataKey)
+	again := c.lookupFresh(rctx, m.key, m.dataKey, m.found.raw)
 	if !seen {
 		if again.state != stateFresh && again.state != stateMiss {
 			return
