@@ -1,6 +1,7 @@
 package memo
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"time"
@@ -62,31 +63,34 @@ func fairShare(ctx context.Context) (context.Context, context.CancelFunc) {
 // lookup reads dataKey from the backend (see read) and classifies what it
 // holds.
 func (c *Cache[V]) lookup(ctx context.Context, key, dataKey string) lookupResult[V] {
-	raw, err := c.read(ctx, dataKey)
-	return c.found(key, raw, err)
+	raw, led, err := c.read(ctx, dataKey)
+	return c.found(key, raw, err, led)
 }
 
 // lookupFresh is lookup with a read of its own, which starts now: for the
 // re-checks of a flight (already one per key), which must not join a read
 // that started before what they look for (a value landing, a lock taken).
-func (c *Cache[V]) lookupFresh(ctx context.Context, key, dataKey string) lookupResult[V] {
+// Corrupt bytes equal to seen (already counted by this caller) are not
+// counted again.
+func (c *Cache[V]) lookupFresh(ctx context.Context, key, dataKey string, seen []byte) lookupResult[V] {
 	var raw []byte
 	err := c.call(ctx, func(ctx context.Context) (err error) {
 		raw, err = c.backend.Get(ctx, dataKey)
 		return err
 	})
-	return c.found(key, raw, err)
+	return c.found(key, raw, err, seen == nil || !bytes.Equal(raw, seen))
 }
 
-// found classifies the outcome of a read.
-func (c *Cache[V]) found(key string, raw []byte, err error) lookupResult[V] {
+// found classifies the outcome of a read; count says whether corrupt bytes
+// are counted (once per backend read and bytes, not once per caller).
+func (c *Cache[V]) found(key string, raw []byte, err error, count bool) lookupResult[V] {
 	switch {
 	case errors.Is(err, backend.ErrNotFound):
 		return lookupResult[V]{state: stateMiss}
 	case err != nil:
 		return lookupResult[V]{state: stateUnknown, err: err}
 	}
-	return c.classify(key, raw)
+	return c.classify(key, raw, count)
 }
 
 // read returns the bytes stored under dataKey. Concurrent reads of one key
@@ -96,9 +100,12 @@ func (c *Cache[V]) found(key string, raw []byte, err error) lookupResult[V] {
 // its own context, and a caller with a deadline waits at most half of
 // what remains of it (its fair share: the other half is for the load), so
 // a slow or frozen backend leaves it the time to load: the read then ends
-// with errBackendSlow.
-func (c *Cache[V]) read(ctx context.Context, dataKey string) ([]byte, error) {
+// with errBackendSlow. led reports whether this caller's call made the
+// read (others joined it).
+func (c *Cache[V]) read(ctx context.Context, dataKey string) (raw []byte, led bool, err error) {
+	leading := false // set by the shared read if it is this caller's
 	shared := func() (any, error) {
+		leading = true
 		var raw []byte
 		err := c.call(context.WithoutCancel(ctx), func(ctx context.Context) (err error) {
 			raw, err = c.backend.Get(ctx, dataKey)
@@ -109,7 +116,7 @@ func (c *Cache[V]) read(ctx context.Context, dataKey string) ([]byte, error) {
 	if ctx.Done() == nil {
 		v, err, _ := c.lookups.Do(dataKey, shared)
 		raw, _ := v.([]byte)
-		return raw, err
+		return raw, leading, err
 	}
 	var patience <-chan time.Time
 	if deadline, ok := ctx.Deadline(); ok {
@@ -120,21 +127,24 @@ func (c *Cache[V]) read(ctx context.Context, dataKey string) ([]byte, error) {
 	select {
 	case res := <-c.lookups.DoChan(dataKey, shared):
 		raw, _ := res.Val.([]byte)
-		return raw, res.Err
+		return raw, leading, res.Err // the result's delivery orders the write of leading before this read
 	case <-patience:
-		return nil, errBackendSlow
+		return nil, false, errBackendSlow
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, false, ctx.Err()
 	}
 }
 
 // classify decodes the bytes stored for key and says what they mean now.
-// Corrupt bytes are a miss (counted), to be overwritten by the next store.
-func (c *Cache[V]) classify(key string, raw []byte) lookupResult[V] {
+// Corrupt bytes are a miss (counted if count is set), to be overwritten by
+// the next store.
+func (c *Cache[V]) classify(key string, raw []byte, count bool) lookupResult[V] {
 	var v V
 	m, err := c.env.Decode(raw, &v)
 	if err != nil {
-		c.event(EventCorrupt, key, 0, err)
+		if count {
+			c.event(EventCorrupt, key, 0, err)
+		}
 		return lookupResult[V]{state: stateMiss, raw: raw}
 	}
 	meta := entryMeta{soft: m.SoftExpiry, created: m.CreatedAt, load: m.LoadDuration,
