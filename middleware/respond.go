@@ -95,7 +95,7 @@ func (c *Cache) cacheStatus(cl *call, e *entry, info memo.Info, fwd string, fwdS
 		if info.Coalesced {
 			status = c.o.Name + "; fwd=uri-miss; collapsed"
 		}
-		if !info.Expires.IsZero() {
+		if info.Stored {
 			status += "; stored; ttl=" + strconv.FormatInt(int64(e.ttl(now)/time.Second), 10)
 		}
 	default:
