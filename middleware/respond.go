@@ -123,6 +123,9 @@ func (c *Cache) write(w http.ResponseWriter, r *http.Request, e *entry, cacheSta
 			return
 		}
 	}
+	if e.Status == http.StatusOK && c.serveRange(w, r, e) {
+		return
+	}
 	if bodyAllowed(e.Status) {
 		h["Content-Length"] = []string{strconv.Itoa(len(e.Body))}
 	}
