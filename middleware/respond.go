@@ -111,7 +111,7 @@ func (c *Cache) write(w http.ResponseWriter, r *http.Request, e *entry, cacheSta
 	}
 	h.Add("Cache-Status", cacheStatus)
 	if e.Status == http.StatusOK {
-		switch evalConditions(r, e.Header) {
+		switch evalConditions(r, e.Header, e.ResponseTime) {
 		case http.StatusNotModified:
 			for _, f := range []string{"Content-Length", "Content-Type", "Content-Encoding", "Content-Range", "Content-Language"} {
 				delete(h, f)
