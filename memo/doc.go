@@ -90,4 +90,12 @@
 // nodes follow when the message reaches them, or after at most L1TTL. When
 // a write returns an error, the key may or may not have changed in the
 // backend; retry to be sure.
+//
+// # Looking without loading
+//
+// [Cache.Peek] returns what Get would serve now (L1, then the backend)
+// without a loader, a lock, a refresh or an L1 fill. A stale value within
+// its stale-while-revalidate window is found; a cached not-found, an
+// invalidated or expired key is not found (nil error); a backend failure
+// is an error (the state is unknown).
 package memo

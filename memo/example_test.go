@@ -103,3 +103,19 @@ func ExampleMemoizeBatch() {
 	// name-1 name-2 name-3
 	// [3]
 }
+
+func ExampleCache_Peek() {
+	b, _ := memory.New(nil)
+	c, _ := memo.New[string](b, nil)
+	defer c.Close()
+	ctx := context.Background()
+
+	_, found, err := c.Peek(ctx, "greeting") // never calls a loader
+	fmt.Println(found, err)
+	_ = c.Set(ctx, "greeting", "hello")
+	v, found, err := c.Peek(ctx, "greeting")
+	fmt.Println(v, found, err)
+	// Output:
+	// false <nil>
+	// hello true <nil>
+}
