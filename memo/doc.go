@@ -98,4 +98,12 @@
 // its stale-while-revalidate window is found; a cached not-found, an
 // invalidated or expired key is not found (nil error); a backend failure
 // is an error (the state is unknown).
+//
+// # Counters
+//
+// [NewCounter] and [Cache.Counter] give a typed, namespaced int64 counter
+// (Get, Incr, Decr, Reset, TTL) on the backend's counter capability. A
+// counter key always expires: its TTL (default [DefaultCounterTTL]) starts
+// when it is created and later changes keep it; backend.NoExpiry is
+// refused. A lost reply wraps backend.ErrOutcomeUnknown and is not retried.
 package memo

@@ -119,3 +119,26 @@ func ExampleCache_Peek() {
 	// false <nil>
 	// hello true <nil>
 }
+
+func ExampleNewCounter() {
+	b, _ := memory.New(nil)
+	ctx := context.Background()
+	// A counter always expires: 10 minutes after its first Incr here.
+	logins, _ := memo.NewCounter(b, "logins:alice", &memo.CounterOptions{Namespace: "auth", TTL: 10 * time.Minute})
+
+	_, _ = logins.Incr(ctx, 1)
+	n, _ := logins.Incr(ctx, 1)
+	fmt.Println(n)
+	n, _ = logins.Decr(ctx, 1)
+	fmt.Println(n)
+	ttl, _ := logins.TTL(ctx)
+	fmt.Println(ttl > 0 && ttl <= 10*time.Minute)
+	_ = logins.Reset(ctx)
+	n, _ = logins.Get(ctx)
+	fmt.Println(n)
+	// Output:
+	// 2
+	// 1
+	// true
+	// 0
+}
