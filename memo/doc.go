@@ -106,4 +106,12 @@
 // counter key always expires: its TTL (default [DefaultCounterTTL]) starts
 // when it is created and later changes keep it; backend.NoExpiry is
 // refused. A lost reply wraps backend.ErrOutcomeUnknown and is not retried.
+//
+// # Key expiry
+//
+// [Cache.TTL] and [Cache.Expire] read and set the backend life of a cached
+// key (its hard expiry, stale windows included; freshness is unchanged)
+// through the backend's Expirer capability (else errors.ErrUnsupported).
+// A cache never leaves a key without expiry: [Cache.Persist] and
+// Expire(backend.NoExpiry) are refused with [ErrNoExpiry].
 package memo

@@ -142,3 +142,20 @@ func ExampleNewCounter() {
 	// true
 	// 0
 }
+
+func ExampleCache_Expire() {
+	b, _ := memory.New(nil)
+	c, _ := memo.New[string](b, &memo.Options{TTL: time.Minute})
+	defer c.Close()
+	ctx := context.Background()
+
+	_ = c.Set(ctx, "report", "…")
+	_ = c.Expire(ctx, "report", time.Hour) // keep it in the backend longer
+	ttl, _ := c.TTL(ctx, "report")
+	fmt.Println(ttl > 59*time.Minute)
+	// A cache never leaves a key without expiry.
+	fmt.Println(errors.Is(c.Persist(ctx, "report"), memo.ErrNoExpiry))
+	// Output:
+	// true
+	// true
+}
