@@ -1,5 +1,7 @@
 // Package memo is cachekit's read-through engine: a typed [Cache] over any
 // [backend.Backend], and [Memoize] / [MemoizeBatch] to wrap functions.
+// [NewMemoized] wraps a function as a handle that also invalidates by its
+// typed argument (Get, Invalidate, Peek, Key, Func); Memoize is unchanged.
 //
 //	users, _ := memo.New[User](b, &memo.Options{Namespace: "users", TTL: 10 * time.Minute})
 //	getUser := memo.Memoize(users, db.LoadUser, nil) // func(ctx, int64) (User, error)

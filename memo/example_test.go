@@ -159,3 +159,25 @@ func ExampleCache_Expire() {
 	// true
 	// true
 }
+
+func ExampleNewMemoized() {
+	b, _ := memory.New(nil)
+	users, _ := memo.New[User](b, &memo.Options{Namespace: "users", TTL: time.Minute})
+	defer users.Close()
+	ctx := context.Background()
+
+	name := "alice"
+	getUser := memo.NewMemoized(users, func(_ context.Context, id int64) (User, error) {
+		return User{ID: id, Name: name}, nil
+	}, nil)
+
+	u, _ := getUser.Get(ctx, 42)
+	fmt.Println(u.Name)
+	name = "alicia"                 // renamed in the database
+	_ = getUser.Invalidate(ctx, 42) // by the typed key, no DefaultKey
+	u, _ = getUser.Func()(ctx, 42)  // the plain func Memoize returns
+	fmt.Println(u.Name)
+	// Output:
+	// alice
+	// alicia
+}
