@@ -46,7 +46,9 @@
 // (stale-while-revalidate). With Beta > 0, a fresh value is refreshed early
 // with the XFetch rule now − δ·β·ln(rand) ≥ expiry, where δ is the load time
 // measured and kept in the stored envelope. A loader's [ErrNotFound] is
-// cached for NegativeTTL; other errors are never cached.
+// cached for NegativeTTL, and so is any error Options.NotFound accepts (for
+// example sql.ErrNoRows; callers then get ErrNotFound); other errors are
+// never cached.
 //
 // # Two tiers across nodes
 //

@@ -181,3 +181,24 @@ func ExampleNewMemoized() {
 	// alice
 	// alicia
 }
+
+func ExampleOptions_notFound() {
+	errNoRows := errors.New("sql: no rows in result set") // sql.ErrNoRows in real life
+	b, _ := memory.New(nil)
+	c, _ := memo.New[string](b, &memo.Options{
+		NegativeTTL: time.Minute,
+		NotFound:    func(err error) bool { return errors.Is(err, errNoRows) },
+	})
+	defer c.Close()
+	ctx := context.Background()
+
+	queries := 0
+	load := func(context.Context) (string, error) { queries++; return "", errNoRows }
+	_, err := c.Get(ctx, "user:7", load)
+	fmt.Println(errors.Is(err, memo.ErrNotFound))
+	_, err = c.Get(ctx, "user:7", load) // the not-found is cached
+	fmt.Println(errors.Is(err, memo.ErrNotFound), queries)
+	// Output:
+	// true
+	// true 1
+}
