@@ -56,7 +56,8 @@ func TestKeyTTLMemory(t *testing.T) {
 	c := newCache[string](t, b, &memo.Options{TTL: time.Minute, L1Size: 16, L1TTL: time.Hour, Now: clk.Now})
 	testKeyTTL(t, c)
 
-	// Expire shortens the key's life.
+	// Expire shortens the key's life and drops it from this node's L1 (this
+	// fails if Expire leaves the L1 entry).
 	ctx := context.Background()
 	if v, err := c.Get(ctx, "k", nil); v != "v" || err != nil { // in L1 now
 		t.Fatal(v, err)
