@@ -109,3 +109,22 @@ func TestCounterOptions(t *testing.T) {
 		t.Fatalf("default TTL = %v, %v; want (0, %v]", ttl, err, memo.DefaultCounterTTL)
 	}
 }
+
+// TestCounterOutcomeUnknown: an Incr whose reply is lost (frozen server)
+// reports backend.ErrOutcomeUnknown, not a plain failure to retry.
+func TestCounterOutcomeUnknown(t *testing.T) {
+	t.Parallel()
+	s := redistest.Start(t)
+	nd := newNode[string](t, s.Addr, memo.Options{Namespace: redistest.Prefix(t)})
+	n, err := nd.cache.Counter("n", &memo.CounterOptions{BackendTimeout: 150 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Incr(t.Context(), 1); err != nil { // load the script
+		t.Fatal(err)
+	}
+	s.Pause(t)
+	if _, err := n.Incr(t.Context(), 1); !errors.Is(err, backend.ErrOutcomeUnknown) {
+		t.Fatalf("Incr on a paused server = %v; want ErrOutcomeUnknown", err)
+	}
+}
