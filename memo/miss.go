@@ -355,7 +355,7 @@ func (m *miss[V]) loadFailed(ctx context.Context, d time.Duration, err error) (f
 		c.stats.loadPanics.Add(1)
 		c.opts.Logger.Error("memo: loader panicked", "key", m.key, "panic", pe.Value)
 	}
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, ErrNotFound) || (pe == nil && c.isNotFound(err)) {
 		c.event(EventLoad, m.key, d, nil)
 		m.storeNotFound(ctx, c.opts.Now(), d)
 		return flight[V]{}, ErrNotFound
