@@ -34,7 +34,11 @@ func Markdown(m *machine, sections []section, cmdline string, quick bool, count 
 			fmt.Fprintf(&b, "| %s | %s `%s` | %s | %s–%s | %d |\n", s.W.Title, r.Group, r.Metric,
 				fmtRatio(r.Median()), fmtRatio(r.Min()), fmtRatio(r.Max()), len(r.Vals))
 		}
-		if len(s.Ratios) == 0 {
+		for _, l := range herdLoads(s.Herd) {
+			fmt.Fprintf(&b, "| %s | loader calls/trial, %s (not a ratio; memo's target is 1) | %d | %d–%d | %d |\n",
+				s.W.Title, l.lib, l.median, l.min, l.max, l.n)
+		}
+		if len(s.Ratios) == 0 && len(s.Herd) == 0 {
 			fmt.Fprintf(&b, "| %s | — | failed | | |\n", s.W.Title)
 		}
 	}
@@ -94,4 +98,36 @@ func loadHigh(load string, ncpu int) bool {
 		return false
 	}
 	return l1 > float64(ncpu)
+}
+
+// herdLoad is one library's loader calls per trial over every repeat.
+type herdLoad struct {
+	lib                 string
+	median, min, max, n int64
+}
+
+// herdLoads summarizes the loader calls per trial of each library over
+// the repeats (median of the repeats' max, overall min and max).
+func herdLoads(reps [][]HerdSummary) []herdLoad {
+	var out []herdLoad
+	idx := map[string]int{}
+	vals := map[string][]float64{}
+	for _, rep := range reps {
+		for _, h := range rep {
+			i, ok := idx[h.Lib]
+			if !ok {
+				i = len(out)
+				idx[h.Lib] = i
+				out = append(out, herdLoad{lib: h.Lib, min: h.MinLoads, max: h.MaxLoads})
+			}
+			out[i].min = min(out[i].min, h.MinLoads)
+			out[i].max = max(out[i].max, h.MaxLoads)
+			out[i].n++
+			vals[h.Lib] = append(vals[h.Lib], float64(h.MaxLoads))
+		}
+	}
+	for i := range out {
+		out[i].median = int64(median(vals[out[i].lib]))
+	}
+	return out
 }

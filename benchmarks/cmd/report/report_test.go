@@ -137,6 +137,16 @@ func TestMarkdownLoadWarning(t *testing.T) {
 			t.Errorf("RESULTS.md lacks %q", want)
 		}
 	}
+	herd := section{W: workloads[6], Herd: [][]HerdSummary{
+		{{Lib: "memo", MinLoads: 1, MaxLoads: 1}, {Lib: "gocache", MinLoads: 3, MaxLoads: 4}},
+		{{Lib: "memo", MinLoads: 1, MaxLoads: 1}, {Lib: "gocache", MinLoads: 4, MaxLoads: 4}},
+	}}
+	md = Markdown(m, []section{herd}, "go run", true, 2, 0)
+	for _, want := range []string{"loader calls/trial, memo (not a ratio; memo's target is 1) | 1 | 1–1 | 2 |", "loader calls/trial, gocache (not a ratio; memo's target is 1) | 4 | 3–4 | 2 |"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("RESULTS.md lacks %q:\n%s", want, md)
+		}
+	}
 	m.LoadStart = "0.5 0.5 0.5"
 	if strings.Contains(Markdown(m, nil, "go run", true, 3, 0), "was loaded") {
 		t.Error("load warning on a quiet machine")
