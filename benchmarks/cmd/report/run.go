@@ -86,13 +86,11 @@ func (r *runner) runBench(w workload) section {
 	nres := 0
 	var raw bytes.Buffer
 	results, perr := ParseTestJSON(io.TeeReader(stdout, &raw), func(res Result) {
+		// The bar shows the repeats of the sub-benchmark running now (how
+		// many sub-benchmarks follow is not known in advance).
 		seen[res.Name]++
-		done := r.count
-		for _, n := range seen {
-			done = min(done, n)
-		}
 		nres++
-		r.progress(w, done, fmt.Sprintf("%d results", nres))
+		r.progress(w, seen[res.Name], fmt.Sprintf("%s %d/%d (%d results)", res.Name, seen[res.Name], r.count, nres))
 	})
 	werr := cmd.Wait()
 	s := section{Ratios: RatioSeries(results), Abs: AbsSeries(results)}
