@@ -36,6 +36,31 @@
 // backend without compare-and-swap, loads store with a plain Set and the
 // guarantee is lost (backend/memory and backend/goredis both have it).
 //
+// # Eviction (maxmemory-policy)
+//
+// Under a Redis memory limit, every policy but noeviction may delete memo's
+// keys before they expire. What each kind of key losing means:
+//
+//   - A value: a miss and a reload. Always safe.
+//   - A tombstone (allkeys-*, and volatile-* since tombstones have a TTL;
+//     they live at least TTL so volatile-ttl does not take them before
+//     values): the compare-and-swap of a load that overlapped the
+//     Invalidate finds the key absent and would succeed. A node never
+//     stores a load that overlapped an invalidation it made or heard of
+//     through pub/sub, whatever Redis holds; what remains is another
+//     node's load that stores before the invalidation message reaches it
+//     (normally a millisecond), or any load while its pub/sub is down.
+//   - The generation key (allkeys-* only: it has no TTL): a node that finds
+//     it missing creates a new random generation (the first one wins,
+//     compare-and-swap on absence) and never goes back to an older one,
+//     so a Clear is never undone; the cache is cold afterwards. A node
+//     keeps its L1 through such a change (it holds nothing older than the
+//     newest generation it knew).
+//
+// With noeviction (or no maxmemory) every guarantee above holds; a full
+// server refuses writes instead, which memo treats as a backend failure
+// (values are loaded and not stored).
+//
 // # Freshness
 //
 // Values are fresh for TTL (jittered ±10% by default so keys loaded
