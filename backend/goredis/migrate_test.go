@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -160,6 +161,59 @@ func TestScanFollowsSlotMovedMidScan(t *testing.T) {
 				t.Fatalf("%d keys on the nodes after the migration, want %d (none lost)", n, len(all))
 			}
 		})
+	}
+}
+
+// TestScanSlotMovedBetweenWalks moves a whole slot from the master walked
+// last to the master walked first, while the middle one is walked (one
+// master at a time, as when a Cluster has more masters than a walk scans
+// at once). Neither master's view changes around its own walk: only a
+// baseline read before any walk starts shows the move. Scan must report
+// the slot's keys (found on the new owner by a rescan).
+func TestScanSlotMovedBetweenWalks(t *testing.T) {
+	t.Parallel()
+	cl, b := migrationCluster(t, 20)
+	goredis.SetWalkLimit(b, 1)
+	ctx := t.Context()
+	p := prefix(t)
+	order := make([]int, len(cl.Nodes)) // walk order: by address
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(cl.Nodes[a].Addr, cl.Nodes[b].Addr) })
+	first, middle, last := order[0], order[1], order[2]
+	tag := ""
+	for i := 0; tag == ""; i++ {
+		if tg := fmt.Sprintf("w%d", i); ownerOf(cl, int(goredisSlot(tg))) == last {
+			tag = tg
+		}
+	}
+	all, inSlot := fill(t, b, p, tag, 300, 50)
+	slot := int(goredisSlot(tag))
+	seen := make(map[string]bool)
+	started := false
+	err := b.Scan(ctx, p+"*", func(k string) error {
+		seen[k] = true
+		if started || ownerOf(cl, int(goredisSlot(k))) != middle {
+			return nil
+		}
+		started = true
+		return cl.MoveSlot(ctx, slot, last, first)
+	})
+	if err != nil {
+		t.Fatalf("Scan with slot %d moved from node %d to %d between their walks = %v, want nil", slot, last, first, err)
+	}
+	if !started {
+		t.Fatalf("no key of the middle master (node %d) was reported: the slot never moved", middle)
+	}
+	missed := 0
+	for _, k := range all {
+		if !seen[k] {
+			missed++
+		}
+	}
+	if missed > 0 {
+		t.Fatalf("Scan missed %d of %d keys (%d in slot %d, moved from the last-walked master to the first)", missed, len(all), len(inSlot), slot)
 	}
 }
 
