@@ -1,5 +1,7 @@
 // Package memo is cachekit's read-through engine: a typed [Cache] over any
 // [backend.Backend], and [Memoize] / [MemoizeBatch] to wrap functions.
+// [NewMemoized] wraps a function as a handle that also invalidates by its
+// typed argument (Get, Invalidate, Peek, Key, Func); Memoize is unchanged.
 //
 //	users, _ := memo.New[User](b, &memo.Options{Namespace: "users", TTL: 10 * time.Minute})
 //	getUser := memo.Memoize(users, db.LoadUser, nil) // func(ctx, int64) (User, error)
@@ -69,7 +71,9 @@
 // (stale-while-revalidate). With Beta > 0, a fresh value is refreshed early
 // with the XFetch rule now − δ·β·ln(rand) ≥ expiry, where δ is the load time
 // measured and kept in the stored envelope. A loader's [ErrNotFound] is
-// cached for NegativeTTL; other errors are never cached.
+// cached for NegativeTTL, and so is any error Options.NotFound accepts (for
+// example sql.ErrNoRows; callers then get ErrNotFound); other errors are
+// never cached.
 //
 // # Two tiers across nodes
 //
@@ -89,10 +93,54 @@
 // # Failures
 //
 // Backend errors and slowness never fail a Get that can load: every backend
-// call is bounded by BackendTimeout, failures count toward a circuit
-// breaker that then skips the backend (probing to recover after
-// BreakerCooldown), and the loaded value is returned. Misses are not
-// failures. MaxConcurrentLoads bounds the load on the origin while the
-// backend is down. Corrupt stored bytes are a miss and are overwritten.
-// Every event is counted in [Cache.Stats] and reported to Options.Observer.
+// call is bounded by BackendTimeout, and a caller with a deadline waits for
+// the backend read at most half of what remains of its budget (its fair
+// share; the other half is for the load), on its own context, before it
+// loads. Failures count toward a circuit breaker that then skips the
+// backend (probing to recover after BreakerCooldown), and the loaded value
+// is returned. Misses are not failures. MaxConcurrentLoads bounds the load
+// on the origin while the backend is down, and a value the backend could
+// not take is kept on the node for L1TTL (in the L1, or without one in a
+// holding area of 1024 entries), so an outage costs one load per key, not
+// one per Get. Corrupt stored bytes are a miss and are overwritten. Every
+// event is counted in [Cache.Stats] and reported to Options.Observer.
+//
+// With Options.FailClosed, an unavailable backend is an error instead:
+// [ErrBackendUnavailable] within the same budget, and the loader is not
+// called.
+//
+// # Writes
+//
+// Set, Put, Invalidate and Clear run as one budget (the caller's context,
+// and at most BackendTimeout for the backend write and the message to other
+// nodes together), and are sent even while the breaker is open: the write
+// is then its probe. Once one returns nil, no Get that starts afterwards on
+// the same node returns an older value, with or without pub/sub. Other
+// nodes follow when the message reaches them, or after at most L1TTL. When
+// a write returns an error, the key may or may not have changed in the
+// backend; retry to be sure.
+//
+// # Looking without loading
+//
+// [Cache.Peek] returns what Get would serve now (L1, then the backend)
+// without a loader, a lock, a refresh or an L1 fill. A stale value within
+// its stale-while-revalidate window is found; a cached not-found, an
+// invalidated or expired key is not found (nil error); a backend failure
+// is an error (the state is unknown).
+//
+// # Counters
+//
+// [NewCounter] and [Cache.Counter] give a typed, namespaced int64 counter
+// (Get, Incr, Decr, Reset, TTL) on the backend's counter capability. A
+// counter key always expires: its TTL (default [DefaultCounterTTL]) starts
+// when it is created and later changes keep it; backend.NoExpiry is
+// refused. A lost reply wraps backend.ErrOutcomeUnknown and is not retried.
+//
+// # Key expiry
+//
+// [Cache.TTL] and [Cache.Expire] read and set the backend life of a cached
+// key (its hard expiry, stale windows included; freshness is unchanged)
+// through the backend's Expirer capability (else errors.ErrUnsupported).
+// A cache never leaves a key without expiry: [Cache.Persist] and
+// Expire(backend.NoExpiry) are refused with [ErrNoExpiry].
 package memo

@@ -320,14 +320,16 @@ func (m *miss[V]) loadAndStore(ctx context.Context, storeLater bool) (flight[V],
 	epoch := c.epoch.Load()
 	meta := entryMeta{soft: info.Expires, created: now, load: d,
 		staleWindow: res.StaleWhileRevalidate, errorWindow: res.StaleIfError}
-	storeIt := func(ctx context.Context) {
+	storeIt := func(ctx context.Context) bool {
 		switch m.store(ctx, data, hard) {
 		case stored:
 			c.putL1(m.key, m.gen, epoch, res.Value, meta)
+			return true
 		case storeFailed:
 			// The backend could not take it: keep it here meanwhile.
 			c.hold(m.key, m.gen, m.epoch, res.Value, meta)
 		}
+		return false
 	}
 	if storeLater && m.found.state != stateUnknown {
 		// The flight's context ends when it returns: the store (and its
@@ -338,7 +340,7 @@ func (m *miss[V]) loadAndStore(ctx context.Context, storeLater bool) (flight[V],
 			storeIt(sctx)
 		})
 	} else {
-		storeIt(ctx)
+		info.Stored = storeIt(ctx)
 	}
 	return flight[V]{val: res.Value, info: info}, nil
 }
@@ -353,7 +355,7 @@ func (m *miss[V]) loadFailed(ctx context.Context, d time.Duration, err error) (f
 		c.stats.loadPanics.Add(1)
 		c.opts.Logger.Error("memo: loader panicked", "key", m.key, "panic", pe.Value)
 	}
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, ErrNotFound) || (pe == nil && c.isNotFound(err)) {
 		c.event(EventLoad, m.key, d, nil)
 		m.storeNotFound(ctx, c.opts.Now(), d)
 		return flight[V]{}, ErrNotFound

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"time"
+	"unsafe"
 
 	"github.com/cachekit/cachekit/backend"
 	"github.com/cachekit/cachekit/codec"
@@ -63,8 +64,8 @@ func fairShare(ctx context.Context) (context.Context, context.CancelFunc) {
 // lookup reads dataKey from the backend (see read) and classifies what it
 // holds.
 func (c *Cache[V]) lookup(ctx context.Context, key, dataKey string) lookupResult[V] {
-	raw, led, err := c.read(ctx, dataKey)
-	return c.found(key, raw, err, led)
+	raw, err := c.read(ctx, dataKey)
+	return c.found(key, raw, err, true)
 }
 
 // lookupFresh is lookup with a read of its own, which starts now: for the
@@ -82,7 +83,7 @@ func (c *Cache[V]) lookupFresh(ctx context.Context, key, dataKey string, seen []
 }
 
 // found classifies the outcome of a read; count says whether corrupt bytes
-// are counted (once per backend read and bytes, not once per caller).
+// are counted (see firstSight).
 func (c *Cache[V]) found(key string, raw []byte, err error, count bool) lookupResult[V] {
 	switch {
 	case errors.Is(err, backend.ErrNotFound):
@@ -100,12 +101,9 @@ func (c *Cache[V]) found(key string, raw []byte, err error, count bool) lookupRe
 // its own context, and a caller with a deadline waits at most half of
 // what remains of it (its fair share: the other half is for the load), so
 // a slow or frozen backend leaves it the time to load: the read then ends
-// with errBackendSlow. led reports whether this caller's call made the
-// read (others joined it).
-func (c *Cache[V]) read(ctx context.Context, dataKey string) (raw []byte, led bool, err error) {
-	leading := false // set by the shared read if it is this caller's
+// with errBackendSlow. Callers that shared a read get the same slice.
+func (c *Cache[V]) read(ctx context.Context, dataKey string) ([]byte, error) {
 	shared := func() (any, error) {
-		leading = true
 		var raw []byte
 		err := c.call(context.WithoutCancel(ctx), func(ctx context.Context) (err error) {
 			raw, err = c.backend.Get(ctx, dataKey)
@@ -116,7 +114,7 @@ func (c *Cache[V]) read(ctx context.Context, dataKey string) (raw []byte, led bo
 	if ctx.Done() == nil {
 		v, err, _ := c.lookups.Do(dataKey, shared)
 		raw, _ := v.([]byte)
-		return raw, leading, err
+		return raw, err
 	}
 	var patience <-chan time.Time
 	if deadline, ok := ctx.Deadline(); ok {
@@ -127,11 +125,11 @@ func (c *Cache[V]) read(ctx context.Context, dataKey string) (raw []byte, led bo
 	select {
 	case res := <-c.lookups.DoChan(dataKey, shared):
 		raw, _ := res.Val.([]byte)
-		return raw, leading, res.Err // the result's delivery orders the write of leading before this read
+		return raw, res.Err
 	case <-patience:
-		return nil, false, errBackendSlow
+		return nil, errBackendSlow
 	case <-ctx.Done():
-		return nil, false, ctx.Err()
+		return nil, ctx.Err()
 	}
 }
 
@@ -142,7 +140,7 @@ func (c *Cache[V]) classify(key string, raw []byte, count bool) lookupResult[V] 
 	var v V
 	m, err := c.env.Decode(raw, &v)
 	if err != nil {
-		if count {
+		if count && c.firstSight(raw) {
 			c.event(EventCorrupt, key, 0, err)
 		}
 		return lookupResult[V]{state: stateMiss, raw: raw}
@@ -189,4 +187,15 @@ func (c *Cache[V]) errorWindow(d time.Duration) time.Duration {
 		return d
 	}
 	return c.opts.StaleIfError
+}
+
+// firstSight reports whether corrupt bytes raw are seen for the first time:
+// the callers that shared one backend read hold the same slice, and count
+// it once between them.
+func (c *Cache[V]) firstSight(raw []byte) bool {
+	if len(raw) == 0 {
+		return true
+	}
+	p := unsafe.SliceData(raw)
+	return c.lastCorrupt.Swap(p) != p
 }
