@@ -19,7 +19,9 @@ type Result[V any] struct {
 	Value V
 	// TTL is how long Value is fresh. Zero means Options.TTL (jittered);
 	// an explicit TTL is used exactly, never jittered past what the caller
-	// asked for.
+	// asked for. Every duration of a Result is at most [MaxTTL]: a
+	// [FetchFunc]'s longer ones (backend.NoExpiry included) are clamped to
+	// it, and [Cache.Put] refuses them.
 	TTL time.Duration
 	// StaleWhileRevalidate and StaleIfError are this value's stale windows
 	// after TTL. Zero means Options.StaleTTL and Options.StaleIfError.

@@ -303,6 +303,11 @@ func (m *miss[V]) loadAndStore(ctx context.Context, storeLater bool) (flight[V],
 		return m.loadFailed(ctx, d, err)
 	}
 	c.event(EventLoad, m.key, d, nil)
+	if clampResult(&res) {
+		// Stored for MaxTTL rather than not at all (an envelope cannot
+		// hold an expiry past 2262; a cache never keeps keys forever).
+		c.opts.Logger.Debug("memo: result durations clamped to MaxTTL", "key", m.key, "max", MaxTTL)
+	}
 
 	now := c.opts.Now()
 	if res.Private {

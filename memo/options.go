@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/cachekit/cachekit/backend"
 	"github.com/cachekit/cachekit/codec"
 )
 
@@ -53,7 +54,10 @@ type Options struct {
 	// CompressionThreshold: default codec.DefaultThreshold.
 	CompressionThreshold int
 
-	// TTL is how long a value stays fresh. Default 5 minutes.
+	// TTL is how long a value stays fresh. Default 5 minutes; at most
+	// [MaxTTL]. There is no "never expire" (the seed's TIMEOUT: None):
+	// a cache never leaves a key without expiry, so backend.NoExpiry is
+	// refused by [New] with [ErrInvalidOptions]; use a long TTL instead.
 	TTL time.Duration
 	// Jitter spreads expiries by ±Jitter·TTL so keys loaded together do not
 	// expire together. Default 0.1; a negative value disables jitter.
@@ -151,8 +155,32 @@ type Options struct {
 	Rand func() float64
 }
 
-// errOptions reports invalid options.
-var errOptions = errors.New("memo: invalid options")
+// ErrInvalidOptions is wrapped by every error [New] (and [NewCounter])
+// returns for invalid [Options].
+var ErrInvalidOptions = errors.New("memo: invalid options")
+
+// errOptions is the package-internal name of [ErrInvalidOptions].
+var errOptions = ErrInvalidOptions
+
+// MaxTTL is the longest duration memo accepts anywhere: every duration
+// option of [Options] (TTL, StaleTTL, StaleIfError, NegativeTTL, L1TTL,
+// LoadTimeout, BackendTimeout, LockWait, PollInterval, BreakerCooldown;
+// longer is refused by [New]), and every duration of a [Result] (TTL, its
+// stale windows and Retain; [Cache.Put] refuses longer with [ErrTTLTooLong],
+// and a [FetchFunc]'s result is clamped to it).
+//
+// Stored entries carry their expiry as a time that must lie before the
+// year 2262 (codec.Envelope), and backend TTLs add a value's TTL to its
+// windows: with every duration at most 10 years, the furthest expiry
+// (now + a jittered TTL of up to 2·MaxTTL) stays centuries inside that
+// range, and no sum of durations memo makes overflows time.Duration.
+// 10 years is also longer than any cached value should live unrefreshed.
+const MaxTTL = 10 * 365 * 24 * time.Hour
+
+// ErrTTLTooLong is returned by [Cache.Put] for a [Result] with a duration
+// longer than [MaxTTL] (including backend.NoExpiry, when it also wraps
+// [ErrNoExpiry]).
+var ErrTTLTooLong = errors.New("memo: duration longer than memo.MaxTTL")
 
 func (o *Options) withDefaults() (Options, error) {
 	var out Options
@@ -221,8 +249,48 @@ func (o *Options) withDefaults() (Options, error) {
 		return out, fmt.Errorf("%w: Beta %v < 0", errOptions, out.Beta)
 	case out.LoadTimeout < 0, out.BackendTimeout < 0, out.LockWait < 0, out.PollInterval < 0, out.BreakerCooldown < 0:
 		return out, fmt.Errorf("%w: negative duration", errOptions)
+	case out.TTL > MaxTTL:
+		return out, fmt.Errorf("%w: TTL %v longer than MaxTTL (%v); a cache never keeps keys without expiry, use a long TTL", errOptions, durString(out.TTL), MaxTTL)
+	case out.StaleTTL > MaxTTL, out.StaleIfError > MaxTTL, out.NegativeTTL > MaxTTL, out.L1TTL > MaxTTL,
+		out.LoadTimeout > MaxTTL, out.BackendTimeout > MaxTTL, out.LockWait > MaxTTL, out.PollInterval > MaxTTL,
+		out.BreakerCooldown > MaxTTL:
+		return out, fmt.Errorf("%w: a duration (StaleTTL, StaleIfError, NegativeTTL, L1TTL, LoadTimeout, BackendTimeout, LockWait, PollInterval or BreakerCooldown) is longer than MaxTTL (%v)", errOptions, MaxTTL)
 	case out.MaxConcurrentLoads < 0, out.L1Size < 0:
 		return out, fmt.Errorf("%w: negative size", errOptions)
 	}
 	return out, nil
+}
+
+// durString prints d, or "backend.NoExpiry".
+func durString(d time.Duration) string {
+	if d == backend.NoExpiry {
+		return "backend.NoExpiry"
+	}
+	return d.String()
+}
+
+// checkResult refuses a [Result] with a duration longer than [MaxTTL].
+func checkResult[V any](r Result[V]) error {
+	for _, d := range [...]time.Duration{r.TTL, r.StaleWhileRevalidate, r.StaleIfError, r.Retain} {
+		if d == backend.NoExpiry {
+			return fmt.Errorf("%w (%w): a Result duration is backend.NoExpiry", ErrTTLTooLong, ErrNoExpiry)
+		}
+		if d > MaxTTL {
+			return fmt.Errorf("%w: a Result duration is %v (MaxTTL %v)", ErrTTLTooLong, d, MaxTTL)
+		}
+	}
+	return nil
+}
+
+// clampResult limits every duration of r to [MaxTTL], reporting whether it
+// changed any.
+func clampResult[V any](r *Result[V]) bool {
+	changed := false
+	for _, d := range [...]*time.Duration{&r.TTL, &r.StaleWhileRevalidate, &r.StaleIfError, &r.Retain} {
+		if *d > MaxTTL {
+			*d = MaxTTL
+			changed = true
+		}
+	}
+	return changed
 }

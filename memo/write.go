@@ -3,6 +3,7 @@ package memo
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"time"
@@ -22,8 +23,12 @@ func (c *Cache[V]) Set(ctx context.Context, key string, v V) error {
 // Put is [Cache.Set] with per-value caching parameters: r.TTL, its stale
 // windows and Retain, exactly as a [FetchFunc] result would be stored. A
 // result marked NoStore or Private, or with a negative TTL, removes the key
-// instead (like Invalidate).
+// instead (like Invalidate). A duration longer than [MaxTTL] (or
+// backend.NoExpiry) is refused with [ErrTTLTooLong] and nothing is written.
 func (c *Cache[V]) Put(ctx context.Context, key string, r Result[V]) error {
+	if err := checkResult(r); err != nil {
+		return fmt.Errorf("memo: Put %q: %w", key, err)
+	}
 	if r.NoStore || r.Private || r.TTL < 0 {
 		return c.Invalidate(ctx, key)
 	}
