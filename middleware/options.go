@@ -176,7 +176,22 @@ type Cache struct {
 	wg        sync.WaitGroup
 }
 
-var errOptions = errors.New("middleware: invalid options")
+// ErrInvalidOptions is wrapped by every error [New] returns for invalid
+// [Options], including the engine's own (memo.ErrInvalidOptions, for
+// Options.Memo, which it wraps too).
+var ErrInvalidOptions = errors.New("middleware: invalid options")
+
+// errOptions is the package-internal name of [ErrInvalidOptions].
+var errOptions = ErrInvalidOptions
+
+// engineErr makes an invalid-options error of memo.New one of the
+// middleware's too.
+func engineErr(err error) error {
+	if errors.Is(err, memo.ErrInvalidOptions) {
+		return fmt.Errorf("%w: Memo: %w", ErrInvalidOptions, err)
+	}
+	return err
+}
 
 // New returns a Cache storing responses in b (required); opts may be
 // nil. It creates three memo caches on b in Options.Namespace (responses,
@@ -222,12 +237,12 @@ func New(b backend.Backend, opts *Options) (*Cache, error) {
 	}
 	resp, err := memo.New[*entry](b, &mo)
 	if err != nil {
-		return nil, err
+		return nil, engineErr(err)
 	}
 	vars, err := memo.New[*entry](b, &mo)
 	if err != nil {
 		resp.Close()
-		return nil, err
+		return nil, engineErr(err)
 	}
 	to := mo
 	to.Namespace = o.Namespace + "-tags"
@@ -242,7 +257,7 @@ func New(b backend.Backend, opts *Options) (*Cache, error) {
 	if err != nil {
 		resp.Close()
 		vars.Close()
-		return nil, err
+		return nil, engineErr(err)
 	}
 	c.resp, c.vars, c.tags = resp, vars, tags
 	return c, nil
@@ -306,6 +321,9 @@ func (opts *Options) withDefaults() (Options, error) {
 	switch {
 	case o.DefaultTTL < 0, o.StaleWhileRevalidate < 0, o.StaleIfError < 0, o.KeepForRevalidation < 0, o.MaxHeuristic < 0:
 		return o, fmt.Errorf("%w: negative duration", errOptions)
+	case o.DefaultTTL > memo.MaxTTL, o.StaleWhileRevalidate > memo.MaxTTL, o.StaleIfError > memo.MaxTTL,
+		o.KeepForRevalidation > memo.MaxTTL, o.MaxHeuristic > memo.MaxTTL:
+		return o, fmt.Errorf("%w: a duration is longer than memo.MaxTTL (%v); cached responses always expire", errOptions, memo.MaxTTL)
 	case o.MaxBodySize < 0, o.MaxVariants < 0:
 		return o, fmt.Errorf("%w: negative size", errOptions)
 	}

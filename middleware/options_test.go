@@ -65,3 +65,50 @@ func TestStatsIncludeVariants(t *testing.T) {
 		t.Fatalf("Stats loads = %d, want ≥ 2 (one per variant)", s.Loads)
 	}
 }
+
+// Every invalid option wraps ErrInvalidOptions, the engine's included.
+func TestInvalidOptionsWrapped(t *testing.T) {
+	t.Parallel()
+	b, err := memory.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	for name, o := range map[string]*Options{
+		"negative":        {DefaultTTL: -1},
+		"DefaultTTL long": {DefaultTTL: memo.MaxTTL + time.Hour},
+		"engine":          {Memo: &memo.Options{BackendTimeout: memo.MaxTTL + time.Hour}},
+	} {
+		c, err := New(b, o)
+		if c != nil {
+			c.Close()
+		}
+		if !errors.Is(err, ErrInvalidOptions) {
+			t.Errorf("%s: New = %v, want ErrInvalidOptions", name, err)
+		}
+		if name == "engine" && !errors.Is(err, memo.ErrInvalidOptions) {
+			t.Errorf("%s: New = %v, want memo.ErrInvalidOptions kept", name, err)
+		}
+	}
+}
+
+// A response fresh for longer than memo.MaxTTL is cached (for MaxTTL), not
+// silently refused by the engine.
+func TestHugeMaxAgeCached(t *testing.T) {
+	t.Parallel()
+	c := newTestCache(t, nil)
+	var calls int
+	h := c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		w.Header().Set("Cache-Control", "max-age=9999999999")
+		io.WriteString(w, "forever")
+	}))
+	for range 3 {
+		if w := do(h, http.MethodGet, "http://example.com/huge"); w.Body.String() != "forever" {
+			t.Fatalf("body %q", w.Body.String())
+		}
+	}
+	if calls != 1 {
+		t.Fatalf("origin called %d times, want 1", calls)
+	}
+}
