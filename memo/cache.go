@@ -30,6 +30,7 @@ type Cache[V any] struct {
 	gen          atomic.Uint64
 	genCheckedAt atomic.Int64
 	genRefresh   atomic.Bool
+	genTouchedAt atomic.Int64 // when this node last set the generation key's expiry
 
 	// epoch is bumped by every invalidation this node sees; an L1 write
 	// that straddles a bump is undone (l1.go).

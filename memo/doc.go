@@ -52,7 +52,9 @@
 //     through pub/sub, whatever Redis holds; what remains is another
 //     node's load that stores before the invalidation message reaches it
 //     (normally a millisecond), or any load while its pub/sub is down.
-//   - The generation key (allkeys-* only: it has no TTL): a node that finds
+//   - The generation key (allkeys-*, and volatile-* since it has a long
+//     TTL — 30 days or 10×TTL, pushed back hourly while in use, the
+//     longest of memo's keys so volatile-ttl takes it last): a node that finds
 //     it missing creates a new random generation (the first one wins,
 //     compare-and-swap on absence) and never goes back to an older one,
 //     so a Clear is never undone; the cache is cold afterwards. A node
@@ -88,7 +90,11 @@
 // over-long keys hashed). Clear moves the namespace to a new random
 // generation — one write, O(1) — so old keys are never read again and
 // expire by their TTL. Other nodes learn the generation through pub/sub,
-// or by re-reading it at most a second later.
+// or by re-reading it at most a second later. Like every key memo writes,
+// the generation key expires (after 30 days, or 10×TTL when longer); each
+// node re-reading it pushes its expiry back at most once an hour, so it
+// lasts while the namespace is in use, and an expired one is replaced by a
+// new generation (a cold cache, never an older one).
 //
 // # Failures
 //

@@ -111,6 +111,7 @@ func (c *Cache[V]) loadGeneration(ctx context.Context) {
 			return
 		}
 		c.setGeneration(g)
+		c.touchGeneration(ctx, raw)
 	default:
 		return // keep the last known generation; retry later
 	}
@@ -126,9 +127,9 @@ func (c *Cache[V]) mintGeneration(ctx context.Context) (uint64, bool) {
 	var raw []byte
 	err := c.call(ctx, func(ctx context.Context) error {
 		if _, swaps := c.backend.(backend.Swapper); !swaps {
-			return c.backend.Set(ctx, c.keys.gen(), val, backend.NoExpiry)
+			return c.backend.Set(ctx, c.keys.gen(), val, c.generationTTL())
 		}
-		ok, err := backend.CompareAndSwap(ctx, c.backend, c.keys.gen(), nil, val, backend.NoExpiry)
+		ok, err := backend.CompareAndSwap(ctx, c.backend, c.keys.gen(), nil, val, c.generationTTL())
 		if err != nil || ok {
 			return err
 		}
@@ -138,6 +139,7 @@ func (c *Cache[V]) mintGeneration(ctx context.Context) (uint64, bool) {
 	if err != nil {
 		return 0, false
 	}
+	c.genTouchedAt.Store(c.nanotime())
 	if raw != nil {
 		theirs, perr := strconv.ParseUint(string(raw), 10, 64)
 		if perr != nil {
@@ -147,6 +149,49 @@ func (c *Cache[V]) mintGeneration(ctx context.Context) (uint64, bool) {
 		return theirs, true
 	}
 	return g, true
+}
+
+// generationTTL is the expiry of the generation key: a cache never leaves
+// a key without expiry, and a generation that expires is replaced by a new
+// one (a cold cache, never an older generation). It is long — 30 days, or
+// 10×TTL when longer — and nodes using the namespace push it back at most
+// once an hour (touchGeneration), so it does not expire while in use.
+func (c *Cache[V]) generationTTL() time.Duration {
+	return max(30*24*time.Hour, 10*c.opts.TTL)
+}
+
+// generationTouchEvery is how often a node using the namespace pushes the
+// generation key's expiry back.
+const generationTouchEvery = time.Hour
+
+// touchGeneration pushes the expiry of the generation key, just read as
+// raw, back to generationTTL when this node last did so over an hour ago:
+// with backend.Expirer, or else a compare-and-swap of raw onto itself. A
+// backend with neither keeps the expiry of the write that created it.
+func (c *Cache[V]) touchGeneration(ctx context.Context, raw []byte) {
+	now := c.nanotime()
+	if last := c.genTouchedAt.Load(); last != 0 && now-last < int64(generationTouchEvery) {
+		return
+	}
+	key, ttl := c.keys.gen(), c.generationTTL()
+	err := c.call(ctx, func(ctx context.Context) error {
+		if _, ok := c.backend.(backend.Expirer); ok {
+			return backend.Expire(ctx, c.backend, key, ttl)
+		}
+		if _, ok := c.backend.(backend.Swapper); ok {
+			_, err := backend.CompareAndSwap(ctx, c.backend, key, raw, raw, ttl)
+			return err // not swapped: it changed or vanished; the next read handles it
+		}
+		return nil
+	})
+	switch {
+	case err == nil:
+		c.genTouchedAt.Store(now)
+	case errors.Is(err, backend.ErrNotFound):
+		// Vanished since the read: the next read mints a new one.
+	default:
+		c.opts.Logger.Debug("memo: cannot refresh the namespace generation's expiry; retrying later", "key", key, "err", err)
+	}
 }
 
 // renameGeneration moves this node to generation g, which replaces a

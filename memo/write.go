@@ -205,13 +205,14 @@ func (c *Cache[V]) Clear(ctx context.Context) error {
 	ctx, cancel := c.writeBudget(ctx)
 	defer cancel()
 	err := c.callWrite(ctx, func(ctx context.Context) error {
-		return c.backend.Set(ctx, c.keys.gen(), []byte(strconv.FormatUint(gen, 10)), backend.NoExpiry)
+		return c.backend.Set(ctx, c.keys.gen(), []byte(strconv.FormatUint(gen, 10)), c.generationTTL())
 	})
 	if err != nil {
 		return err
 	}
 	c.gen.Store(gen)
 	c.genCheckedAt.Store(c.nanotime())
+	c.genTouchedAt.Store(c.nanotime())
 	c.flushL1()
 	c.publish(ctx, msgClear, strconv.FormatUint(gen, 10))
 	return nil
