@@ -84,7 +84,7 @@ type keyStats struct {
 	foreign    int
 	hist       []int
 	noTTL      int
-	noTTLByDes int      // generation and counter keys: no TTL by design
+	noTTLByDes int      // generation and counter keys without TTL: explained, not errors
 	noTTLBad   []string // examples of other keys without TTL
 	noTTLBadN  int
 }
@@ -266,7 +266,7 @@ func printKeys(e *env, ks *keyStats, total int64) {
 	fmt.Fprintf(tw, "  no TTL\t%d\t%s\n", ks.noTTL, strings.Repeat("█", bar(ks.noTTL, ks.scanned)))
 	_ = tw.Flush()
 	if ks.noTTLByDes > 0 {
-		fmt.Fprintf(e.stdout, "%d key(s) without TTL are namespace generations or counters (kept by design)\n", ks.noTTLByDes)
+		fmt.Fprintf(e.stdout, "%d key(s) without TTL are namespace generations written before they expired (a current memo node sets their expiry when it next reads them) or counters created with backend.NoExpiry\n", ks.noTTLByDes)
 	}
 	if ks.noTTLBadN > 0 {
 		fmt.Fprintf(e.stdout, "warning: %d other key(s) have no TTL (a cache should never have them), e.g. %s\n",
