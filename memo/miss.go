@@ -403,14 +403,29 @@ func (m *miss[V]) store(ctx context.Context, data []byte, ttl time.Duration) sto
 		c.event(EventStoreSkipped, m.key, 0, nil)
 		return storeRefused
 	}
-	ok := false
+	ok, notified := false, false
 	err := c.call(ctx, func(ctx context.Context) error {
-		if _, swaps := c.backend.(backend.Swapper); !swaps {
+		switch c.backend.(type) {
+		case backend.FingerprintSwapper, backend.Swapper:
+		default:
 			ok = true
 			return c.backend.Set(ctx, m.dataKey, data, ttl)
 		}
+		// Compare a fingerprint of what the miss found, not the bytes:
+		// the store costs the new value on the wire, not old + new. The
+		// "landed" message rides in the same round trip.
+		var old *backend.Fingerprint
+		if m.found.raw != nil {
+			f := backend.FingerprintOf(m.found.raw, fingerprintTail)
+			old = &f
+		}
+		var notice *backend.Notice
+		if c.pubsub != nil {
+			notice = &backend.Notice{Channel: c.keys.channel(), Payload: message(msgLanded, m.dataKey)}
+		}
 		var err error
-		ok, err = backend.CompareAndSwap(ctx, c.backend, m.dataKey, m.found.raw, data, ttl)
+		ok, err = backend.SwapFingerprint(ctx, c.backend, m.dataKey, old, data, ttl, notice)
+		notified = true
 		return err
 	})
 	switch {
@@ -421,6 +436,16 @@ func (m *miss[V]) store(ctx context.Context, data []byte, ttl time.Duration) sto
 		c.event(EventStoreSkipped, m.key, 0, nil)
 		return storeRefused
 	}
-	c.publish(ctx, msgLanded, m.dataKey)
+	if !notified {
+		c.publish(ctx, msgLanded, m.dataKey)
+	}
 	return stored
 }
+
+// fingerprintTail is how many trailing bytes of a stored entry its store
+// compares (with its length): the envelope's CRC-32C of everything before
+// it, and the last payload bytes. Every envelope memo writes has its own
+// creation time (a tombstone its own random generation) in the header the
+// CRC covers, so an entry rewritten since the lookup keeps the fingerprint
+// of the one found only by a 2^-32 accident.
+const fingerprintTail = 8

@@ -77,12 +77,17 @@ func (c *Cache[V]) publish(ctx context.Context, typ byte, arg string) {
 	if c.pubsub == nil {
 		return
 	}
-	payload := make([]byte, 0, 1+len(arg))
-	payload = append(payload, typ)
-	payload = append(payload, arg...)
+	payload := message(typ, arg)
 	_ = c.call(ctx, func(ctx context.Context) error {
 		return c.pubsub.Publish(ctx, c.keys.channel(), payload)
 	})
+}
+
+// message encodes one namespace message: its type byte, then arg.
+func message(typ byte, arg string) []byte {
+	payload := make([]byte, 0, 1+len(arg))
+	payload = append(payload, typ)
+	return append(payload, arg...)
 }
 
 // listen applies messages from every node (its own included, harmlessly)
