@@ -139,23 +139,35 @@ func (m *miss[V]) fill(callerCtx context.Context) (flight[V], error) {
 	if m.found.state == stateUnknown || (c.breaker.degraded() && !c.opts.FailClosed) {
 		return m.loadAndStore(ctx, true)
 	}
-	if c.opts.Locker != nil {
-		release, res, done := m.lockOrWait(ctx)
-		if done {
-			return res.f, res.err
+	if c.opts.Locker == nil {
+		// No re-check: the caller's lookup is what the store compares
+		// against, so a value that landed since (another process's load)
+		// only makes the store a no-op. A miss is one GET and one store.
+		return m.loadAndStore(ctx, false)
+	}
+	release, res, done := m.lockOrWait(ctx)
+	if done {
+		return res.f, res.err
+	}
+	if release != nil {
+		// The unlock is not waited for: the value has landed (or the
+		// load failed) when the flight returns, and a lock that is not
+		// released expires by itself.
+		unlock := func() {
+			rctx, rcancel := context.WithTimeout(context.WithoutCancel(callerCtx), c.opts.BackendTimeout)
+			defer rcancel()
+			_ = release(rctx)
 		}
-		if release != nil {
-			defer func() {
-				rctx, rcancel := context.WithTimeout(context.WithoutCancel(callerCtx), c.opts.BackendTimeout)
-				defer rcancel()
-				_ = release(rctx)
-			}()
-		}
+		defer func() {
+			if !c.background(unlock) {
+				unlock() // closing: no background work, but the lock is ours
+			}
+		}()
 	}
 	// Re-check: the value may have landed between the caller's lookup and
-	// this flight (a previous flight just finished, or another process
-	// stored it before we took the lock). If the backend does not answer,
-	// load anyway (fail-open); the store is then skipped.
+	// this flight (another process stored it before we took the lock). If
+	// the backend does not answer, load anyway (fail-open); the store is
+	// then skipped.
 	again := c.lookupFresh(ctx, m.key, m.dataKey)
 	switch again.state {
 	case stateFresh:
