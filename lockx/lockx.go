@@ -317,7 +317,12 @@ func (l *Locker) attempts(ctx context.Context, name string, tries int, fenced bo
 			return newLock(l, name, ls), nil
 		}
 		if cerr := ctx.Err(); cerr != nil {
-			return nil, &ctxError{op: "lock", name: name, ctx: cerr, last: err}
+			// An attempt cut short by the caller's context says nothing
+			// about the lock: the last complete attempt's verdict stands.
+			if last == nil {
+				last = err
+			}
+			return nil, &ctxError{op: "lock", name: name, ctx: cerr, last: last}
 		}
 		if !errors.Is(err, ErrNotObtained) && !errors.Is(err, ErrQuorum) {
 			return nil, err

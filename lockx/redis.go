@@ -106,11 +106,12 @@ func clientAddr(c redis.UniversalClient, i int) string {
 	return fmt.Sprintf("node#%d", i)
 }
 
-// redisDriver acquires through redsync: redsync runs the attempt (value
-// generation, parallel fan-out to the nodes, quorum counting, validity
-// after drift, release of partial grants), extension and release. Only the
-// per-node SET NX is replaced, by a script that mints the fencing token in
-// the same atomic step (see nodeConn.SetNX).
+// redisDriver acquires through redsync: redsync runs the attempt (parallel
+// fan-out to the nodes, quorum counting, validity after drift), extension
+// and release. lockx replaces the per-node SET NX by a script that also
+// mints the fencing token in the same atomic step (see nodeConn.SetNX),
+// chooses each attempt's value, and releases failed attempts itself
+// (abandon).
 type redisDriver struct {
 	rs          *redsync.Redsync
 	nodes       []*nodePool

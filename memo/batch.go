@@ -110,7 +110,7 @@ func (c *Cache[V]) readBatch(ctx context.Context, bt *batch[V], out map[string]V
 		case raws[i] == nil:
 			bt.found[i] = lookupResult[V]{state: stateMiss}
 		default:
-			bt.found[i] = c.classify(k, raws[i])
+			bt.found[i] = c.classify(k, raws[i], true)
 		}
 		switch bt.found[i].state {
 		case stateFresh:

@@ -39,6 +39,8 @@ type Cache[V any] struct {
 	// when there is no L1 to keep them in (held.go).
 	held *l1[V]
 
+	lastCorrupt atomic.Pointer[byte] // the corrupt bytes counted last (read.go)
+
 	loads      singleflight.Group // one load per data key (miss.go)
 	lookups    singleflight.Group // one backend read per data key (read.go)
 	loadSlots  chan struct{}      // MaxConcurrentLoads

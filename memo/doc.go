@@ -67,10 +67,30 @@
 // # Failures
 //
 // Backend errors and slowness never fail a Get that can load: every backend
-// call is bounded by BackendTimeout, failures count toward a circuit
-// breaker that then skips the backend (probing to recover after
-// BreakerCooldown), and the loaded value is returned. Misses are not
-// failures. MaxConcurrentLoads bounds the load on the origin while the
-// backend is down. Corrupt stored bytes are a miss and are overwritten.
-// Every event is counted in [Cache.Stats] and reported to Options.Observer.
+// call is bounded by BackendTimeout, and a caller with a deadline waits for
+// the backend read at most half of what remains of its budget (its fair
+// share; the other half is for the load), on its own context, before it
+// loads. Failures count toward a circuit breaker that then skips the
+// backend (probing to recover after BreakerCooldown), and the loaded value
+// is returned. Misses are not failures. MaxConcurrentLoads bounds the load
+// on the origin while the backend is down, and a value the backend could
+// not take is kept on the node for L1TTL (in the L1, or without one in a
+// holding area of 1024 entries), so an outage costs one load per key, not
+// one per Get. Corrupt stored bytes are a miss and are overwritten. Every
+// event is counted in [Cache.Stats] and reported to Options.Observer.
+//
+// With Options.FailClosed, an unavailable backend is an error instead:
+// [ErrBackendUnavailable] within the same budget, and the loader is not
+// called.
+//
+// # Writes
+//
+// Set, Put, Invalidate and Clear run as one budget (the caller's context,
+// and at most BackendTimeout for the backend write and the message to other
+// nodes together), and are sent even while the breaker is open: the write
+// is then its probe. Once one returns nil, no Get that starts afterwards on
+// the same node returns an older value, with or without pub/sub. Other
+// nodes follow when the message reaches them, or after at most L1TTL. When
+// a write returns an error, the key may or may not have changed in the
+// backend; retry to be sure.
 package memo

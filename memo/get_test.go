@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cachekit/cachekit/internal/redistest"
 	"github.com/cachekit/cachekit/memo"
 )
 
@@ -162,5 +163,37 @@ func TestObserver(t *testing.T) {
 	}
 	if memo.EventHitL1.String() != "hit_l1" {
 		t.Errorf("EventHitL1.String() = %q", memo.EventHitL1.String())
+	}
+}
+
+// TestCorruptEntryCountedOnce: a corrupt entry read by a Get, and read
+// again by its flight's re-check, is one corrupt entry (issue 8 defect 8:
+// it was counted twice).
+func TestCorruptEntryCountedOnce(t *testing.T) {
+	t.Parallel()
+	s := redistest.Shared(t)
+	ns := fmt.Sprint("corrupt", time.Now().UnixNano())
+	n := newNode[string](t, s.Addr, memo.Options{Namespace: ns, Locker: memo.LockerFunc(noLock)})
+	client := s.Client(t)
+	load := func(context.Context) (string, error) { return "loaded", nil }
+	for i, get := range []func(key string) (string, error){
+		func(key string) (string, error) { return n.cache.Get(t.Context(), key, load) },
+		func(key string) (string, error) {
+			m, err := n.cache.GetMany(t.Context(), []string{key}, func(context.Context, []string) (map[string]string, error) {
+				return map[string]string{key: "loaded"}, nil
+			})
+			return m[key], err
+		},
+	} {
+		key := fmt.Sprint("k", i)
+		if err := client.Set(t.Context(), ns+":v1:0:"+key, "\xc1garbage", time.Minute).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if v, err := get(key); err != nil || v != "loaded" {
+			t.Fatalf("read %d over a corrupt entry = %q, %v; want loaded", i, v, err)
+		}
+		if got := n.cache.Stats().CorruptEntries; got != uint64(i+1) {
+			t.Fatalf("CorruptEntries = %d after %d corrupt entries were read, want %d", got, i+1, i+1)
+		}
 	}
 }

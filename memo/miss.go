@@ -168,7 +168,7 @@ func (m *miss[V]) fill(callerCtx context.Context) (flight[V], error) {
 	// this flight (another process stored it before we took the lock). If
 	// the backend does not answer, load anyway (fail-open); the store is
 	// then skipped.
-	again := c.lookupFresh(ctx, m.key, m.dataKey)
+	again := c.lookupFresh(ctx, m.key, m.dataKey, m.found.raw)
 	switch again.state {
 	case stateFresh:
 		return flight[V]{val: again.val, info: again.meta.info(SourceBackend)}, nil
@@ -233,7 +233,7 @@ func (m *miss[V]) lockOrWait(ctx context.Context) (release func(context.Context)
 			res.err = ctx.Err()
 			return nil, res, true
 		}
-		landed := c.lookupFresh(ctx, m.key, m.dataKey)
+		landed := c.lookupFresh(ctx, m.key, m.dataKey, m.found.raw)
 		switch landed.state {
 		case stateFresh, stateStale:
 			return nil, outcome[V]{f: flight[V]{val: landed.val, info: landed.meta.info(SourceBackend)}}, true

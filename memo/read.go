@@ -1,9 +1,11 @@
 package memo
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"time"
+	"unsafe"
 
 	"github.com/cachekit/cachekit/backend"
 	"github.com/cachekit/cachekit/codec"
@@ -63,30 +65,33 @@ func fairShare(ctx context.Context) (context.Context, context.CancelFunc) {
 // holds.
 func (c *Cache[V]) lookup(ctx context.Context, key, dataKey string) lookupResult[V] {
 	raw, err := c.read(ctx, dataKey)
-	return c.found(key, raw, err)
+	return c.found(key, raw, err, true)
 }
 
 // lookupFresh is lookup with a read of its own, which starts now: for the
 // re-checks of a flight (already one per key), which must not join a read
 // that started before what they look for (a value landing, a lock taken).
-func (c *Cache[V]) lookupFresh(ctx context.Context, key, dataKey string) lookupResult[V] {
+// Corrupt bytes equal to seen (already counted by this caller) are not
+// counted again.
+func (c *Cache[V]) lookupFresh(ctx context.Context, key, dataKey string, seen []byte) lookupResult[V] {
 	var raw []byte
 	err := c.call(ctx, func(ctx context.Context) (err error) {
 		raw, err = c.backend.Get(ctx, dataKey)
 		return err
 	})
-	return c.found(key, raw, err)
+	return c.found(key, raw, err, seen == nil || !bytes.Equal(raw, seen))
 }
 
-// found classifies the outcome of a read.
-func (c *Cache[V]) found(key string, raw []byte, err error) lookupResult[V] {
+// found classifies the outcome of a read; count says whether corrupt bytes
+// are counted (see firstSight).
+func (c *Cache[V]) found(key string, raw []byte, err error, count bool) lookupResult[V] {
 	switch {
 	case errors.Is(err, backend.ErrNotFound):
 		return lookupResult[V]{state: stateMiss}
 	case err != nil:
 		return lookupResult[V]{state: stateUnknown, err: err}
 	}
-	return c.classify(key, raw)
+	return c.classify(key, raw, count)
 }
 
 // read returns the bytes stored under dataKey. Concurrent reads of one key
@@ -96,7 +101,7 @@ func (c *Cache[V]) found(key string, raw []byte, err error) lookupResult[V] {
 // its own context, and a caller with a deadline waits at most half of
 // what remains of it (its fair share: the other half is for the load), so
 // a slow or frozen backend leaves it the time to load: the read then ends
-// with errBackendSlow.
+// with errBackendSlow. Callers that shared a read get the same slice.
 func (c *Cache[V]) read(ctx context.Context, dataKey string) ([]byte, error) {
 	shared := func() (any, error) {
 		var raw []byte
@@ -129,12 +134,15 @@ func (c *Cache[V]) read(ctx context.Context, dataKey string) ([]byte, error) {
 }
 
 // classify decodes the bytes stored for key and says what they mean now.
-// Corrupt bytes are a miss (counted), to be overwritten by the next store.
-func (c *Cache[V]) classify(key string, raw []byte) lookupResult[V] {
+// Corrupt bytes are a miss (counted if count is set), to be overwritten by
+// the next store.
+func (c *Cache[V]) classify(key string, raw []byte, count bool) lookupResult[V] {
 	var v V
 	m, err := c.env.Decode(raw, &v)
 	if err != nil {
-		c.event(EventCorrupt, key, 0, err)
+		if count && c.firstSight(raw) {
+			c.event(EventCorrupt, key, 0, err)
+		}
 		return lookupResult[V]{state: stateMiss, raw: raw}
 	}
 	meta := entryMeta{soft: m.SoftExpiry, created: m.CreatedAt, load: m.LoadDuration,
@@ -179,4 +187,15 @@ func (c *Cache[V]) errorWindow(d time.Duration) time.Duration {
 		return d
 	}
 	return c.opts.StaleIfError
+}
+
+// firstSight reports whether corrupt bytes raw are seen for the first time:
+// the callers that shared one backend read hold the same slice, and count
+// it once between them.
+func (c *Cache[V]) firstSight(raw []byte) bool {
+	if len(raw) == 0 {
+		return true
+	}
+	p := unsafe.SliceData(raw)
+	return c.lastCorrupt.Swap(p) != p
 }

@@ -68,7 +68,7 @@ func (m *miss[V]) refresh(ctx context.Context, seen bool) {
 	m.epoch = c.epoch.Load()
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.LoadTimeout)
 	defer cancel()
-	again := c.lookupFresh(rctx, m.key, m.dataKey)
+	again := c.lookupFresh(rctx, m.key, m.dataKey, m.found.raw)
 	if !seen {
 		if again.state != stateFresh && again.state != stateMiss {
 			return

@@ -3,10 +3,12 @@ package memo_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/cachekit/cachekit/internal/redistest"
 	"github.com/cachekit/cachekit/memo"
 )
 
@@ -171,5 +173,41 @@ func TestPutAndShortLivedL1(t *testing.T) {
 		return memo.Result[string]{Value: "reloaded"}, nil
 	}); v != "reloaded" {
 		t.Fatalf("Put(NoStore) did not remove the key: %q", v)
+	}
+}
+
+// TestSetPublishesOneMessage: Set tells other nodes once (evict their L1
+// copy, wake their waiters), not twice.
+func TestSetPublishesOneMessage(t *testing.T) {
+	t.Parallel()
+	s := redistest.Shared(t)
+	ns := fmt.Sprint("onemsg", time.Now().UnixNano())
+	n := newNode[string](t, s.Addr, memo.Options{Namespace: ns, Locker: memo.LockerFunc(noLock)})
+	sub, err := n.b.Subscribe(t.Context(), ns+":v1:events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	if err := n.cache.Set(t.Context(), "k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.cache.Invalidate(t.Context(), "marker"); err != nil { // ends what Set sent
+		t.Fatal(err)
+	}
+	var got []string
+	timeout := time.After(5 * time.Second)
+	for {
+		select {
+		case m := <-sub.Messages():
+			if string(m.Payload) == "Imarker" {
+				if len(got) != 1 || got[0] != "Ik" {
+					t.Fatalf("Set published %q, want one message [Ik]", got)
+				}
+				return
+			}
+			got = append(got, string(m.Payload))
+		case <-timeout:
+			t.Fatalf("no marker message within 5s; Set published %q", got)
+		}
 	}
 }

@@ -77,7 +77,7 @@ func (cl *call) fetchBudget() *budget {
 	defer cl.mu.Unlock()
 	if cl.state == writerOpen && !cl.fetched {
 		cl.fetched = true
-		return newBudget(cl.c.budget, time.Since(cl.started))
+		return newBudget(cl.c.budget, cl.sinceStart())
 	}
 	return newBudget(cl.c.budget, 0)
 }

@@ -46,6 +46,9 @@ func passWorthy(why string) bool {
 // removed it: the response may predate it, so it is served, not stored).
 func (cl *call) missPast(ctx context.Context, mark *entry) (*entry, memo.Info, error) {
 	c := cl.c
+	if cl.rd.onlyIfCached {
+		return nil, memo.Info{}, errNotCached
+	}
 	cl.pass = mark
 	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.loadTimeout)
 	defer cancel()

@@ -178,3 +178,20 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
+
+// only-if-cached never reaches the handler, even for a URL marked
+// hit-for-miss.
+func TestOnlyIfCachedOnMarkedURL(t *testing.T) {
+	t.Parallel()
+	c := newTestCache(t, nil)
+	var calls atomic.Int64
+	h := c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Header().Set("Set-Cookie", "s=1")
+		w.Header().Set("Cache-Control", "max-age=60")
+	}))
+	do(h, http.MethodGet, "http://example.com/m") // marks the URL
+	if w := do(h, http.MethodGet, "http://example.com/m", "Cache-Control", "only-if-cached"); w.Code != http.StatusGatewayTimeout || calls.Load() != 1 {
+		t.Fatalf("only-if-cached on a marked URL: %d after %d handler calls, want 504 after 1", w.Code, calls.Load())
+	}
+}

@@ -66,6 +66,11 @@ func (c *Cache) invalidateAfterWrite(ctx context.Context, url string) {
 		c.o.Logger.Error("middleware: too many pending invalidations; this one is dropped", "url", url)
 		return
 	}
+	select {
+	case <-c.closing:
+		return // closed: nothing retries any more
+	default:
+	}
 	if p.m == nil {
 		p.m = map[string]*uint64{}
 	}

@@ -177,7 +177,7 @@ func (c *Cache) usable(ctx context.Context, cl *call, e *entry, info memo.Info) 
 	case len(e.Tags) == 0:
 		return use
 	}
-	b := newBudget(c.budget, time.Since(cl.started)) // what the lookup left
+	b := newBudget(c.budget, cl.sinceStart()) // what the lookup left
 	bctx, cancel := b.ctx(ctx)
 	defer cancel()
 	switch {

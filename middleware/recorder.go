@@ -42,18 +42,17 @@ type call struct {
 	next http.Handler
 	w    http.ResponseWriter
 	r    *http.Request
-	key  string     // primary key
-	rd   directives // the request's Cache-Control
+	key  string      // primary key
+	rd   *directives // the request's Cache-Control (shared noDirectives when absent)
 
 	// Where the response was looked up: the primary key, or (index set)
 	// a variant key in the variants cache.
-	cache *memo.Cache[*entry]
 	fkey  string
 	index *entry
 
-	pass    *entry    // the hit-for-miss marker found at key, if any
-	started time.Time // when serve began: the backend budget starts
-	fetched bool      // a foreground fetch has taken the rest of the budget
+	pass    *entry // the hit-for-miss marker found at key, if any
+	started int64  // when serve began (unix ns): the backend budget starts
+	fetched bool   // a foreground fetch has taken the rest of the budget
 
 	mu     sync.Mutex
 	state  int
@@ -66,6 +65,17 @@ type call struct {
 	fwdStatus  int
 	staleIndex bool // a variant's Vary no longer matches its index
 }
+
+// cache is the memo cache of fkey.
+func (cl *call) cache() *memo.Cache[*entry] {
+	if cl.index != nil {
+		return cl.c.vars
+	}
+	return cl.c.resp
+}
+
+// sinceStart is the time since serve began.
+func (cl *call) sinceStart() time.Duration { return time.Duration(time.Now().UnixNano() - cl.started) }
 
 func (cl *call) fwdOr(def string) string {
 	if cl.fwd == "" {

@@ -81,15 +81,16 @@ func (c *Cache) admit(next http.Handler, w http.ResponseWriter, r *http.Request)
 		c.bypass(next, w, r, "invalidating")
 		return nil
 	}
-	rd := noDirectives
+	rd := &noDirectives
 	if v := r.Header.Values("Cache-Control"); len(v) > 0 {
-		rd = parseDirectives(v)
+		d := parseDirectives(v)
+		rd = &d
 	}
 	if c.o.ClientControl && rd.noStore {
 		c.bypass(next, w, r, "request")
 		return nil
 	}
-	return &call{c: c, next: next, w: w, r: r, key: key, rd: rd, cache: c.resp, fkey: key, started: time.Now()}
+	return &call{c: c, next: next, w: w, r: r, key: key, rd: rd, fkey: key, started: time.Now().UnixNano()}
 }
 
 // lookup fetches the request's primary key and, when it holds a vary
@@ -107,7 +108,7 @@ func (cl *call) lookup(ctx context.Context) (*entry, memo.Info, error) {
 		return own, info, nil // this caller built the index: its own response
 	}
 	cl.index = e
-	cl.cache, cl.fkey = c.vars, variantKey(cl.key, e.Gen, e.Vary, e.Codings, cl.r.Header)
+	cl.fkey = variantKey(cl.key, e.Gen, e.Vary, e.Codings, cl.r.Header)
 	return c.vars.Fetch(ctx, cl.fkey, cl.fetchAt(e))
 }
 
@@ -118,14 +119,14 @@ func (cl *call) lookup(ctx context.Context) (*entry, memo.Info, error) {
 // too).
 func (cl *call) refetch(ctx context.Context, verdict int) (*entry, memo.Info, error) {
 	if verdict == outdated {
-		cl.cache.Forget(cl.fkey)
-		e, info, err := cl.cache.Fetch(ctx, cl.fkey, cl.fetchAt(cl.index))
+		cl.cache().Forget(cl.fkey)
+		e, info, err := cl.cache().Fetch(ctx, cl.fkey, cl.fetchAt(cl.index))
 		if err != nil || e == nil || info.Source == memo.SourceLoad || cl.c.tagsCurrent(ctx, e) {
 			return e, info, err
 		}
 	}
-	_ = cl.cache.Invalidate(ctx, cl.fkey)
-	return cl.cache.Fetch(ctx, cl.fkey, cl.fetchAt(cl.index))
+	_ = cl.cache().Invalidate(ctx, cl.fkey)
+	return cl.cache().Fetch(ctx, cl.fkey, cl.fetchAt(cl.index))
 }
 
 // fetchAt returns the memo fetch for this call: at the primary key

@@ -310,16 +310,13 @@ func expiration(ttl time.Duration) time.Duration {
 	return time.Duration(millis(ttl)) * time.Millisecond
 }
 
-// millis returns ttl in milliseconds rounded up, or 0 for NoExpiry.
+// millis returns ttl in milliseconds rounded up ([backend.RoundTTL], the
+// rule both backends follow), or 0 for NoExpiry.
 func millis(ttl time.Duration) int64 {
 	if ttl == backend.NoExpiry {
 		return 0
 	}
-	ms := int64(ttl / time.Millisecond)
-	if ttl%time.Millisecond != 0 {
-		ms++
-	}
-	return ms
+	return int64(backend.RoundTTL(ttl) / time.Millisecond)
 }
 
 // fail translates a go-redis error: redis.Nil becomes backend.ErrNotFound,

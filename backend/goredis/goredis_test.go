@@ -119,6 +119,11 @@ func TestInvalidTTLBeforeIO(t *testing.T) {
 		if err := b.SetMany(ctx, []backend.Item{{Key: "k", Value: []byte("v"), TTL: ttl}}); !errors.Is(err, backend.ErrInvalidTTL) {
 			t.Fatalf("SetMany(ttl=%v) = %v, want ErrInvalidTTL", ttl, err)
 		}
+		for _, op := range []backend.Op{backend.SetOp("k", []byte("v"), ttl), backend.ExpireOp("k", ttl), backend.IncrOp("k", 1, ttl)} {
+			if _, err := b.Pipeline(ctx, []backend.Op{backend.GetOp("k"), op}); !errors.Is(err, backend.ErrInvalidTTL) {
+				t.Fatalf("Pipeline(%v ttl=%v) = %v, want ErrInvalidTTL", op.Kind, ttl, err)
+			}
+		}
 	}
 	if took := time.Since(start); took > time.Second {
 		t.Fatalf("rejecting invalid TTLs took %v: some call went to the paused server", took)

@@ -85,3 +85,59 @@ func delivered(t *testing.T, c redis.UniversalClient, key string) bool {
 	t.Logf("the pipeline never reached the server")
 	return false
 }
+
+// TestPipelineClusterNodeLost: on a 3-master Cluster, the node owning the
+// counter is paused past the read timeout during a pipeline that also
+// reads and writes keys on the other nodes. Each node's batch reports on
+// its own: the other nodes' ops succeed, the counter's Incr is outcome
+// unknown, and the counter is applied at most once (exactly once if its
+// node received the batch).
+func TestPipelineClusterNodeLost(t *testing.T) {
+	t.Parallel()
+	cl := redistest.StartCluster(t, 3)
+	b := dial(t, &redis.UniversalOptions{Addrs: cl.Addrs(), IsClusterMode: true, ReadTimeout: 200 * time.Millisecond, MaxRetries: 3}, nil)
+	ctx := t.Context()
+	nodeOfKey := func(k string) int { return int(goredisSlot(k)) * len(cl.Nodes) / 16384 }
+	counter := "n"
+	paused := nodeOfKey(counter)
+	var same, others []string // keys on the counter's node, and on the others
+	for i := 0; len(same) < 1 || len(others) < 4; i++ {
+		k := "k" + string(rune('a'+i%26)) + string(rune('a'+i/26))
+		if nodeOfKey(k) == paused {
+			same = append(same, k)
+		} else {
+			others = append(others, k)
+		}
+	}
+	ops := []backend.Op{backend.SetOp(same[0], []byte("v"), time.Minute), backend.IncrOp(counter, 1, time.Minute)}
+	for _, k := range others {
+		ops = append(ops, backend.SetOp(k, []byte(k), time.Minute), backend.GetOp(k))
+	}
+	// Warm up: slot map, connections, script cache.
+	if res, err := backend.Pipeline(ctx, b, []backend.Op{backend.GetOp(same[0]), backend.GetOp(others[0]), backend.IncrOp("warm", 1, time.Minute)}); err != nil || res[2].Err != nil {
+		t.Fatalf("warm-up Pipeline = %+v, %v", res, err)
+	}
+	cl.Nodes[paused].Pause(t)
+	res, err := backend.Pipeline(ctx, b, ops)
+	cl.Nodes[paused].Resume(t)
+	if err != nil || len(res) != len(ops) {
+		t.Fatalf("Pipeline = %d results, %v; want %d", len(res), err, len(ops))
+	}
+	if res[1].Status() != backend.Unknown || !errors.Is(res[1].Err, backend.ErrOutcomeUnknown) {
+		t.Fatalf("Incr on the paused node = %v (%v), want ErrOutcomeUnknown", res[1].Err, res[1].Status())
+	}
+	for i, k := range others {
+		set, get := res[2+2*i], res[3+2*i]
+		if set.Err != nil || get.Err != nil || string(get.Value) != k {
+			t.Fatalf("ops on a healthy node: Set(%q) = %v, Get = %q, %v; want success", k, set.Err, get.Value, get.Err)
+		}
+	}
+	c := b.Client()
+	if delivered(t, c, same[0]) {
+		if n := getInt(t, c, counter); n != 1 {
+			t.Fatalf("counter after one delivered pipeline with a lost reply = %d, want 1 (sent once)", n)
+		}
+	} else if err := c.Get(ctx, counter).Err(); !errors.Is(err, redis.Nil) {
+		t.Fatalf("GET %s = %v after a batch that never reached its node, want redis.Nil", counter, err)
+	}
+}

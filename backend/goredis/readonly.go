@@ -7,9 +7,11 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
+	"weak"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -35,14 +37,17 @@ type readOnlyGuard struct {
 }
 
 // guarded holds the clients that already have a readOnlyGuard, so two
-// Backends over one client do not stack two guards.
-var guarded sync.Map // *redis.Client → struct{}
+// Backends over one client do not stack two guards. Its keys are weak
+// pointers, removed when their client is garbage collected.
+var guarded sync.Map // weak.Pointer[redis.Client] → struct{}
 
 // guardReadOnly installs a readOnlyGuard on c, once per client.
 func guardReadOnly(c *redis.Client) {
-	if _, dup := guarded.LoadOrStore(c, struct{}{}); dup {
+	key := weak.Make(c)
+	if _, dup := guarded.LoadOrStore(key, struct{}{}); dup {
 		return
 	}
+	runtime.AddCleanup(c, func(k weak.Pointer[redis.Client]) { guarded.Delete(k) }, key)
 	o := c.Options()
 	c.AddHook(&readOnlyGuard{maxRetries: o.MaxRetries, minBackoff: o.MinRetryBackoff, maxBackoff: o.MaxRetryBackoff})
 }

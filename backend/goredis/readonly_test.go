@@ -56,6 +56,12 @@ func TestReadOnlyRetriedOnce(t *testing.T) {
 	primary, demoted := redistest.Start(t), redistest.Start(t)
 	raw := demoted.Client(t)
 	b := dial(t, &redis.UniversalOptions{Addrs: []string{demoted.Addr}}, nil)
+	// A second Backend over the same client must not stack a second guard
+	// (which would double the sends).
+	b2, err := goredis.New(b.Client(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx := t.Context()
 	if err := b.Set(ctx, "k", []byte("v"), time.Minute); err != nil {
 		t.Fatalf("Set on the primary = %v", err)
@@ -79,6 +85,7 @@ func TestReadOnlyRetriedOnce(t *testing.T) {
 		run  func(context.Context) error
 	}{
 		{"Set", "set", func(ctx context.Context) error { return b.Set(ctx, "k", []byte("v"), time.Minute) }},
+		{"Set on a second Backend", "set", func(ctx context.Context) error { return b2.Set(ctx, "k", []byte("v"), time.Minute) }},
 		{"Incr", "evalsha", func(ctx context.Context) error { _, err := b.Incr(ctx, "n", 1, time.Minute); return err }},
 		{"Delete", "unlink", func(ctx context.Context) error { return b.Delete(ctx, "k") }},
 	} {

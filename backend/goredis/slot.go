@@ -47,17 +47,30 @@ var crc16Table = func() (t [256]uint16) {
 // order of first appearance, so each group can go in one multi-key
 // command on a Cluster.
 func groupBySlot(keys []string) [][]string {
+	idx := slotGroups(keys)
+	groups := make([][]string, len(idx))
+	for g, ix := range idx {
+		groups[g] = make([]string, len(ix))
+		for j, i := range ix {
+			groups[g][j] = keys[i]
+		}
+	}
+	return groups
+}
+
+// slotGroups is groupBySlot returning indexes into keys.
+func slotGroups(keys []string) [][]int {
 	idx := make(map[uint16]int)
-	var groups [][]string
-	for _, k := range keys {
+	var groups [][]int
+	for i, k := range keys {
 		s := slot(k)
-		i, ok := idx[s]
+		g, ok := idx[s]
 		if !ok {
-			i = len(groups)
-			idx[s] = i
+			g = len(groups)
+			idx[s] = g
 			groups = append(groups, nil)
 		}
-		groups[i] = append(groups[i], k)
+		groups[g] = append(groups[g], i)
 	}
 	return groups
 }

@@ -114,17 +114,7 @@ func (b *Backend) getManyBounded(ctx context.Context, keys []string, out [][]byt
 func (b *Backend) getManyScripted(ctx context.Context, keys []string, out [][]byte) error {
 	var groups [][]int // indexes into keys
 	if b.topo == cluster {
-		idx := make(map[uint16]int)
-		for i, k := range keys {
-			s := slot(k)
-			g, ok := idx[s]
-			if !ok {
-				g = len(groups)
-				idx[s] = g
-				groups = append(groups, nil)
-			}
-			groups[g] = append(groups[g], i)
-		}
+		groups = slotGroups(keys)
 	} else {
 		for i := 0; i < len(keys); i += b.opt.ScanCount {
 			g := make([]int, 0, min(b.opt.ScanCount, len(keys)-i))

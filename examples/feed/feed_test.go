@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"regexp"
 	"strings"
@@ -155,6 +156,8 @@ func driveService(t *testing.T, base string) {
 	if len(chat.Messages) != 2 || chat.Messages[0].Text != "world" {
 		t.Errorf("GET /chat/general = %+v, want world then hello", chat.Messages)
 	}
+
+	checkLogin(t, base)
 
 	if r := call(t, "POST", base+"/admin/clear/posts", nil); r.status != 200 {
 		t.Errorf("clear posts = %d %s", r.status, r.body)
@@ -315,5 +318,44 @@ func TestFeedStampedeAcrossProcessesOnRedis(t *testing.T) {
 	if got := dbQueries(t, a) + dbQueries(t, b) - before; got != 1 {
 		t.Errorf("database queries over two instances for 40 concurrent cold GETs = %d, want 1\nA: %s\nB: %s", got,
 			call(t, "GET", a+"/debug/cache", nil).body, call(t, "GET", b+"/debug/cache", nil).body)
+	}
+}
+
+// checkLogin logs in through the session store (extra/scs on the
+// service's backend), posts as that user, and logs out.
+func checkLogin(t *testing.T, base string) {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar}
+	post := func(path string, form url.Values) string {
+		t.Helper()
+		resp, err := client.PostForm(base+path, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	me := func() string {
+		t.Helper()
+		resp, err := client.Get(base + "/me")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	post("/login", url.Values{"user": {"ada"}})
+	if got := me(); !strings.Contains(got, `"user": "ada"`) {
+		t.Errorf("GET /me after login = %s, want ada", got)
+	}
+	if got := post("/chat/login-room", url.Values{"text": {"hi"}}); !strings.Contains(got, `"user": "ada"`) {
+		t.Errorf("POST /chat as ada = %s, want the message signed by ada", got)
+	}
+	post("/logout", nil)
+	if got := me(); !strings.Contains(got, `"user": ""`) {
+		t.Errorf("GET /me after logout = %s, want no user", got)
 	}
 }

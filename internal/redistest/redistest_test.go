@@ -157,3 +157,33 @@ func TestSentinel(t *testing.T) {
 		t.Fatalf("Get on the master = %q, %v; want the value written through Sentinel", v, err)
 	}
 }
+
+func TestMoveSlot(t *testing.T) {
+	t.Parallel()
+	c := StartCluster(t, 3)
+	cc := c.Client(t)
+	ctx := t.Context()
+	slot, err := cc.ClusterKeySlot(ctx, "m").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := min(int(slot)/(16384/3), 2)
+	to := (from + 1) % 3
+	for i := range 150 {
+		if err := cc.Set(ctx, fmt.Sprintf("{m}:%d", i), "v", time.Minute).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.MoveSlot(ctx, int(slot), from, to); err != nil {
+		t.Fatalf("MoveSlot(%d, %d → %d) = %v", slot, from, to, err)
+	}
+	for i, want := range map[int]int64{from: 0, to: 150} {
+		n, err := c.Nodes[i].Client(t).ClusterCountKeysInSlot(ctx, int(slot)).Result()
+		if err != nil || n != want {
+			t.Fatalf("node %d: CLUSTER COUNTKEYSINSLOT %d = %d, %v; want %d", i, slot, n, err, want)
+		}
+	}
+	if v, err := cc.Get(ctx, "{m}:7").Result(); err != nil || v != "v" {
+		t.Fatalf("Get after the move = %q, %v; want v (the client follows MOVED)", v, err)
+	}
+}
