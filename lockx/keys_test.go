@@ -114,10 +114,19 @@ func TestNoKeyWithoutTTL(t *testing.T) {
 					t.Fatalf("release = %v", err)
 				}
 			}
+			// Released locks leave nothing. A held lock has its key on a
+			// quorum of the nodes at least (a Redlock node that answered
+			// its grant too late may lack it).
+			total := 0
 			for i, got := range memoKeys {
-				if want := len(held); got > want || got < want-lost {
-					t.Errorf("%s: %d memo lock keys, want %d (the ones still held; %d lost)", servers[i].Addr, got, want, lost)
+				total += got
+				if want := len(held); got > want {
+					t.Errorf("%s: %d memo lock keys, want at most %d (the ones still held)", servers[i].Addr, got, want)
 				}
+			}
+			if quorum := nodes/2 + 1; total < quorum*(len(held)-lost) {
+				t.Errorf("%d memo lock keys over %d nodes, want at least %d (quorum %d × %d held, %d lost)",
+					total, nodes, quorum*(len(held)-lost), quorum, len(held), lost)
 			}
 		})
 	}

@@ -76,6 +76,12 @@ type Info struct {
 	Expires   time.Time // end of freshness; zero = never or not stored
 	Stale     bool      // the value is past Expires (served stale)
 	Coalesced bool      // the value came from another caller's load
+	// Stored reports that this load's value was written to the backend
+	// before the call returned. It is false when the store was skipped,
+	// refused (an invalidation overlapped the load), failed, or runs in
+	// the background, so a caller never reports a store that did not
+	// happen.
+	Stored bool
 }
 
 // loadFetch adapts a LoadFunc.

@@ -327,14 +327,16 @@ func (m *miss[V]) loadAndStore(ctx context.Context, storeLater bool) (flight[V],
 	epoch := c.epoch.Load()
 	meta := entryMeta{soft: info.Expires, created: now, load: d,
 		staleWindow: res.StaleWhileRevalidate, errorWindow: res.StaleIfError}
-	storeIt := func(ctx context.Context) {
+	storeIt := func(ctx context.Context) bool {
 		switch m.store(ctx, data, hard) {
 		case stored:
 			c.putL1(m.key, m.gen, epoch, res.Value, meta)
+			return true
 		case storeFailed:
 			// The backend could not take it: keep it here meanwhile.
 			c.hold(m.key, m.gen, m.epoch, res.Value, meta)
 		}
+		return false
 	}
 	if storeLater && m.found.state != stateUnknown {
 		// The flight's context ends when it returns: the store (and its
@@ -345,7 +347,7 @@ func (m *miss[V]) loadAndStore(ctx context.Context, storeLater bool) (flight[V],
 			storeIt(sctx)
 		})
 	} else {
-		storeIt(ctx)
+		info.Stored = storeIt(ctx)
 	}
 	return flight[V]{val: res.Value, info: info}, nil
 }

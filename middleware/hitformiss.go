@@ -71,6 +71,7 @@ func (cl *call) missPast(ctx context.Context, mark *entry) (*entry, memo.Info, e
 	defer bcancel()
 	if c.resp.Put(bctx, cl.key, res) == nil {
 		info.Expires = c.o.Now().Add(res.TTL)
+		info.Stored = true
 	}
 	return e, info, nil
 }

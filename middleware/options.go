@@ -185,51 +185,9 @@ func New(b backend.Backend, opts *Options) (*Cache, error) {
 	if b == nil {
 		return nil, fmt.Errorf("%w: nil backend", errOptions)
 	}
-	var o Options
-	if opts != nil {
-		o = *opts
-	}
-	if o.Namespace == "" {
-		o.Namespace = "http"
-	}
-	if o.Name == "" {
-		o.Name = "cachekit"
-	}
-	if o.Heuristic == 0 {
-		o.Heuristic = 0.1
-	}
-	if o.MaxHeuristic == 0 {
-		o.MaxHeuristic = 24 * time.Hour
-	}
-	if o.KeepForRevalidation == 0 {
-		o.KeepForRevalidation = time.Hour
-	}
-	if o.PassTTL == 0 {
-		o.PassTTL = 30 * time.Second
-	}
-	if o.MaxBodySize == 0 {
-		o.MaxBodySize = 1 << 20
-	}
-	if o.MaxVariants == 0 {
-		o.MaxVariants = 32
-	}
-	if o.TargetedField == "" {
-		o.TargetedField = "CDN-Cache-Control"
-	}
-	if o.TagHeader == "" {
-		o.TagHeader = "Cache-Tag"
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
-	}
-	switch {
-	case o.DefaultTTL < 0, o.StaleWhileRevalidate < 0, o.StaleIfError < 0, o.KeepForRevalidation < 0, o.MaxHeuristic < 0:
-		return nil, fmt.Errorf("%w: negative duration", errOptions)
-	case o.MaxBodySize < 0, o.MaxVariants < 0:
-		return nil, fmt.Errorf("%w: negative size", errOptions)
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	c := &Cache{o: o, b: b, hosts: map[string]bool{}, closing: make(chan struct{})}
 	for _, h := range o.Hosts {
@@ -300,6 +258,58 @@ func (c *Cache) Close() error {
 	c.closeOnce.Do(func() { close(c.closing) })
 	c.wg.Wait()
 	return errors.Join(c.resp.Close(), c.vars.Close(), c.tags.Close())
+}
+
+// withDefaults returns the options with every zero field set to its
+// documented default, or an error for an invalid one.
+func (opts *Options) withDefaults() (Options, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.Namespace == "" {
+		o.Namespace = "http"
+	}
+	if o.Name == "" {
+		o.Name = "cachekit"
+	}
+	if o.Heuristic == 0 {
+		o.Heuristic = 0.1
+	}
+	if o.MaxHeuristic == 0 {
+		o.MaxHeuristic = 24 * time.Hour
+	}
+	if o.KeepForRevalidation == 0 {
+		o.KeepForRevalidation = time.Hour
+	}
+	if o.PassTTL == 0 {
+		o.PassTTL = 30 * time.Second
+	}
+	if o.MaxBodySize == 0 {
+		o.MaxBodySize = 1 << 20
+	}
+	if o.MaxVariants == 0 {
+		o.MaxVariants = 32
+	}
+	if o.TargetedField == "" {
+		o.TargetedField = "CDN-Cache-Control"
+	}
+	if o.TagHeader == "" {
+		o.TagHeader = "Cache-Tag"
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	switch {
+	case o.DefaultTTL < 0, o.StaleWhileRevalidate < 0, o.StaleIfError < 0, o.KeepForRevalidation < 0, o.MaxHeuristic < 0:
+		return o, fmt.Errorf("%w: negative duration", errOptions)
+	case o.MaxBodySize < 0, o.MaxVariants < 0:
+		return o, fmt.Errorf("%w: negative size", errOptions)
+	}
+	return o, nil
 }
 
 // engineOptions returns the memo options of the response caches: the

@@ -147,7 +147,7 @@ func TestRedisOneBackendBudgetPerRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const budget = 200 * time.Millisecond
+	const budget = 300 * time.Millisecond
 	c, err := New(b, &Options{Logger: discardLogger(), Memo: &memo.Options{BackendTimeout: budget}})
 	if err != nil {
 		t.Fatal(err)
@@ -166,7 +166,7 @@ func TestRedisOneBackendBudgetPerRequest(t *testing.T) {
 	if w.Body.String() != "story" {
 		t.Fatalf("miss with Redis frozen: %d %q, want the handler's response", w.Code, w.Body.String())
 	}
-	if took >= budget*7/4 {
+	if took >= budget*7/4 { // two backend timeouts (the defect) take ≥ 2×budget
 		t.Fatalf("miss with Redis frozen took %v, want about one BackendTimeout (%v), not one per backend call", took, budget)
 	}
 }

@@ -41,31 +41,7 @@ func (c *Cache) finish(cl *call, e *entry, info memo.Info, err error) {
 	cl.mu.Unlock()
 
 	if err != nil {
-		var pe *memo.PanicError
-		var oe *originError
-		switch {
-		case errors.As(err, &pe):
-			panic(pe.Value)
-		case errors.As(err, &oe):
-			c.write(w, r, oe.e, c.o.Name+"; fwd="+fwd+"; fwd-status="+strconv.Itoa(oe.e.Status), false)
-		case errors.Is(err, errNotCached):
-			w.Header().Set("Cache-Status", c.o.Name+"; fwd=miss; detail=only-if-cached")
-			http.Error(w, "not cached", http.StatusGatewayTimeout)
-		case r.Context().Err() != nil:
-			// The client left; the fetch goes on and stores for others.
-		case errors.Is(err, errIncomplete) && !errors.Is(err, context.DeadlineExceeded):
-			// The handler's response was truncated (or overlong): abort it,
-			// as the client would have seen it without the cache.
-			c.o.Logger.Warn("middleware: incomplete response not stored", "key", cl.key, "err", err)
-			panic(http.ErrAbortHandler)
-		case errors.Is(err, context.DeadlineExceeded):
-			w.Header().Set("Cache-Status", c.o.Name+"; fwd="+fwd+"; detail=timeout")
-			http.Error(w, "gateway timeout", http.StatusGatewayTimeout)
-		default:
-			c.o.Logger.Warn("middleware: fetch failed", "key", cl.key, "err", err)
-			w.Header().Set("Cache-Status", c.o.Name+"; fwd="+fwd+"; detail=error")
-			http.Error(w, "bad gateway", http.StatusBadGateway)
-		}
+		c.failed(cl, fwd, err)
 		return
 	}
 	own := info.Source == memo.SourceLoad && !info.Coalesced
@@ -75,15 +51,51 @@ func (c *Cache) finish(cl *call, e *entry, info memo.Info, err error) {
 		c.bypass(cl.next, w, r, "request")
 		return
 	}
+	c.write(w, r, e, c.cacheStatus(cl, e, info, fwd, fwdStatus), info.Source != memo.SourceLoad || !own)
+}
+
+// failed answers a request whose fetch failed.
+func (c *Cache) failed(cl *call, fwd string, err error) {
+	w, r := cl.w, cl.r
+	var pe *memo.PanicError
+	var oe *originError
+	switch {
+	case errors.As(err, &pe):
+		panic(pe.Value)
+	case errors.As(err, &oe):
+		c.write(w, r, oe.e, c.o.Name+"; fwd="+fwd+"; fwd-status="+strconv.Itoa(oe.e.Status), false)
+	case errors.Is(err, errNotCached):
+		w.Header().Set("Cache-Status", c.o.Name+"; fwd=miss; detail=only-if-cached")
+		http.Error(w, "not cached", http.StatusGatewayTimeout)
+	case r.Context().Err() != nil:
+		// The client left; the fetch goes on and stores for others.
+	case errors.Is(err, errIncomplete) && !errors.Is(err, context.DeadlineExceeded):
+		// The handler's response was truncated (or overlong): abort it,
+		// as the client would have seen it without the cache.
+		c.o.Logger.Warn("middleware: incomplete response not stored", "key", cl.key, "err", err)
+		panic(http.ErrAbortHandler)
+	case errors.Is(err, context.DeadlineExceeded):
+		w.Header().Set("Cache-Status", c.o.Name+"; fwd="+fwd+"; detail=timeout")
+		http.Error(w, "gateway timeout", http.StatusGatewayTimeout)
+	default:
+		c.o.Logger.Warn("middleware: fetch failed", "key", cl.key, "err", err)
+		w.Header().Set("Cache-Status", c.o.Name+"; fwd="+fwd+"; detail=error")
+		http.Error(w, "bad gateway", http.StatusBadGateway)
+	}
+}
+
+// cacheStatus is the Cache-Status (RFC 9211) of a response served from a
+// lookup: a hit, or this caller's (or a collapsed) fetch.
+func (c *Cache) cacheStatus(cl *call, e *entry, info memo.Info, fwd string, fwdStatus int) string {
 	now := c.o.Now()
 	var status string
 	switch {
 	case info.Source == memo.SourceLoad:
 		status = c.o.Name + "; fwd=" + fwd + "; fwd-status=" + strconv.Itoa(max(fwdStatus, e.Status))
-		if !own {
+		if info.Coalesced {
 			status = c.o.Name + "; fwd=uri-miss; collapsed"
 		}
-		if !info.Expires.IsZero() {
+		if info.Stored {
 			status += "; stored; ttl=" + strconv.FormatInt(int64(e.ttl(now)/time.Second), 10)
 		}
 	default:
@@ -95,7 +107,7 @@ func (c *Cache) finish(cl *call, e *entry, info memo.Info, err error) {
 	if c.o.Debug {
 		status += "; key=" + strconv.Quote(cl.key)
 	}
-	c.write(w, r, e, status, info.Source != memo.SourceLoad || !own)
+	return status
 }
 
 // write sends e to the client: a 304 or 412 when the request's

@@ -15,8 +15,9 @@ import (
 // present value. It takes one round trip and never receives an oversized
 // value: a read-only Lua script checks each key's STRLEN before its GET
 // (one script per [Options.ScanCount] keys on a standalone server, one per
-// hash slot on a Cluster, all in one pipeline, so never CROSSSLOT); on a
-// Ring, bounded reads as [Backend.Get] does. An empty key yields
+// hash slot on a Cluster, all in one pipeline, so never CROSSSLOT; a slot
+// caught half-migrated, which answers TRYAGAIN, is read key by key, which
+// follows ASK); on a Ring, bounded reads as [Backend.Get] does. An empty key yields
 // [backend.ErrInvalidKey].
 func (b *Backend) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 	for _, k := range keys {
@@ -28,10 +29,14 @@ func (b *Backend) GetMany(ctx context.Context, keys []string) ([][]byte, error) 
 	if len(keys) == 0 {
 		return out, nil
 	}
+	read := b.getManyScripted
 	if b.topo == ring {
-		return out, b.getManyBounded(ctx, keys, out)
+		read = b.getManyBounded
 	}
-	return out, b.getManyScripted(ctx, keys, out)
+	if err := read(ctx, keys, out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // SetMany stores every item in one pipeline of SET commands (split by node

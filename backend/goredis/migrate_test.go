@@ -259,3 +259,41 @@ func TestDeletePatternWithoutScripts(t *testing.T) {
 		t.Fatalf("%d keys left on the nodes after DeletePattern", left)
 	}
 }
+
+// TestGetManyHalfMigratedSlot: a multi-key read of one slot during a
+// half-finished migration answers TRYAGAIN; GetMany falls back to
+// single-key reads (which follow ASK) and returns every value.
+func TestGetManyHalfMigratedSlot(t *testing.T) {
+	t.Parallel()
+	cl, b := migrationCluster(t, 0)
+	ctx := t.Context()
+	p := prefix(t)
+	const tag = "g"
+	_, inSlot := fill(t, b, p, tag, 0, 20)
+	slot := int(goredisSlot(tag))
+	from := ownerOf(cl, slot)
+	to := (from + 1) % len(cl.Nodes)
+	if err := cl.BeginMigration(ctx, slot, from, to); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.MigrateKeys(ctx, from, to, inSlot[:10]...); err != nil {
+		t.Fatal(err)
+	}
+	tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := cl.Client(t).MGet(tctx, inSlot...).Err(); err == nil || !strings.HasPrefix(err.Error(), "TRYAGAIN") {
+		t.Fatalf("raw MGET during the migration = %v, want TRYAGAIN", err)
+	}
+	vals, err := b.GetMany(ctx, append(inSlot, p+"{"+tag+"}:missing"))
+	if err != nil {
+		t.Fatalf("GetMany(%d same-slot keys) during a half-finished migration = %v", len(inSlot), err)
+	}
+	for i, v := range vals[:len(inSlot)] {
+		if string(v) != "v" {
+			t.Fatalf("GetMany[%d] (%q) = %q, want v", i, inSlot[i], v)
+		}
+	}
+	if vals[len(inSlot)] != nil {
+		t.Fatalf("GetMany(missing) = %q, want nil", vals[len(inSlot)])
+	}
+}

@@ -141,6 +141,18 @@ func (b *Backend) getManyScripted(ctx context.Context, keys []string, out [][]by
 		if err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
 			reply, err = getManyScript.runKeys(ctx, b.c, gkeys[g], b.maxArg)
 		}
+		if redis.IsTryAgainError(err) {
+			// A multi-key script in a half-migrated slot: single-key reads
+			// follow ASK to wherever each key is.
+			vals := make([][]byte, len(ix))
+			if err := b.getManyBounded(ctx, gkeys[g], vals); err != nil {
+				return err
+			}
+			for j, i := range ix {
+				out[i] = vals[j]
+			}
+			continue
+		}
 		if err != nil {
 			return b.fail(ctx, "GET", gkeys[g][0], err)
 		}

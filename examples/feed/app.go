@@ -33,6 +33,7 @@ type config struct {
 	workers   int           // load generator concurrency
 	writeMix  float64       // fraction of load generator requests that write
 	keyPrefix string        // prefix of every cache namespace (tests isolate with it)
+	backendTO time.Duration // bound of every cache backend call (memo.Options.BackendTimeout)
 }
 
 // app is the service: a slow database with caches in front.
@@ -82,21 +83,22 @@ func newApp(cfg config) (a *app, err error) {
 
 	ns := func(s string) string { return cfg.keyPrefix + s }
 	if a.posts, err = memo.New[Post](a.b, &memo.Options{Namespace: ns("posts"), TTL: 5 * time.Minute,
-		StaleTTL: time.Minute, NegativeTTL: 30 * time.Second, L1Size: 10_000, Locker: a.locks, Observer: observe("posts")}); err != nil {
+		StaleTTL: time.Minute, NegativeTTL: 30 * time.Second, L1Size: 10_000, Locker: a.locks, Observer: observe("posts"),
+		BackendTimeout: cfg.backendTO}); err != nil {
 		return nil, err
 	}
 	a.closers = append(a.closers, a.posts.Close)
 	if a.chat, err = memo.New[[]Message](a.b, &memo.Options{Namespace: ns("chat"), TTL: 30 * time.Minute,
-		Locker: a.locks, Observer: observe("chat")}); err != nil {
+		Locker: a.locks, Observer: observe("chat"), BackendTimeout: cfg.backendTO}); err != nil {
 		return nil, err
 	}
 	a.closers = append(a.closers, a.chat.Close)
-	if a.reactions, err = memo.New[int64](a.b, &memo.Options{Namespace: ns("reactions")}); err != nil {
+	if a.reactions, err = memo.New[int64](a.b, &memo.Options{Namespace: ns("reactions"), BackendTimeout: cfg.backendTO}); err != nil {
 		return nil, err
 	}
 	a.closers = append(a.closers, a.reactions.Close)
 	if a.pages, err = middleware.New(a.b, &middleware.Options{Namespace: ns("http"), TagHeader: "Cache-Tag",
-		Memo: &memo.Options{Locker: a.locks, Observer: observe("http")}}); err != nil {
+		Memo: &memo.Options{Locker: a.locks, Observer: observe("http"), BackendTimeout: cfg.backendTO}}); err != nil {
 		return nil, err
 	}
 	a.closers = append(a.closers, a.pages.Close)

@@ -45,8 +45,13 @@ func start(t *testing.T, args ...string) (base string, out *syncBuffer) {
 	out = &syncBuffer{}
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
+	// A generous backend timeout: on a loaded test machine a Redis round
+	// trip can pass memo's 250 ms default, and the engine then correctly
+	// fails open (loads without storing in line), which is not what these
+	// tests check.
+	args = append([]string{"-addr", "127.0.0.1:0", "-backend-timeout", "5s"}, args...)
 	go func() {
-		done <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), out, out, func(b string) { ready <- b })
+		done <- run(ctx, args, out, out, func(b string) { ready <- b })
 	}()
 	t.Cleanup(func() {
 		cancel()

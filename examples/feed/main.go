@@ -51,6 +51,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	fs.IntVar(&cfg.workers, "workers", 16, "load generator: concurrent clients")
 	fs.Float64Var(&cfg.writeMix, "writes", 0.05, "load generator: fraction of requests that write")
 	fs.StringVar(&cfg.keyPrefix, "prefix", "feed:", "prefix of every cache namespace")
+	fs.DurationVar(&cfg.backendTO, "backend-timeout", 0, "bound of every cache backend call, past which a caller fails open (0: memo's default, 250ms)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -59,8 +60,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	if cfg.load > 0 && !addrSet {
 		cfg.addr = "127.0.0.1:0"
 	}
-	if cfg.users < 7 || cfg.writeMix < 0 || cfg.writeMix > 1 || cfg.delay < 0 {
-		return errors.New("-users must be ≥ 7, -writes within [0, 1], -delay ≥ 0")
+	if cfg.users < 7 || cfg.writeMix < 0 || cfg.writeMix > 1 || cfg.delay < 0 || cfg.backendTO < 0 {
+		return errors.New("-users must be ≥ 7, -writes within [0, 1], -delay and -backend-timeout ≥ 0")
 	}
 
 	a, err := newApp(cfg)
