@@ -38,6 +38,10 @@ type miss[V any] struct {
 	// epoch is the invalidation epoch before the first read: a value kept
 	// on this node is dropped if an invalidation came after it.
 	epoch uint64
+	// seq is the key's invalidation sequence before the first read: the
+	// load does not store if an invalidation this node heard of came after
+	// it (see store).
+	seq uint64
 }
 
 // flight is what one load hands to the callers coalesced on it.
@@ -61,6 +65,7 @@ func (m *miss[V]) get(ctx context.Context) (V, Info, error) {
 	c := m.c
 	var zero V
 	m.epoch = c.epoch.Load()
+	m.seq = c.invals.of(m.key)
 	m.found = c.lookup(ctx, m.key, m.dataKey)
 	switch m.found.state {
 	case stateFresh:
@@ -139,15 +144,14 @@ func (m *miss[V]) fill(callerCtx context.Context) (flight[V], error) {
 	if m.found.state == stateUnknown || (c.breaker.degraded() && !c.opts.FailClosed) {
 		return m.loadAndStore(ctx, true)
 	}
-	if c.opts.Locker == nil {
-		// No re-check: the caller's lookup is what the store compares
-		// against, so a value that landed since (another process's load)
-		// only makes the store a no-op. A miss is one GET and one store.
-		return m.loadAndStore(ctx, false)
-	}
-	release, res, done := m.lockOrWait(ctx)
-	if done {
-		return res.f, res.err
+	var release func(context.Context) error
+	if c.opts.Locker != nil {
+		var res outcome[V]
+		var done bool
+		release, res, done = m.lockOrWait(ctx)
+		if done {
+			return res.f, res.err
+		}
 	}
 	if release != nil {
 		// The unlock is not waited for: the value has landed (or the
@@ -165,7 +169,10 @@ func (m *miss[V]) fill(callerCtx context.Context) (flight[V], error) {
 		}()
 	}
 	// Re-check: the value may have landed between the caller's lookup and
-	// this flight (another process stored it before we took the lock). If
+	// this flight (a previous flight just finished, or another process
+	// stored it before we took the lock). Without a Locker it is kept too:
+	// dropping it let callers that read before a flight stored load again
+	// (TestOutageLoadsOncePerKey, 60+ loads for 50 keys on recovery). If
 	// the backend does not answer, load anyway (fail-open); the store is
 	// then skipped.
 	again := c.lookupFresh(ctx, m.key, m.dataKey, m.found.raw)
@@ -362,7 +369,7 @@ func (m *miss[V]) loadFailed(ctx context.Context, d time.Duration, err error) (f
 		c.stats.loadPanics.Add(1)
 		c.opts.Logger.Error("memo: loader panicked", "key", m.key, "panic", pe.Value)
 	}
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, ErrNotFound) || (pe == nil && c.isNotFound(err)) {
 		c.event(EventLoad, m.key, d, nil)
 		m.storeNotFound(ctx, c.opts.Now(), d)
 		return flight[V]{}, ErrNotFound
@@ -414,6 +421,13 @@ func (m *miss[V]) store(ctx context.Context, data []byte, ttl time.Duration) sto
 	}
 	if c.opts.Now().Sub(m.started) >= c.tombstoneTTL() {
 		// An invalidation's tombstone may have expired since the lookup.
+		c.event(EventStoreSkipped, m.key, 0, nil)
+		return storeRefused
+	}
+	if c.invals.of(m.key) != m.seq {
+		// An invalidation this node heard of overlapped the load: its
+		// tombstone may have been evicted, so the compare-and-swap alone
+		// cannot be trusted to refuse the value.
 		c.event(EventStoreSkipped, m.key, 0, nil)
 		return storeRefused
 	}

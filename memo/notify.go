@@ -78,9 +78,17 @@ func (c *Cache[V]) publish(ctx context.Context, typ byte, arg string) {
 		return
 	}
 	payload := message(typ, arg)
-	_ = c.call(ctx, func(ctx context.Context) error {
+	if typ == msgInvalidate {
+		c.invals.sent(arg)
+	}
+	err := c.call(ctx, func(ctx context.Context) error {
 		return c.pubsub.Publish(ctx, c.keys.channel(), payload)
 	})
+	if err != nil && typ == msgInvalidate {
+		// Maybe not sent: if it arrives all the same, it counts as another
+		// node's (one more refused store, never one less).
+		c.invals.unsent(arg)
+	}
 }
 
 // message encodes one namespace message: its type byte, then arg.
@@ -99,6 +107,7 @@ func (c *Cache[V]) listen(sub backend.Subscription) {
 			// Messages may have been lost: nothing in L1 can be trusted,
 			// and waiters may have missed their wake-up.
 			c.flushL1()
+			c.invals.forgetSent()
 			c.wakeAll()
 			c.genCheckedAt.Store(0)
 			continue
@@ -110,6 +119,12 @@ func (c *Cache[V]) listen(sub backend.Subscription) {
 		switch m.Payload[0] {
 		case msgInvalidate:
 			dataKey := c.keys.data(c.gen.Load(), arg)
+			if !c.invals.heardOwn(arg) {
+				// Another node's invalidation: a load here that read the
+				// backend before it must not store. (This node's own
+				// invalidations were counted when they were made.)
+				c.invals.bump(arg)
+			}
 			c.forgetFlights(dataKey)
 			if c.evictL1(arg) {
 				c.stats.l1Invalidations.Add(1)

@@ -73,6 +73,12 @@ type Options struct {
 	// NegativeTTL caches a loader's [ErrNotFound] for this long. Default 0:
 	// not-found is not cached.
 	NegativeTTL time.Duration
+	// NotFound, when set, says which other loader errors mean "no value"
+	// (for example func(err error) bool { return errors.Is(err,
+	// sql.ErrNoRows) }): they are treated exactly as [ErrNotFound] —
+	// cached for NegativeTTL, and returned to callers as ErrNotFound. Not
+	// consulted for panics or for GetMany's batch loader errors.
+	NotFound func(error) bool
 
 	// LoadTimeout bounds a load, which runs detached from its callers'
 	// contexts. Default 30 seconds.

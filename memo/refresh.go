@@ -66,6 +66,7 @@ func (m *miss[V]) refresh(ctx context.Context, seen bool) {
 	c.stats.refreshes.Add(1)
 	m.started = c.opts.Now()
 	m.epoch = c.epoch.Load()
+	m.seq = c.invals.of(m.key)
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.LoadTimeout)
 	defer cancel()
 	again := c.lookupFresh(rctx, m.key, m.dataKey, m.found.raw)

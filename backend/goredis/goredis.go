@@ -111,6 +111,8 @@ type Backend struct {
 	log    *slog.Logger
 	closed atomic.Bool
 
+	walkLimit int // masters one pattern walk scans at once; 0: maxParallelMasters (tests lower it)
+
 	oversizedReads atomic.Int64 // reads that found a value over MaxValueBytes
 	maxArg         any          // int64(MaxValueBytes), boxed once for GETRANGE
 

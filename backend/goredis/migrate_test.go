@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -71,10 +72,13 @@ func keysOnNodes(t *testing.T, cl *redistest.Cluster, pattern string) int {
 }
 
 // TestScanFollowsSlotMovedMidScan moves the not-yet-reported keys of one
-// slot to another master halfway through a Scan (CLUSTER SETSLOT
-// MIGRATING/IMPORTING + MIGRATE, and in one case SETSLOT NODE). A plain
-// walk of every master misses the keys that land behind the other
-// master's SCAN cursor and returns nil; Scan must report every key.
+// slot to another master in the middle of a Scan, once half the slot's
+// keys have been reported (CLUSTER SETSLOT MIGRATING/IMPORTING + MIGRATE;
+// when finished, every other key of the slot follows and SETSLOT NODE ends
+// the migration, as a reshard does: finishing with keys left on the source
+// makes Redis refuse or delete them). A plain walk of every master misses
+// the keys that land behind the other master's SCAN cursor and returns
+// nil; Scan must report every key.
 func TestScanFollowsSlotMovedMidScan(t *testing.T) {
 	t.Parallel()
 	for _, finish := range []bool{false, true} {
@@ -88,15 +92,26 @@ func TestScanFollowsSlotMovedMidScan(t *testing.T) {
 			slot := int(goredisSlot(tag))
 			from := ownerOf(cl, slot)
 			to := (from + 1) % len(cl.Nodes)
+			tagged := make(map[string]bool, len(inSlot))
+			for _, k := range inSlot {
+				tagged[k] = true
+			}
 
 			seen := make(map[string]bool)
+			seenTagged := 0
+			started := false // the migration is begun once, whatever it moved
 			moved := 0
 			err := b.Scan(ctx, p+"*", func(k string) error {
+				if !seen[k] && tagged[k] {
+					seenTagged++
+				}
 				seen[k] = true
-				if moved != 0 || len(seen) < len(all)/2 {
+				// The source's SCAN is reporting the slot, so half of its
+				// keys are still ahead of its cursor.
+				if started || seenTagged < len(inSlot)/2 {
 					return nil
 				}
-				// Halfway: move the tagged keys not reported yet.
+				started = true
 				var left []string
 				for _, k := range inSlot {
 					if !seen[k] {
@@ -110,31 +125,95 @@ func TestScanFollowsSlotMovedMidScan(t *testing.T) {
 				if err := cl.MigrateKeys(ctx, from, to, left...); err != nil {
 					return err
 				}
-				if finish {
-					return cl.FinishMigration(ctx, slot, to)
+				if !finish {
+					return nil
 				}
-				return nil
+				if err := cl.MigrateSlotKeys(ctx, slot, from, to); err != nil {
+					return err
+				}
+				return cl.FinishMigration(ctx, slot, to)
 			})
 			if err != nil {
 				t.Fatalf("Scan with slot %d moved from node %d to %d mid-scan = %v, want nil", slot, from, to, err)
 			}
 			if moved == 0 {
-				t.Fatalf("the test moved no key (all tagged keys reported before half the keys)")
+				t.Fatalf("the test moved no unreported key (started=%v)", started)
 			}
-			missing := 0
+			var missing []string
 			for _, k := range all {
 				if !seen[k] {
-					missing++
+					missing = append(missing, fmt.Sprintf("%s (slot %d)", k, goredisSlot(k)))
 				}
 			}
-			if missing > 0 {
-				t.Fatalf("Scan missed %d of %d keys after %d keys of slot %d moved mid-scan", missing, len(all), moved, slot)
+			if len(missing) > 0 {
+				t.Fatalf("Scan missed %d of %d keys after %d keys of slot %d moved mid-scan: %v",
+					len(missing), len(all), moved, slot, missing[:min(len(missing), 5)])
 			}
 			// The moved keys are really on the other node.
-			if there, err := cl.Nodes[to].Client(t).Keys(ctx, p+"{"+tag+"}:*").Result(); err != nil || len(there) != moved {
-				t.Fatalf("KEYS on the target node = %d keys, %v; want the %d moved keys", len(there), err, moved)
+			want := moved
+			if finish {
+				want = len(inSlot)
+			}
+			if there, err := cl.Nodes[to].Client(t).Keys(ctx, p+"{"+tag+"}:*").Result(); err != nil || len(there) != want {
+				t.Fatalf("KEYS on the target node = %d keys, %v; want %d", len(there), err, want)
+			}
+			if n := keysOnNodes(t, cl, p+"*"); n != len(all) {
+				t.Fatalf("%d keys on the nodes after the migration, want %d (none lost)", n, len(all))
 			}
 		})
+	}
+}
+
+// TestScanSlotMovedBetweenWalks moves a whole slot from the master walked
+// last to the master walked first, while the middle one is walked (one
+// master at a time, as when a Cluster has more masters than a walk scans
+// at once). Neither master's view changes around its own walk: only a
+// baseline read before any walk starts shows the move. Scan must report
+// the slot's keys (found on the new owner by a rescan).
+func TestScanSlotMovedBetweenWalks(t *testing.T) {
+	t.Parallel()
+	cl, b := migrationCluster(t, 20)
+	goredis.SetWalkLimit(b, 1)
+	ctx := t.Context()
+	p := prefix(t)
+	order := make([]int, len(cl.Nodes)) // walk order: by address
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(cl.Nodes[a].Addr, cl.Nodes[b].Addr) })
+	first, middle, last := order[0], order[1], order[2]
+	tag := ""
+	for i := 0; tag == ""; i++ {
+		if tg := fmt.Sprintf("w%d", i); ownerOf(cl, int(goredisSlot(tg))) == last {
+			tag = tg
+		}
+	}
+	all, inSlot := fill(t, b, p, tag, 300, 50)
+	slot := int(goredisSlot(tag))
+	seen := make(map[string]bool)
+	started := false
+	err := b.Scan(ctx, p+"*", func(k string) error {
+		seen[k] = true
+		if started || ownerOf(cl, int(goredisSlot(k))) != middle {
+			return nil
+		}
+		started = true
+		return cl.MoveSlot(ctx, slot, last, first)
+	})
+	if err != nil {
+		t.Fatalf("Scan with slot %d moved from node %d to %d between their walks = %v, want nil", slot, last, first, err)
+	}
+	if !started {
+		t.Fatalf("no key of the middle master (node %d) was reported: the slot never moved", middle)
+	}
+	missed := 0
+	for _, k := range all {
+		if !seen[k] {
+			missed++
+		}
+	}
+	if missed > 0 {
+		t.Fatalf("Scan missed %d of %d keys (%d in slot %d, moved from the last-walked master to the first)", missed, len(all), len(inSlot), slot)
 	}
 }
 

@@ -17,21 +17,28 @@ const maxRescans = 3
 // settle makes a Cluster walk complete despite slot migrations. SCAN is
 // per node: a key that moves from a master not yet scanned to one already
 // scanned is never seen. Every master's own view of its slots (CLUSTER
-// NODES) is read before and after its walk; the slots that changed owner,
-// were being migrated or imported, or were redirected meanwhile are
-// rescanned, one master at a time, each migration's source before its
+// NODES) is read before any walk starts, and again before and after its
+// own walk; the slots that changed owner, were being migrated or
+// imported, or were redirected meanwhile are rescanned, one master at a time, each migration's source before its
 // target (so a key that moves during the rescan is met on one side or the
 // other). A rescan counts only if every master's view of those slots
 // stayed the same from the end of the previous pass to the end of the
 // rescan; otherwise it is repeated, at most maxRescans times, and then the
 // walk fails with backend.ErrIncomplete.
-func (w *walk) settle(ctx context.Context, first []pass) error {
+func (w *walk) settle(ctx context.Context, base map[string]nodeView, first []pass) error {
 	var moving slotSet
 	prev := make(map[string]nodeView, len(first)) // by address
 	for _, p := range first {
 		m := moved(&p.before, &p.after)
 		moving.union(&m)
-		prev[p.node.Options().Addr] = p.after
+		addr := p.node.Options().Addr
+		if b, ok := base[addr]; ok {
+			// Since the start of the whole pass, not only of this
+			// node's walk (see views).
+			m = moved(&b, &p.after)
+			moving.union(&m)
+		}
+		prev[addr] = p.after
 	}
 	moving.union(&w.redirected)
 	for round := 0; moving.len() > 0; round++ {

@@ -51,11 +51,51 @@ func (b *Backend) walkPattern(ctx context.Context, pattern string, del bool, fn 
 	if err != nil {
 		return 0, err
 	}
+	var base map[string]nodeView
+	if b.topo == cluster {
+		if base, err = w.views(ctx, nodes); err != nil {
+			return 0, err
+		}
+	}
 	passes, err := w.parallel(ctx, nodes)
 	if err == nil && b.topo == cluster {
-		err = w.settle(ctx, passes)
+		err = w.settle(ctx, base, passes)
 	}
 	return w.done.Load(), err
+}
+
+// views reads every master's view of its slots (CLUSTER NODES), all
+// before any walk starts: the common baseline of the first pass. A node's
+// own before view is not enough, as walks need not overlap: a slot that
+// moves from a master not yet walked to one already walked changes
+// neither one's view around its own walk.
+func (w *walk) views(ctx context.Context, nodes []*redis.Client) (map[string]nodeView, error) {
+	out := make([]nodeView, len(nodes))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(w.limit())
+	for i, n := range nodes {
+		g.Go(func() error {
+			var err error
+			out[i], err = w.view(gctx, n.ClusterNodes(gctx))
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	m := make(map[string]nodeView, len(nodes))
+	for i, n := range nodes {
+		m[n.Options().Addr] = out[i]
+	}
+	return m, nil
+}
+
+// limit is how many masters a walk scans at once.
+func (w *walk) limit() int {
+	if w.b.walkLimit > 0 {
+		return w.b.walkLimit
+	}
+	return maxParallelMasters
 }
 
 // parallel walks nodes concurrently, at most maxParallelMasters at once.
@@ -63,7 +103,7 @@ func (b *Backend) walkPattern(ctx context.Context, pattern string, del bool, fn 
 func (w *walk) parallel(ctx context.Context, nodes []*redis.Client) ([]pass, error) {
 	passes := make([]pass, len(nodes))
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(maxParallelMasters)
+	g.SetLimit(w.limit())
 	for i, n := range nodes {
 		g.Go(func() error {
 			var err error

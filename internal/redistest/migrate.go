@@ -89,9 +89,49 @@ func (c *Cluster) MigrateKeys(ctx context.Context, from, to int, keys ...string)
 	return nil
 }
 
+// MigrateSlotKeys moves every key of slot still on node from to node to
+// (CLUSTER GETKEYSINSLOT, then MigrateKeys in batches of 100). The slot's
+// migration must have begun.
+func (c *Cluster) MigrateSlotKeys(ctx context.Context, slot, from, to int) error {
+	for {
+		v, err := c.do(ctx, from, "cluster", "getkeysinslot", slot, 100)
+		if err != nil {
+			return err
+		}
+		list, _ := v.([]any)
+		if len(list) == 0 {
+			return nil
+		}
+		keys := make([]string, len(list))
+		for i, k := range list {
+			keys[i], _ = k.(string)
+		}
+		if err := c.MigrateKeys(ctx, from, to, keys...); err != nil {
+			return err
+		}
+	}
+}
+
 // FinishMigration assigns slot to node to on every node (CLUSTER SETSLOT
-// NODE, the importing node first), which ends the migration.
+// NODE, the importing node first), which ends the migration. Every key of
+// the slot must have been moved to node to first (see MigrateSlotKeys):
+// FinishMigration fails, changing nothing, when another node still holds
+// one. Redis would refuse SETSLOT NODE on such a node or, once the target's
+// new config epoch reaches it by gossip, silently delete those keys.
 func (c *Cluster) FinishMigration(ctx context.Context, slot, to int) error {
+	for i := range c.Nodes {
+		if i == to {
+			continue
+		}
+		v, err := c.do(ctx, i, "cluster", "countkeysinslot", slot)
+		if err != nil {
+			return err
+		}
+		if n, _ := v.(int64); n != 0 {
+			return fmt.Errorf("redistest: node %d (%s) still holds %d keys of slot %d: move them before finishing the migration, or Redis deletes them",
+				i, c.Nodes[i].Addr, n, slot)
+		}
+	}
 	toID, err := c.NodeID(ctx, to)
 	if err != nil {
 		return err
@@ -111,28 +151,13 @@ func (c *Cluster) FinishMigration(ctx context.Context, slot, to int) error {
 }
 
 // MoveSlot migrates slot and every key in it from node from to node to:
-// BeginMigration, MigrateKeys in batches of 100 (CLUSTER GETKEYSINSLOT),
-// FinishMigration.
+// BeginMigration, MigrateSlotKeys, FinishMigration.
 func (c *Cluster) MoveSlot(ctx context.Context, slot, from, to int) error {
 	if err := c.BeginMigration(ctx, slot, from, to); err != nil {
 		return err
 	}
-	for {
-		v, err := c.do(ctx, from, "cluster", "getkeysinslot", slot, 100)
-		if err != nil {
-			return err
-		}
-		list, _ := v.([]any)
-		if len(list) == 0 {
-			break
-		}
-		keys := make([]string, len(list))
-		for i, k := range list {
-			keys[i], _ = k.(string)
-		}
-		if err := c.MigrateKeys(ctx, from, to, keys...); err != nil {
-			return err
-		}
+	if err := c.MigrateSlotKeys(ctx, slot, from, to); err != nil {
+		return err
 	}
 	return c.FinishMigration(ctx, slot, to)
 }

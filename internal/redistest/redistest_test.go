@@ -186,4 +186,25 @@ func TestMoveSlot(t *testing.T) {
 	if v, err := cc.Get(ctx, "{m}:7").Result(); err != nil || v != "v" {
 		t.Fatalf("Get after the move = %q, %v; want v (the client follows MOVED)", v, err)
 	}
+
+	// Finishing a migration whose source still holds keys would make Redis
+	// refuse it or delete those keys: FinishMigration refuses, keeping them.
+	if err := c.BeginMigration(ctx, int(slot), to, from); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.MigrateKeys(ctx, to, from, "{m}:1", "{m}:2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.FinishMigration(ctx, int(slot), from); err == nil || !strings.Contains(err.Error(), "still holds 148 keys") {
+		t.Fatalf("FinishMigration with 148 keys left on the source = %v, want an error saying so", err)
+	}
+	if err := c.MigrateSlotKeys(ctx, int(slot), to, from); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.FinishMigration(ctx, int(slot), from); err != nil {
+		t.Fatalf("FinishMigration after MigrateSlotKeys = %v", err)
+	}
+	if n, err := c.Nodes[from].Client(t).ClusterCountKeysInSlot(ctx, int(slot)).Result(); err != nil || n != 150 {
+		t.Fatalf("node %d after moving slot %d back: CLUSTER COUNTKEYSINSLOT = %d, %v; want 150", from, slot, n, err)
+	}
 }
