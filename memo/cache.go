@@ -82,6 +82,9 @@ func New[V any](b backend.Backend, opts *Options) (*Cache[V], error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkEviction(b, &o); err != nil {
+		return nil, err
+	}
 	c := &Cache[V]{
 		backend:   b,
 		opts:      o,

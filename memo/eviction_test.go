@@ -2,12 +2,17 @@ package memo_test
 
 import (
 	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/cachekit/cachekit/backend"
+	"github.com/cachekit/cachekit/backend/goredis"
 	"github.com/cachekit/cachekit/internal/redistest"
 	"github.com/cachekit/cachekit/memo"
 )
@@ -148,4 +153,65 @@ func TestClearSurvivesEvictedGeneration(t *testing.T) {
 	if v, _ := c.cache.Get(ctx, "k", value("cold")); v == "before" {
 		t.Fatalf("a new node serves %q: a Clear was undone", v)
 	}
+}
+
+// TestEvictionPolicyChecked: New warns about a server that can evict keys
+// and fails with StrictEviction; noeviction is silent; a server that
+// refuses CONFIG is not an error even when strict.
+func TestEvictionPolicyChecked(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		evicts bool
+	}{
+		{"allkeys-lru", []string{"--maxmemory-policy", "allkeys-lru", "--maxmemory", "64mb"}, true},
+		{"noeviction", []string{"--maxmemory-policy", "noeviction", "--maxmemory", "64mb"}, false},
+		{"refused", []string{"--maxmemory-policy", "allkeys-lru", "--maxmemory", "64mb", "--rename-command", "CONFIG", ""}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := redistest.Start(t, tc.args...)
+			b, err := goredis.New(s.Client(t), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var logs strings.Builder
+			var mu sync.Mutex
+			logger := slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+			c, err := memo.New[string](b, &memo.Options{Namespace: redistest.Prefix(t), Logger: logger})
+			if err != nil {
+				t.Fatalf("New = %v, want a Cache (warning only)", err)
+			}
+			_ = c.Close()
+			mu.Lock()
+			warned := strings.Contains(logs.String(), "can evict keys")
+			mu.Unlock()
+			if warned != tc.evicts {
+				t.Fatalf("warned = %v, want %v (logs: %s)", warned, tc.evicts, logs.String())
+			}
+			c, err = memo.New[string](b, &memo.Options{Namespace: redistest.Prefix(t), Logger: discardLogger(), StrictEviction: true})
+			if tc.evicts {
+				if !errors.Is(err, memo.ErrEvictionPolicy) || !strings.Contains(err.Error(), s.Addr) {
+					t.Fatalf("strict New = %v, want ErrEvictionPolicy naming %s", err, s.Addr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("strict New = %v, want a Cache", err)
+			}
+			_ = c.Close()
+		})
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  *strings.Builder
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

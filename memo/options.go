@@ -123,6 +123,12 @@ type Options struct {
 	// Default false: fail open (load, and return the loaded value).
 	FailClosed bool
 
+	// StrictEviction makes [New] fail with an error wrapping
+	// [ErrEvictionPolicy] when a backend server can evict keys (see the
+	// package documentation, Eviction). Default false: a warning through
+	// Logger. A server that refuses CONFIG GET is never an error.
+	StrictEviction bool
+
 	// BreakerThreshold is the number of consecutive backend failures
 	// (errors or timeouts; misses are not failures) that opens the circuit
 	// breaker. Default 5; negative disables the breaker.
