@@ -200,3 +200,41 @@ func BenchmarkRedisHitInterleaved(b *testing.B) {
 	b.ReportMetric(float64(rawNs.Nanoseconds())/float64(b.N), "raw-ns/op")
 	b.ReportMetric(float64(memoNs)/float64(rawNs), "memo/raw")
 }
+
+// BenchmarkMemoizeL1HitInterleaved alternates one memoized call and one
+// Get of the same L1-resident key in every iteration and reports each
+// side's ns/op and their ratio (target ≤ 1.1, 0 allocs: Get's L1 hit
+// allocates nothing, so allocs/op is the memoized call's).
+func BenchmarkMemoizeL1HitInterleaved(b *testing.B) {
+	be, _ := memory.New(nil)
+	c, _ := memo.New[benchPost](be, &memo.Options{L1Size: 1024, TTL: time.Hour, L1TTL: time.Hour})
+	defer c.Close()
+	ctx := context.Background()
+	p := newBenchPost()
+	get := memo.Memoize(c, func(context.Context, string) (benchPost, error) { return p, nil }, nil)
+	load := func(context.Context) (benchPost, error) { return p, nil }
+	if _, err := get(ctx, "post:42"); err != nil {
+		b.Fatal(err)
+	}
+	var memoNs, getNs time.Duration
+	b.ReportAllocs()
+	for b.Loop() {
+		t0 := time.Now()
+		if _, err := get(ctx, "post:42"); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		if _, err := c.Get(ctx, "post:42", load); err != nil {
+			b.Fatal(err)
+		}
+		t2 := time.Now()
+		memoNs += t1.Sub(t0)
+		getNs += t2.Sub(t1)
+	}
+	if s := c.Stats(); s.Loads != 1 {
+		b.Fatalf("loads = %d: the benchmark measured misses", s.Loads)
+	}
+	b.ReportMetric(float64(memoNs.Nanoseconds())/float64(b.N), "memoize-ns/op")
+	b.ReportMetric(float64(getNs.Nanoseconds())/float64(b.N), "get-ns/op")
+	b.ReportMetric(float64(memoNs)/float64(getNs), "memoize/get")
+}

@@ -162,20 +162,44 @@ func (c *Cache[V]) background(f func()) bool {
 // WARNING: every load function passed for the same key must compute the
 // same value: a caller may receive the result of another caller's load.
 func (c *Cache[V]) Get(ctx context.Context, key string, load LoadFunc[V]) (V, error) {
-	now := c.nanotime()
-	gen := c.generationAt(now)
-	if c.l1 != nil {
-		if e, ok := c.l1.get(key, gen, now); ok {
-			c.stats.l1.add()
-			if c.opts.Observer != nil {
-				c.opts.Observer.Observe(Event{Kind: EventHitL1, Key: key})
-			}
-			if c.opts.Beta > 0 && c.earlyRefreshDue(e.meta, time.Unix(0, now)) {
-				c.refreshEarly(ctx, key, gen, load, nil)
-			}
-			return e.val, nil
+	gen, now := c.generationNow()
+	if v, due, ok := c.hitL1(key, gen, now); ok {
+		if due {
+			c.refreshEarly(ctx, key, gen, load, nil)
 		}
+		return v, nil
 	}
+	return c.getMiss(ctx, key, gen, load)
+}
+
+// generationNow reads the hot-path clock and the namespace generation.
+func (c *Cache[V]) generationNow() (gen uint64, now int64) {
+	now = c.nanotime()
+	return c.generationAt(now), now
+}
+
+// hitL1 serves key from the L1 when it holds it (counted as an L1 hit);
+// due says an early refresh of it is due, which the caller starts with its
+// load. It allocates nothing, so a caller that needs a load function only
+// for a miss builds it after hitL1 (see Memoize).
+func (c *Cache[V]) hitL1(key string, gen uint64, now int64) (v V, due, ok bool) {
+	if c.l1 == nil {
+		return v, false, false
+	}
+	e, ok := c.l1.get(key, gen, now)
+	if !ok {
+		return v, false, false
+	}
+	c.stats.l1.add()
+	if c.opts.Observer != nil {
+		c.opts.Observer.Observe(Event{Kind: EventHitL1, Key: key})
+	}
+	due = c.opts.Beta > 0 && c.earlyRefreshDue(e.meta, time.Unix(0, now))
+	return e.val, due, true
+}
+
+// getMiss is Get past the L1.
+func (c *Cache[V]) getMiss(ctx context.Context, key string, gen uint64, load LoadFunc[V]) (V, error) {
 	if err := ctx.Err(); err != nil {
 		var zero V
 		return zero, err

@@ -31,10 +31,13 @@
 //
 // A value loaded before an [Cache.Invalidate] or [Cache.Set] of its key is
 // never stored after it. Invalidate writes a short-lived tombstone; a load
-// stores with compare-and-swap against the bytes it saw before loading
-// (backend.Swapper), so any write in between — a tombstone, a Set, another
-// load — makes the store a no-op (counted as StoresSkipped). This holds
-// across processes because the comparison happens in the backend. On a
+// stores with compare-and-swap against what it saw before loading
+// (backend.FingerprintSwapper: the length and last 8 bytes of the entry,
+// which end with the envelope's CRC-32C, so the old value never crosses
+// the wire; backend.Swapper as a fallback), so any write in between — a
+// tombstone, a Set, another load — makes the store a no-op (counted as
+// StoresSkipped). This holds across processes because the comparison
+// happens in the backend. On a
 // backend without compare-and-swap, loads store with a plain Set and the
 // guarantee is lost (backend/memory and backend/goredis both have it).
 //

@@ -226,6 +226,12 @@ func (c *Cache[V]) setGeneration(g uint64) {
 // anything else with fmt's %v. Types whose %v is not unique (pointers,
 // structs with unexported state) need their own key function.
 func DefaultKey[K comparable](k K) string {
+	// A string key is returned as is without boxing it (any(k) escapes
+	// through the Stringer and fmt cases below, which costs an allocation
+	// per call).
+	if s, ok := any(&k).(*string); ok {
+		return *s
+	}
 	switch v := any(k).(type) {
 	case string:
 		return v

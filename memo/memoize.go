@@ -15,7 +15,20 @@ func Memoize[K comparable, V any](c *Cache[V], fn func(context.Context, K) (V, e
 		key = DefaultKey[K]
 	}
 	return func(ctx context.Context, k K) (V, error) {
-		return c.Get(ctx, key(k), func(ctx context.Context) (V, error) { return fn(ctx, k) })
+		s := key(k)
+		// The L1 is tried before the load closure exists: a hit allocates
+		// nothing.
+		gen, now := c.generationNow()
+		v, due, ok := c.hitL1(s, gen, now)
+		if ok && !due {
+			return v, nil
+		}
+		load := func(ctx context.Context) (V, error) { return fn(ctx, k) }
+		if ok {
+			c.refreshEarly(ctx, s, gen, load, nil)
+			return v, nil
+		}
+		return c.getMiss(ctx, s, gen, load)
 	}
 }
 

@@ -77,9 +77,7 @@ func (c *Cache[V]) publish(ctx context.Context, typ byte, arg string) {
 	if c.pubsub == nil {
 		return
 	}
-	payload := make([]byte, 0, 1+len(arg))
-	payload = append(payload, typ)
-	payload = append(payload, arg...)
+	payload := message(typ, arg)
 	if typ == msgInvalidate {
 		c.invals.sent(arg)
 	}
@@ -91,6 +89,13 @@ func (c *Cache[V]) publish(ctx context.Context, typ byte, arg string) {
 		// node's (one more refused store, never one less).
 		c.invals.unsent(arg)
 	}
+}
+
+// message encodes one namespace message: its type byte, then arg.
+func message(typ byte, arg string) []byte {
+	payload := make([]byte, 0, 1+len(arg))
+	payload = append(payload, typ)
+	return append(payload, arg...)
 }
 
 // listen applies messages from every node (its own included, harmlessly)

@@ -57,6 +57,7 @@ func Run(t *testing.T, newBackend Factory) {
 		{"ScannerInjection", testScannerInjection},
 		{"Swapper", testSwapper},
 		{"SwapperConcurrent", testSwapperConcurrent},
+		{"FingerprintSwapper", testFingerprintSwapper},
 		{"PubSub", testPubSub},
 		{"Pipeline", testPipeline},
 		{"PipelineInvalid", testPipelineInvalid},
