@@ -14,6 +14,8 @@ require (
 	github.com/vmihailenco/msgpack/v5 v5.4.1
 )
 
+require github.com/dunglas/httpsfv v1.1.2 // indirect
+
 require (
 	cel.dev/expr v0.19.1 // indirect
 	dario.cat/mergo v1.0.1 // indirect

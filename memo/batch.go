@@ -25,6 +25,7 @@ type batchCall[V any] struct {
 type batch[V any] struct {
 	gen      uint64
 	epoch    uint64            // the invalidation epoch before the read
+	seqs     []uint64          // each key's invalidation sequence before the read
 	keys     []string          // user keys missing from L1
 	dataKeys []string          // their backend keys
 	found    []lookupResult[V] // what the backend held for each
@@ -86,7 +87,9 @@ func (c *Cache[V]) GetMany(ctx context.Context, keys []string, load BatchLoadFun
 func (c *Cache[V]) readBatch(ctx context.Context, bt *batch[V], out map[string]V) (missing []int, err error) {
 	bt.epoch = c.epoch.Load()
 	bt.dataKeys = make([]string, len(bt.keys))
+	bt.seqs = make([]uint64, len(bt.keys))
 	for i, k := range bt.keys {
+		bt.seqs[i] = c.invals.of(k)
 		bt.dataKeys[i] = c.keys.data(bt.gen, k)
 	}
 	var raws [][]byte
@@ -200,7 +203,7 @@ func (c *Cache[V]) runBatch(ctx context.Context, bt *batch[V], lead map[int]*bat
 	epoch := c.epoch.Load()
 	now := c.opts.Now()
 	for i, call := range lead {
-		m := miss[V]{c: c, key: bt.keys[i], gen: bt.gen, dataKey: bt.dataKeys[i], found: bt.found[i], started: started}
+		m := miss[V]{c: c, key: bt.keys[i], gen: bt.gen, dataKey: bt.dataKeys[i], found: bt.found[i], started: started, seq: bt.seqs[i]}
 		switch v, ok := vals[m.key]; {
 		case err != nil:
 			call.err = err

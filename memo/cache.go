@@ -34,7 +34,10 @@ type Cache[V any] struct {
 	// epoch is bumped by every invalidation this node sees; an L1 write
 	// that straddles a bump is undone (l1.go).
 	epoch atomic.Uint64
-	l1    *l1[V]
+	// invals counts invalidations per key; a load that overlapped one
+	// does not store (invalseq.go).
+	invals *invalSeqs
+	l1     *l1[V]
 	// held keeps loaded values the backend could not take, for L1TTL,
 	// when there is no L1 to keep them in (held.go).
 	held *l1[V]
@@ -79,6 +82,9 @@ func New[V any](b backend.Backend, opts *Options) (*Cache[V], error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkEviction(b, &o); err != nil {
+		return nil, err
+	}
 	c := &Cache[V]{
 		backend:   b,
 		opts:      o,
@@ -89,6 +95,7 @@ func New[V any](b backend.Backend, opts *Options) (*Cache[V], error) {
 		waiters:   map[string]map[chan struct{}]struct{}{},
 		batches:   map[string]*batchCall[V]{},
 		closed:    make(chan struct{}),
+		invals:    newInvalSeqs(),
 	}
 	if o.L1Size > 0 {
 		c.l1 = newL1[V](o.L1Size)

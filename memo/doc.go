@@ -1,5 +1,7 @@
 // Package memo is cachekit's read-through engine: a typed [Cache] over any
 // [backend.Backend], and [Memoize] / [MemoizeBatch] to wrap functions.
+// [NewMemoized] wraps a function as a handle that also invalidates by its
+// typed argument (Get, Invalidate, Peek, Key, Func); Memoize is unchanged.
 //
 //	users, _ := memo.New[User](b, &memo.Options{Namespace: "users", TTL: 10 * time.Minute})
 //	getUser := memo.Memoize(users, db.LoadUser, nil) // func(ctx, int64) (User, error)
@@ -36,6 +38,31 @@
 // backend without compare-and-swap, loads store with a plain Set and the
 // guarantee is lost (backend/memory and backend/goredis both have it).
 //
+// # Eviction (maxmemory-policy)
+//
+// Under a Redis memory limit, every policy but noeviction may delete memo's
+// keys before they expire. What each kind of key losing means:
+//
+//   - A value: a miss and a reload. Always safe.
+//   - A tombstone (allkeys-*, and volatile-* since tombstones have a TTL;
+//     they live at least TTL so volatile-ttl does not take them before
+//     values): the compare-and-swap of a load that overlapped the
+//     Invalidate finds the key absent and would succeed. A node never
+//     stores a load that overlapped an invalidation it made or heard of
+//     through pub/sub, whatever Redis holds; what remains is another
+//     node's load that stores before the invalidation message reaches it
+//     (normally a millisecond), or any load while its pub/sub is down.
+//   - The generation key (allkeys-* only: it has no TTL): a node that finds
+//     it missing creates a new random generation (the first one wins,
+//     compare-and-swap on absence) and never goes back to an older one,
+//     so a Clear is never undone; the cache is cold afterwards. A node
+//     keeps its L1 through such a change (it holds nothing older than the
+//     newest generation it knew).
+//
+// With noeviction (or no maxmemory) every guarantee above holds; a full
+// server refuses writes instead, which memo treats as a backend failure
+// (values are loaded and not stored).
+//
 // # Freshness
 //
 // Values are fresh for TTL (jittered ±10% by default so keys loaded
@@ -44,7 +71,9 @@
 // (stale-while-revalidate). With Beta > 0, a fresh value is refreshed early
 // with the XFetch rule now − δ·β·ln(rand) ≥ expiry, where δ is the load time
 // measured and kept in the stored envelope. A loader's [ErrNotFound] is
-// cached for NegativeTTL; other errors are never cached.
+// cached for NegativeTTL, and so is any error Options.NotFound accepts (for
+// example sql.ErrNoRows; callers then get ErrNotFound); other errors are
+// never cached.
 //
 // # Two tiers across nodes
 //
@@ -90,4 +119,28 @@
 // nodes follow when the message reaches them, or after at most L1TTL. When
 // a write returns an error, the key may or may not have changed in the
 // backend; retry to be sure.
+//
+// # Looking without loading
+//
+// [Cache.Peek] returns what Get would serve now (L1, then the backend)
+// without a loader, a lock, a refresh or an L1 fill. A stale value within
+// its stale-while-revalidate window is found; a cached not-found, an
+// invalidated or expired key is not found (nil error); a backend failure
+// is an error (the state is unknown).
+//
+// # Counters
+//
+// [NewCounter] and [Cache.Counter] give a typed, namespaced int64 counter
+// (Get, Incr, Decr, Reset, TTL) on the backend's counter capability. A
+// counter key always expires: its TTL (default [DefaultCounterTTL]) starts
+// when it is created and later changes keep it; backend.NoExpiry is
+// refused. A lost reply wraps backend.ErrOutcomeUnknown and is not retried.
+//
+// # Key expiry
+//
+// [Cache.TTL] and [Cache.Expire] read and set the backend life of a cached
+// key (its hard expiry, stale windows included; freshness is unchanged)
+// through the backend's Expirer capability (else errors.ErrUnsupported).
+// A cache never leaves a key without expiry: [Cache.Persist] and
+// Expire(backend.NoExpiry) are refused with [ErrNoExpiry].
 package memo

@@ -26,6 +26,11 @@ var (
 	// context.DeadlineExceeded when the caller's context ended).
 	ErrBackendUnavailable = errors.New("memo: backend unavailable")
 
+	// ErrEvictionPolicy is wrapped by the error [New] returns, with
+	// Options.StrictEviction, when a backend server can evict keys
+	// (maxmemory set and maxmemory-policy other than noeviction).
+	ErrEvictionPolicy = errors.New("memo: backend can evict keys")
+
 	errBreakerOpen = errors.New("memo: backend circuit breaker open")
 	errBackendSlow = errors.New("memo: backend did not answer within the caller's share of its budget")
 )

@@ -103,3 +103,102 @@ func ExampleMemoizeBatch() {
 	// name-1 name-2 name-3
 	// [3]
 }
+
+func ExampleCache_Peek() {
+	b, _ := memory.New(nil)
+	c, _ := memo.New[string](b, nil)
+	defer c.Close()
+	ctx := context.Background()
+
+	_, found, err := c.Peek(ctx, "greeting") // never calls a loader
+	fmt.Println(found, err)
+	_ = c.Set(ctx, "greeting", "hello")
+	v, found, err := c.Peek(ctx, "greeting")
+	fmt.Println(v, found, err)
+	// Output:
+	// false <nil>
+	// hello true <nil>
+}
+
+func ExampleNewCounter() {
+	b, _ := memory.New(nil)
+	ctx := context.Background()
+	// A counter always expires: 10 minutes after its first Incr here.
+	logins, _ := memo.NewCounter(b, "logins:alice", &memo.CounterOptions{Namespace: "auth", TTL: 10 * time.Minute})
+
+	_, _ = logins.Incr(ctx, 1)
+	n, _ := logins.Incr(ctx, 1)
+	fmt.Println(n)
+	n, _ = logins.Decr(ctx, 1)
+	fmt.Println(n)
+	ttl, _ := logins.TTL(ctx)
+	fmt.Println(ttl > 0 && ttl <= 10*time.Minute)
+	_ = logins.Reset(ctx)
+	n, _ = logins.Get(ctx)
+	fmt.Println(n)
+	// Output:
+	// 2
+	// 1
+	// true
+	// 0
+}
+
+func ExampleCache_Expire() {
+	b, _ := memory.New(nil)
+	c, _ := memo.New[string](b, &memo.Options{TTL: time.Minute})
+	defer c.Close()
+	ctx := context.Background()
+
+	_ = c.Set(ctx, "report", "…")
+	_ = c.Expire(ctx, "report", time.Hour) // keep it in the backend longer
+	ttl, _ := c.TTL(ctx, "report")
+	fmt.Println(ttl > 59*time.Minute)
+	// A cache never leaves a key without expiry.
+	fmt.Println(errors.Is(c.Persist(ctx, "report"), memo.ErrNoExpiry))
+	// Output:
+	// true
+	// true
+}
+
+func ExampleNewMemoized() {
+	b, _ := memory.New(nil)
+	users, _ := memo.New[User](b, &memo.Options{Namespace: "users", TTL: time.Minute})
+	defer users.Close()
+	ctx := context.Background()
+
+	name := "alice"
+	getUser := memo.NewMemoized(users, func(_ context.Context, id int64) (User, error) {
+		return User{ID: id, Name: name}, nil
+	}, nil)
+
+	u, _ := getUser.Get(ctx, 42)
+	fmt.Println(u.Name)
+	name = "alicia"                 // renamed in the database
+	_ = getUser.Invalidate(ctx, 42) // by the typed key, no DefaultKey
+	u, _ = getUser.Func()(ctx, 42)  // the plain func Memoize returns
+	fmt.Println(u.Name)
+	// Output:
+	// alice
+	// alicia
+}
+
+func ExampleOptions_notFound() {
+	errNoRows := errors.New("sql: no rows in result set") // sql.ErrNoRows in real life
+	b, _ := memory.New(nil)
+	c, _ := memo.New[string](b, &memo.Options{
+		NegativeTTL: time.Minute,
+		NotFound:    func(err error) bool { return errors.Is(err, errNoRows) },
+	})
+	defer c.Close()
+	ctx := context.Background()
+
+	queries := 0
+	load := func(context.Context) (string, error) { queries++; return "", errNoRows }
+	_, err := c.Get(ctx, "user:7", load)
+	fmt.Println(errors.Is(err, memo.ErrNotFound))
+	_, err = c.Get(ctx, "user:7", load) // the not-found is cached
+	fmt.Println(errors.Is(err, memo.ErrNotFound), queries)
+	// Output:
+	// true
+	// true 1
+}

@@ -109,7 +109,7 @@ func TestCorruptEntryIsMissAndOverwritten(t *testing.T) {
 		t.Fatal(err)
 	}
 	var dk string
-	_ = b.Scan(t.Context(), "corrupt:*", func(k string) error { dk = k; return nil })
+	_ = b.Scan(t.Context(), "corrupt:v1:*:k", func(k string) error { dk = k; return nil })
 	if dk == "" {
 		t.Fatal("stored key not found")
 	}
@@ -175,6 +175,14 @@ func TestCorruptEntryCountedOnce(t *testing.T) {
 	ns := fmt.Sprint("corrupt", time.Now().UnixNano())
 	n := newNode[string](t, s.Addr, memo.Options{Namespace: ns, Locker: memo.LockerFunc(noLock)})
 	client := s.Client(t)
+	raw, err := client.Get(t.Context(), memo.GenerationKey(ns, 1)).Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen, err := memo.ParseGeneration(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
 	load := func(context.Context) (string, error) { return "loaded", nil }
 	for i, get := range []func(key string) (string, error){
 		func(key string) (string, error) { return n.cache.Get(t.Context(), key, load) },
@@ -186,7 +194,7 @@ func TestCorruptEntryCountedOnce(t *testing.T) {
 		},
 	} {
 		key := fmt.Sprint("k", i)
-		if err := client.Set(t.Context(), ns+":v1:0:"+key, "\xc1garbage", time.Minute).Err(); err != nil {
+		if err := client.Set(t.Context(), memo.DataKey(ns, 1, gen, key), "\xc1garbage", time.Minute).Err(); err != nil {
 			t.Fatal(err)
 		}
 		if v, err := get(key); err != nil || v != "loaded" {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -94,7 +95,15 @@ func (c *Cache[V]) loadGeneration(ctx context.Context) {
 	})
 	switch {
 	case errors.Is(err, backend.ErrNotFound):
-		c.setGeneration(0)
+		// A fresh namespace, or its generation key was evicted or deleted:
+		// never fall back to an older generation (generation 0 may hold
+		// values from before a Clear). Move to a new one: a cold cache is
+		// safe, a stale one is not.
+		g, ok := c.mintGeneration(ctx)
+		if !ok {
+			return
+		}
+		c.renameGeneration(g)
 	case err == nil:
 		g, perr := strconv.ParseUint(string(raw), 10, 64)
 		if perr != nil {
@@ -106,6 +115,57 @@ func (c *Cache[V]) loadGeneration(ctx context.Context) {
 		return // keep the last known generation; retry later
 	}
 	c.genCheckedAt.Store(c.nanotime())
+}
+
+// mintGeneration creates the namespace generation, absent from the
+// backend, as a new random one; when another node created it first
+// (compare-and-swap on absence), it returns that one.
+func (c *Cache[V]) mintGeneration(ctx context.Context) (uint64, bool) {
+	g := rand.Uint64() | 1
+	val := []byte(strconv.FormatUint(g, 10))
+	var raw []byte
+	err := c.call(ctx, func(ctx context.Context) error {
+		if _, swaps := c.backend.(backend.Swapper); !swaps {
+			return c.backend.Set(ctx, c.keys.gen(), val, backend.NoExpiry)
+		}
+		ok, err := backend.CompareAndSwap(ctx, c.backend, c.keys.gen(), nil, val, backend.NoExpiry)
+		if err != nil || ok {
+			return err
+		}
+		raw, err = c.backend.Get(ctx, c.keys.gen()) // another node minted it first
+		return err
+	})
+	if err != nil {
+		return 0, false
+	}
+	if raw != nil {
+		theirs, perr := strconv.ParseUint(string(raw), 10, 64)
+		if perr != nil {
+			c.opts.Logger.Warn("memo: corrupt namespace generation; ignoring", "key", c.keys.gen(), "err", perr)
+			return 0, false
+		}
+		return theirs, true
+	}
+	return g, true
+}
+
+// renameGeneration moves this node to generation g, which replaces a
+// generation that vanished from the backend (evicted, or lost in a
+// restart): unlike a Clear, it keeps what this node holds, which is no
+// older than the newest generation it knew. (A Clear this node never heard
+// of and whose generation vanished before it was read is not honoured by
+// its L1 until L1TTL, as for any missed message.)
+func (c *Cache[V]) renameGeneration(g uint64) {
+	old := c.gen.Swap(g)
+	if old == g {
+		return
+	}
+	if c.l1 != nil {
+		c.l1.retag(old, g)
+	}
+	if c.held != nil {
+		c.held.retag(old, g)
+	}
 }
 
 // setGeneration moves this node to generation g, flushing its L1 when g

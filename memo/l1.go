@@ -92,6 +92,18 @@ func (c *l1[V]) deletePrefix(prefix string) int {
 	return n
 }
 
+// retag moves the entries of generation from to generation to.
+func (c *l1[V]) retag(from, to uint64) {
+	c.m.Range(func(k, v any) bool {
+		if e := v.(*l1Entry[V]); e.gen == from {
+			moved := *e
+			moved.gen = to
+			c.m.CompareAndSwap(k, e, &moved)
+		}
+		return true
+	})
+}
+
 func (c *l1[V]) flush() {
 	c.m.Range(func(k, _ any) bool {
 		c.delete(k.(string))
@@ -150,6 +162,7 @@ func (c *Cache[V]) evictL1(key string) bool {
 // evictL1Prefix is evictL1 for every key starting with prefix; it returns
 // how many entries it removed.
 func (c *Cache[V]) evictL1Prefix(prefix string) int {
+	c.invals.bumpAll()
 	c.epoch.Add(1)
 	if c.held != nil {
 		c.held.deletePrefix(prefix)
@@ -162,6 +175,7 @@ func (c *Cache[V]) evictL1Prefix(prefix string) int {
 
 // flushL1 is evictL1 for every key.
 func (c *Cache[V]) flushL1() {
+	c.invals.bumpAll()
 	c.epoch.Add(1)
 	if c.held != nil {
 		c.held.flush()

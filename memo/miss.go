@@ -38,6 +38,10 @@ type miss[V any] struct {
 	// epoch is the invalidation epoch before the first read: a value kept
 	// on this node is dropped if an invalidation came after it.
 	epoch uint64
+	// seq is the key's invalidation sequence before the first read: the
+	// load does not store if an invalidation this node heard of came after
+	// it (see store).
+	seq uint64
 }
 
 // flight is what one load hands to the callers coalesced on it.
@@ -61,6 +65,7 @@ func (m *miss[V]) get(ctx context.Context) (V, Info, error) {
 	c := m.c
 	var zero V
 	m.epoch = c.epoch.Load()
+	m.seq = c.invals.of(m.key)
 	m.found = c.lookup(ctx, m.key, m.dataKey)
 	switch m.found.state {
 	case stateFresh:
@@ -350,7 +355,7 @@ func (m *miss[V]) loadFailed(ctx context.Context, d time.Duration, err error) (f
 		c.stats.loadPanics.Add(1)
 		c.opts.Logger.Error("memo: loader panicked", "key", m.key, "panic", pe.Value)
 	}
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, ErrNotFound) || (pe == nil && c.isNotFound(err)) {
 		c.event(EventLoad, m.key, d, nil)
 		m.storeNotFound(ctx, c.opts.Now(), d)
 		return flight[V]{}, ErrNotFound
@@ -402,6 +407,13 @@ func (m *miss[V]) store(ctx context.Context, data []byte, ttl time.Duration) sto
 	}
 	if c.opts.Now().Sub(m.started) >= c.tombstoneTTL() {
 		// An invalidation's tombstone may have expired since the lookup.
+		c.event(EventStoreSkipped, m.key, 0, nil)
+		return storeRefused
+	}
+	if c.invals.of(m.key) != m.seq {
+		// An invalidation this node heard of overlapped the load: its
+		// tombstone may have been evicted, so the compare-and-swap alone
+		// cannot be trusted to refuse the value.
 		c.event(EventStoreSkipped, m.key, 0, nil)
 		return storeRefused
 	}

@@ -80,9 +80,17 @@ func (c *Cache[V]) publish(ctx context.Context, typ byte, arg string) {
 	payload := make([]byte, 0, 1+len(arg))
 	payload = append(payload, typ)
 	payload = append(payload, arg...)
-	_ = c.call(ctx, func(ctx context.Context) error {
+	if typ == msgInvalidate {
+		c.invals.sent(arg)
+	}
+	err := c.call(ctx, func(ctx context.Context) error {
 		return c.pubsub.Publish(ctx, c.keys.channel(), payload)
 	})
+	if err != nil && typ == msgInvalidate {
+		// Maybe not sent: if it arrives all the same, it counts as another
+		// node's (one more refused store, never one less).
+		c.invals.unsent(arg)
+	}
 }
 
 // listen applies messages from every node (its own included, harmlessly)
@@ -94,6 +102,7 @@ func (c *Cache[V]) listen(sub backend.Subscription) {
 			// Messages may have been lost: nothing in L1 can be trusted,
 			// and waiters may have missed their wake-up.
 			c.flushL1()
+			c.invals.forgetSent()
 			c.wakeAll()
 			c.genCheckedAt.Store(0)
 			continue
@@ -105,6 +114,12 @@ func (c *Cache[V]) listen(sub backend.Subscription) {
 		switch m.Payload[0] {
 		case msgInvalidate:
 			dataKey := c.keys.data(c.gen.Load(), arg)
+			if !c.invals.heardOwn(arg) {
+				// Another node's invalidation: a load here that read the
+				// backend before it must not store. (This node's own
+				// invalidations were counted when they were made.)
+				c.invals.bump(arg)
+			}
 			c.forgetFlights(dataKey)
 			if c.evictL1(arg) {
 				c.stats.l1Invalidations.Add(1)

@@ -73,6 +73,12 @@ type Options struct {
 	// NegativeTTL caches a loader's [ErrNotFound] for this long. Default 0:
 	// not-found is not cached.
 	NegativeTTL time.Duration
+	// NotFound, when set, says which other loader errors mean "no value"
+	// (for example func(err error) bool { return errors.Is(err,
+	// sql.ErrNoRows) }): they are treated exactly as [ErrNotFound] —
+	// cached for NegativeTTL, and returned to callers as ErrNotFound. Not
+	// consulted for panics or for GetMany's batch loader errors.
+	NotFound func(error) bool
 
 	// LoadTimeout bounds a load, which runs detached from its callers'
 	// contexts. Default 30 seconds.
@@ -116,6 +122,12 @@ type Options struct {
 	// the traffic the cache normally absorbs. L1 hits are still served.
 	// Default false: fail open (load, and return the loaded value).
 	FailClosed bool
+
+	// StrictEviction makes [New] fail with an error wrapping
+	// [ErrEvictionPolicy] when a backend server can evict keys (see the
+	// package documentation, Eviction). Default false: a warning through
+	// Logger. A server that refuses CONFIG GET is never an error.
+	StrictEviction bool
 
 	// BreakerThreshold is the number of consecutive backend failures
 	// (errors or timeouts; misses are not failures) that opens the circuit

@@ -66,6 +66,7 @@ func (m *miss[V]) refresh(ctx context.Context, seen bool) {
 	c.stats.refreshes.Add(1)
 	m.started = c.opts.Now()
 	m.epoch = c.epoch.Load()
+	m.seq = c.invals.of(m.key)
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.LoadTimeout)
 	defer cancel()
 	again := c.lookupFresh(rctx, m.key, m.dataKey, m.found.raw)
@@ -94,7 +95,13 @@ func (c *Cache[V]) earlyRefreshDue(m entryMeta, now time.Time) bool {
 		return false
 	}
 	delta := min(m.load, c.opts.LoadTimeout, c.opts.TTL)
-	r := 1 - c.opts.Rand() // (0, 1]
-	gap := time.Duration(-float64(delta) * c.opts.Beta * math.Log(r))
-	return !now.Add(gap).Before(m.soft)
+	r := 1 - c.opts.Rand() // (0, 1] for a Rand in [0, 1)
+	if r <= 0 {
+		return true // ln(0) = -Inf: the edge means "refresh now"
+	}
+	gap := -float64(delta) * c.opts.Beta * math.Log(r)
+	if gap >= float64(m.soft.Sub(now)) {
+		return true // compared as floats: a huge gap never overflows a Duration
+	}
+	return false
 }

@@ -101,3 +101,39 @@ func TestEarlyRefreshXFetch(t *testing.T) {
 		t.Fatalf("EarlyRefreshes = %d, want 1", c.Stats().EarlyRefreshes)
 	}
 }
+
+// TestXFetchRandEdges: a Rand of exactly 1.0 (ln 0 = −Inf) means "refresh
+// now", not an implementation-defined Duration; 0.0 never refreshes a
+// value far from expiry.
+func TestXFetchRandEdges(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		rand    float64
+		refresh bool
+	}{{1.0, true}, {0.0, false}} {
+		clk := newClock()
+		c := newCache[int](t, newMemory(t, clk), &memo.Options{TTL: time.Hour, Beta: 1, Jitter: -1,
+			Now: clk.Now, Rand: func() float64 { return tc.rand }})
+		var loads atomic.Int32
+		load := func(context.Context) (int, error) {
+			clk.Advance(time.Second) // a load time for XFetch to scale
+			return int(loads.Add(1)), nil
+		}
+		if _, err := c.Get(t.Context(), "k", load); err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			if _, err := c.Get(t.Context(), "k", load); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if tc.refresh {
+			waitUntil(t, 5*time.Second, "an early refresh with Rand 1.0", func() bool { return loads.Load() >= 2 })
+		} else {
+			_ = c.Close() // waits for any background refresh
+			if n := loads.Load(); n != 1 {
+				t.Fatalf("Rand 0.0: %d loads, want 1 (no early refresh an hour before expiry)", n)
+			}
+		}
+	}
+}

@@ -24,6 +24,14 @@ func TestStoredKeysParse(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	raw0, err := b.Get(ctx, memo.GenerationKey("app:x", 3))
+	if err != nil {
+		t.Fatalf("Get(GenerationKey) after New = %v; want the generation New created", err)
+	}
+	gen0, err := memo.ParseGeneration(raw0)
+	if err != nil || gen0 == 0 {
+		t.Fatalf("ParseGeneration(%q) = %d, %v; want a non-zero first generation", raw0, gen0, err)
+	}
 	long := strings.Repeat("k", 300)
 	userKeys := []string{"plain", "user:{1}*", long}
 	for _, k := range userKeys {
@@ -61,12 +69,12 @@ func TestStoredKeysParse(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range []string{"plain", "user:{1}*"} {
-		dk := memo.DataKey("app:x", 3, 0, k)
-		if sk, ok := found[dk]; !ok || sk.Role != memo.RoleData || sk.Key != k || sk.Generation != 0 {
+		dk := memo.DataKey("app:x", 3, gen0, k)
+		if sk, ok := found[dk]; !ok || sk.Role != memo.RoleData || sk.Key != k || sk.Generation != gen0 {
 			t.Errorf("DataKey(%q) = %q: found %v as %+v", k, dk, ok, sk)
 		}
 	}
-	if sk := found[memo.DataKey("app:x", 3, 0, long)]; !sk.Hashed || sk.Key != "" {
+	if sk := found[memo.DataKey("app:x", 3, gen0, long)]; !sk.Hashed || sk.Key != "" {
 		t.Errorf("long key parsed as %+v, want Hashed", sk)
 	}
 	if sk := found[memo.DataKey("app:x", 3, gen, "after")]; sk.Key != "after" || sk.Generation != gen {

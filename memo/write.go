@@ -105,7 +105,7 @@ func (c *Cache[V]) Invalidate(ctx context.Context, keys ...string) error {
 		if err != nil {
 			return err
 		}
-		items = append(items, backend.Item{Key: c.keys.data(gen, k), Value: data, TTL: c.tombstoneTTL()})
+		items = append(items, backend.Item{Key: c.keys.data(gen, k), Value: data, TTL: c.tombstoneKeep()})
 	}
 	ctx, cancel := c.writeBudget(ctx)
 	defer cancel()
@@ -132,6 +132,7 @@ func (c *Cache[V]) writeBudget(ctx context.Context) (context.Context, context.Ca
 // its L1 entry, and the backend reads and loads in flight (later Gets
 // start afresh instead of joining them).
 func (c *Cache[V]) forgetLocally(key, dataKey string) {
+	c.invals.bump(key) // a load that read the backend before now does not store
 	c.forgetFlights(dataKey)
 	c.evictL1(key)
 }
@@ -141,6 +142,14 @@ func (c *Cache[V]) forgetLocally(key, dataKey string) {
 // long (see miss.store).
 func (c *Cache[V]) tombstoneTTL() time.Duration {
 	return c.opts.LockWait + c.opts.LoadTimeout + 4*c.opts.BackendTimeout
+}
+
+// tombstoneKeep is how long a tombstone is kept in the backend: at least
+// tombstoneTTL, and no shorter than a value lives, so that an evicting
+// policy that picks the keys nearest expiry (volatile-ttl) does not take
+// tombstones first.
+func (c *Cache[V]) tombstoneKeep() time.Duration {
+	return max(c.tombstoneTTL(), c.opts.TTL)
 }
 
 // forgetFlights makes reads and loads of dataKey that start from now on

@@ -7,7 +7,9 @@ import (
 
 // evalConditions evaluates the request's preconditions against a stored
 // 200 response (RFC 9110 §13.2.2): 412, 304, or 0 for "send it".
-func evalConditions(r *http.Request, h http.Header) int {
+// received is when it was received (unix ns), the last resort for
+// If-Modified-Since.
+func evalConditions(r *http.Request, h http.Header, received int64) int {
 	etag := h.Get("Etag")
 	lm, hasLM := parseDate(h.Values("Last-Modified"))
 	if im := r.Header.Values("If-Match"); len(im) > 0 {
@@ -23,7 +25,7 @@ func evalConditions(r *http.Request, h http.Header) int {
 		}
 		return 0
 	}
-	if ims, ok := parseDate(r.Header.Values("If-Modified-Since")); ok && hasLM && !lm.After(ims) {
+	if ims, ok := parseDate(r.Header.Values("If-Modified-Since")); ok && !imsDate(h, received).After(ims) {
 		return http.StatusNotModified
 	}
 	return 0

@@ -1,7 +1,6 @@
 package middleware
 
 import (
-	"net/http"
 	"strings"
 	"time"
 )
@@ -20,16 +19,13 @@ func parseAge(lines []string) (time.Duration, bool) {
 	return time.Duration(n) * time.Second, true
 }
 
-// parseDate parses an HTTP-date (IMF-fixdate, RFC 850 or asctime).
+// parseDate parses a field holding one HTTP-date (IMF-fixdate, RFC 850 or
+// asctime), strictly: see parseHTTPDate.
 func parseDate(lines []string) (time.Time, bool) {
 	if len(lines) != 1 {
 		return time.Time{}, false
 	}
-	t, err := http.ParseTime(strings.TrimSpace(lines[0]))
-	if err != nil {
-		return time.Time{}, false
-	}
-	return t, true
+	return parseHTTPDate(strings.Trim(lines[0], " \t"))
 }
 
 // parseExpires parses Expires (RFC 9111 §5.3): an invalid value, such as

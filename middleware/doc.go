@@ -123,11 +123,38 @@
 // If-Match, If-Unmodified-Since → 304/412). RFC 9211 Cache-Status (hit,
 // fwd=uri-miss|vary-miss|stale|bypass|method, fwd-status, stored,
 // collapsed, ttl, key with Options.Debug). RFC 9213 targeted fields
-// (CDN-Cache-Control by default). RFC 5861 stale-while-revalidate and
-// stale-if-error.
+// (Options.TargetedField, CDN-Cache-Control by default) parsed as RFC 8941
+// dictionaries: a syntax error or a known directive of the wrong type
+// (max-age="60", no-store=1) makes the whole field ignored, and
+// Cache-Control applies. RFC 5861 stale-while-revalidate and
+// stale-if-error: a stale response replaces a handler's 5xx (not a 4xx)
+// within the response's stale-if-error window, or else
+// Options.StaleIfError (default 0: never); must-revalidate,
+// proxy-revalidate, s-maxage and no-cache rule it out
+// (TestStaleIfErrorRules).
 //
-// Not implemented: Range requests (passed through, 206 never stored),
-// request max-stale, qualified no-cache/private field names (treated as
+// HTTP dates (Date, Expires, Last-Modified, If-Modified-Since,
+// If-Unmodified-Since) are parsed strictly in the three RFC 9110 §5.6.7
+// formats, GMT only; an invalid Expires means already expired. The
+// weekday, month and "GMT" are matched case-insensitively although the
+// grammar is case-sensitive: the value stays unambiguous and the
+// cache-tests suite expects it. If-Modified-Since on a stored response
+// without Last-Modified compares with its Date, else the time it was
+// received (RFC 9111 §4.3.2). Range requests (RFC 9110 §14) are answered
+// from the stored complete 200 through http.ServeContent: one byte range
+// is a 206, an unsatisfiable one a 416 with "Content-Range: bytes */len",
+// If-Range is honoured (strong ETag or exact date); several ranges or
+// another unit get the whole 200. The handler never sees Range, and a 206
+// it sends is never stored. 1xx interim responses (103 Early Hints) reach
+// the client waiting on a miss and are never stored (a hit sends none;
+// coalesced callers get none). Vary matching normalises Accept-Language
+// (case, spaces, q-values as numbers, members ordered by weight; the sent
+// order among equal weights is kept, being a preference) and
+// Accept-Encoding (to the coding the response used).
+//
+// Not implemented: multipart/byteranges (several ranges get the whole
+// 200), serving ranges of a response too large to store, request
+// max-stale, qualified no-cache/private field names (treated as
 // the unqualified directive: not stored), must-understand, storing
 // responses to methods other than GET, invalidation of other URIs than
 // Location/Content-Location, combining partial content, Pragma beyond

@@ -241,6 +241,12 @@ func variantKey(primary string, gen uint64, names []string, codings []string, h 
 				continue
 			}
 		}
+		if n == "Accept-Language" {
+			if norm, ok := normAcceptLanguage(vals); ok {
+				kb.add("\x00lang:" + norm)
+				continue
+			}
+		}
 		kb.add(normVaryValue(n, vals))
 	}
 	return primary + "#" + kb.sum()

@@ -44,11 +44,13 @@ func provokable(status int) bool {
 }
 
 // controls returns the directives that apply to this cache: the targeted
-// field when present (RFC 9213), else Cache-Control.
+// field when present and valid (RFC 9213), else Cache-Control.
 func (c *Cache) controls(h http.Header) directives {
 	if c.targeted != "" {
 		if v := h.Values(c.targeted); len(v) > 0 {
-			return parseDirectives(v)
+			if d, ok := parseTargeted(v); ok {
+				return d
+			}
 		}
 	}
 	return parseDirectives(h.Values("Cache-Control"))

@@ -126,8 +126,8 @@ func (rec *recorder) WriteHeader(code int) {
 		return
 	}
 	if code >= 100 && code < 200 {
-		if rec.stream && code != http.StatusSwitchingProtocols {
-			rec.clientHeader(code)
+		if isInterim(code) {
+			rec.interim(code)
 		}
 		return
 	}

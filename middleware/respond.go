@@ -123,7 +123,7 @@ func (c *Cache) write(w http.ResponseWriter, r *http.Request, e *entry, cacheSta
 	}
 	h.Add("Cache-Status", cacheStatus)
 	if e.Status == http.StatusOK {
-		switch evalConditions(r, e.Header) {
+		switch evalConditions(r, e.Header, e.ResponseTime) {
 		case http.StatusNotModified:
 			for _, f := range []string{"Content-Length", "Content-Type", "Content-Encoding", "Content-Range", "Content-Language"} {
 				delete(h, f)
@@ -134,6 +134,9 @@ func (c *Cache) write(w http.ResponseWriter, r *http.Request, e *entry, cacheSta
 			w.WriteHeader(http.StatusPreconditionFailed)
 			return
 		}
+	}
+	if e.Status == http.StatusOK && c.serveRange(w, r, e) {
+		return
 	}
 	if bodyAllowed(e.Status) {
 		h["Content-Length"] = []string{strconv.Itoa(len(e.Body))}

@@ -36,7 +36,7 @@ func (c *Cache) serve(next http.Handler, w http.ResponseWriter, r *http.Request)
 }
 
 // admit routes the request: methods other than GET and HEAD, requests
-// with a body or a range, streams and requests without a cacheable key
+// with a body, streams and requests without a cacheable key
 // are answered here (passed through, purged, invalidated) and admit
 // returns nil; otherwise it returns the request's call.
 func (c *Cache) admit(next http.Handler, w http.ResponseWriter, r *http.Request) *call {
@@ -59,7 +59,7 @@ func (c *Cache) admit(next http.Handler, w http.ResponseWriter, r *http.Request)
 		c.unsafe(next, w, r)
 		return nil
 	}
-	if r.ContentLength > 0 || len(r.TransferEncoding) > 0 || r.Header.Get("Range") != "" {
+	if r.ContentLength > 0 || len(r.TransferEncoding) > 0 {
 		c.bypass(next, w, r, "request")
 		return nil
 	}

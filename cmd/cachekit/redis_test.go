@@ -28,6 +28,21 @@ type target struct {
 	b      *goredis.Backend
 }
 
+// generation returns the current generation of namespace ns (version 1),
+// which memo.New creates.
+func (tg target) generation(t *testing.T, ns string) uint64 {
+	t.Helper()
+	raw, err := tg.client.Get(t.Context(), memo.GenerationKey(ns, 1)).Bytes()
+	if err != nil {
+		t.Fatalf("GET %s: %v", memo.GenerationKey(ns, 1), err)
+	}
+	g, err := memo.ParseGeneration(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
 // targets returns the shared standalone server and the shared 3-master
 // Cluster, addressed the two ways a Cluster can be: one node (detected)
 // and a comma-separated seed list.
@@ -113,7 +128,7 @@ func TestGet(t *testing.T) {
 		r := cli(t, "", tg.url, "get", ns, "user:1")
 		r.want(t, exitOK, "kind:", "value", "codec:", "msgpack", "compression:", "none", "created at:", "soft expiry:", ": fresh",
 			"stale windows:", "TTL:", "payload (msgpack, as JSON)", `"key": "user:1"`, `"n": 7`)
-		stored := memo.DataKey(ns, 1, 0, "user:1")
+		stored := memo.DataKey(ns, 1, tg.generation(t, ns), "user:1")
 		cli(t, "", tg.url, "get", "--stored", stored).want(t, exitOK, "key:", "user:1", `"n": 7`)
 
 		if err := c.Invalidate(t.Context(), "gone"); err != nil {
@@ -127,10 +142,10 @@ func TestGet(t *testing.T) {
 		cli(t, "", tg.url, "get", "--stored", memo.GenerationKey(ns, 1)).want(t, exitUsage, "generation key")
 
 		// A key in the namespace's layout that someone else wrote.
-		foreign := memo.DataKey(ns, 1, 0, "foreign")
+		foreign := memo.DataKey(ns, 1, tg.generation(t, ns), "foreign")
 		tg.client.Set(t.Context(), foreign, "hello", time.Minute)
 		cli(t, "", tg.url, "get", ns, "foreign").want(t, exitUsage, "not a cachekit key", "not a cachekit envelope")
-		list := memo.DataKey(ns, 1, 0, "list")
+		list := memo.DataKey(ns, 1, tg.generation(t, ns), "list")
 		tg.client.RPush(t.Context(), list, "a")
 		tg.client.Expire(t.Context(), list, time.Minute)
 		cli(t, "", tg.url, "get", ns, "list").want(t, exitUsage, "not a cachekit key", "holds a Redis list")
@@ -168,7 +183,7 @@ func TestTTLExpirePersist(t *testing.T) {
 	each(t, func(t *testing.T, tg target) {
 		ns := nsName(t)
 		seed(t, tg, ns, "k")
-		stored := memo.DataKey(ns, 1, 0, "k")
+		stored := memo.DataKey(ns, 1, tg.generation(t, ns), "k")
 		cli(t, "", tg.url, "ttl", ns, "k").want(t, exitOK, stored)
 		cli(t, "", tg.url, "expire", ns, "k", "90s").want(t, exitOK, "TTL 1m30s")
 		if d := tg.client.PTTL(t.Context(), stored).Val(); d <= time.Minute || d > 90*time.Second {
@@ -188,9 +203,9 @@ func TestTTLExpirePersist(t *testing.T) {
 		cli(t, "", tg.url, "expire", ns, "k").want(t, exitUsage, "NAMESPACE KEY DURATION")
 		cli(t, "", tg.url, "ttl", ns, "nope").want(t, exitNotFound, "no entry")
 		cli(t, "", tg.url, "persist", ns+"-x", "k").want(t, exitNotFound, "does not exist")
-		tg.client.Set(t.Context(), memo.DataKey(ns, 1, 0, "raw"), "x", time.Minute)
+		tg.client.Set(t.Context(), memo.DataKey(ns, 1, tg.generation(t, ns), "raw"), "x", time.Minute)
 		cli(t, "", tg.url, "persist", ns, "raw").want(t, exitUsage, "not a cachekit key")
-		if d := tg.client.PTTL(t.Context(), memo.DataKey(ns, 1, 0, "raw")).Val(); d < 0 {
+		if d := tg.client.PTTL(t.Context(), memo.DataKey(ns, 1, tg.generation(t, ns), "raw")).Val(); d < 0 {
 			t.Errorf("persist changed a non-cachekit key: PTTL %v", d)
 		}
 	})
