@@ -81,6 +81,18 @@ type named[T any] struct {
 	src  T
 }
 
+// register appends v to list under name, or returns ErrDuplicate if a
+// kind of that name is already there. The caller holds the lock.
+func register[T any](list *[]named[T], kind, name string, v T) error {
+	for _, n := range *list {
+		if n.name == name {
+			return fmt.Errorf("%w: %s %q", ErrDuplicate, kind, name)
+		}
+	}
+	*list = append(*list, named[T]{name, v})
+	return nil
+}
+
 // statsFunc reads a cache's engine counters and, for a middleware cache,
 // its own (nil otherwise).
 type statsFunc func() (memo.Stats, *middleware.InvalidationStats)
@@ -183,13 +195,7 @@ func (m *Metrics) AddMiddleware(name string, s MiddlewareStats) error {
 func (m *Metrics) addCache(name string, f statsFunc) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for _, n := range m.caches {
-		if n.name == name {
-			return fmt.Errorf("%w: cache %q", ErrDuplicate, name)
-		}
-	}
-	m.caches = append(m.caches, named[statsFunc]{name, f})
-	return nil
+	return register(&m.caches, "cache", name, f)
 }
 
 // AddLocker reports the Stats of a lockx.Locker under cachekit.locker=name.
@@ -197,20 +203,13 @@ func (m *Metrics) addCache(name string, f statsFunc) error {
 func (m *Metrics) AddLocker(name string, l LockStats) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for _, n := range m.locks {
-		if n.name == name {
-			return fmt.Errorf("%w: locker %q", ErrDuplicate, name)
-		}
-	}
-	m.locks = append(m.locks, named[LockStats]{name, l})
-	return nil
+	return register(&m.locks, "locker", name, l)
 }
 
 // Observer returns a memo.Observer that records load durations in
 // cachekit.cache.load.duration with cachekit.namespace=name. Set it as
 // memo.Options.Observer (for a middleware.Cache, in its Options.Memo); to
-// feed several
-// observers, call each from one memo.ObserverFunc.
+// feed several observers, call each from one memo.ObserverFunc.
 func (m *Metrics) Observer(name string) memo.Observer {
 	base := append([]attribute.KeyValue{NamespaceKey.String(name)}, m.attrs...)
 	set := func(outcome string) metric.RecordOption {

@@ -67,6 +67,18 @@ type named[T any] struct {
 	src  T
 }
 
+// register appends v to list under name, or returns ErrDuplicate if a
+// kind of that name is already there. The caller holds the lock.
+func register[T any](list *[]named[T], kind, name string, v T) error {
+	for _, n := range *list {
+		if n.name == name {
+			return fmt.Errorf("%w: %s %q", ErrDuplicate, kind, name)
+		}
+	}
+	*list = append(*list, named[T]{name, v})
+	return nil
+}
+
 // statsFunc reads a cache's engine counters and, for a middleware cache,
 // its own (nil otherwise).
 type statsFunc func() (memo.Stats, *middleware.InvalidationStats)
@@ -139,13 +151,7 @@ func (c *Collector) AddMiddleware(name string, s MiddlewareStats) error {
 func (c *Collector) addCache(name string, f statsFunc) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, n := range c.caches {
-		if n.name == name {
-			return fmt.Errorf("%w: cache %q", ErrDuplicate, name)
-		}
-	}
-	c.caches = append(c.caches, named[statsFunc]{name, f})
-	return nil
+	return register(&c.caches, "cache", name, f)
 }
 
 // AddLocker exports the Stats of a lockx.Locker under the locker label
@@ -153,20 +159,13 @@ func (c *Collector) addCache(name string, f statsFunc) error {
 func (c *Collector) AddLocker(name string, l LockStats) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, n := range c.locks {
-		if n.name == name {
-			return fmt.Errorf("%w: locker %q", ErrDuplicate, name)
-		}
-	}
-	c.locks = append(c.locks, named[LockStats]{name, l})
-	return nil
+	return register(&c.locks, "locker", name, l)
 }
 
 // Observer returns a memo.Observer that records load durations in
 // cachekit_load_duration_seconds under the namespace label name. Set it as
 // memo.Options.Observer (for a middleware.Cache, in its Options.Memo); to
-// feed several
-// observers, call each from one memo.ObserverFunc. Observe costs one
+// feed several observers, call each from one memo.ObserverFunc. Observe costs one
 // histogram update per load and nothing for other events.
 func (c *Collector) Observer(name string) memo.Observer {
 	return &observer{ok: c.loadTime.WithLabelValues(name, "ok"), failed: c.loadTime.WithLabelValues(name, "error")}
