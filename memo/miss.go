@@ -136,6 +136,7 @@ func (m *miss[V]) join(ctx context.Context) (V, Info, error) {
 func (m *miss[V]) fill(callerCtx context.Context) (flight[V], error) {
 	c := m.c
 	m.started = c.opts.Now()
+	m.followRename() // the caller's read may predate a rename: re-check under the new key
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(callerCtx), c.opts.LoadTimeout+c.opts.LockWait)
 	defer cancel()
 	// Degraded: the backend just failed (the caller's read, or the breaker
@@ -313,6 +314,7 @@ func (m *miss[V]) loadAndStore(ctx context.Context, storeLater bool) (flight[V],
 		return flight[V]{}, err
 	}
 	res, d, err := m.callFetch(ctx)
+	m.followRename()
 	if err != nil {
 		return m.loadFailed(ctx, d, err)
 	}
@@ -362,6 +364,20 @@ func (m *miss[V]) loadAndStore(ctx context.Context, storeLater bool) (flight[V],
 		info.Stored = storeIt(ctx)
 	}
 	return flight[V]{val: res.Value, info: info}, nil
+}
+
+// followRename moves a load that began under a generation this node has
+// since renamed (its key vanished from the backend, see renameGeneration)
+// to the new one, so that its value is stored and kept where Gets now
+// look. The new generation's key held nothing the miss saw: the store
+// compares against absence there.
+func (m *miss[V]) followRename() {
+	g := m.c.renamedGen(m.gen)
+	if g == m.gen {
+		return
+	}
+	m.gen, m.dataKey = g, m.c.keys.data(g, m.key)
+	m.found.raw = nil
 }
 
 // loadFailed handles a failed fetch: not-found is cached negatively, a
