@@ -35,8 +35,9 @@ type miss[V any] struct {
 	// started is when the flight began: a load that took longer than a
 	// tombstone lives does not store (see store).
 	started time.Time
-	// epoch is the invalidation epoch before the first read: a value kept
-	// on this node is dropped if an invalidation came after it.
+	// epoch is the invalidation epoch before the first read, then before
+	// the load: a value kept on this node is dropped if an invalidation
+	// came after it.
 	epoch uint64
 	// seq is the key's invalidation sequence before the first read: the
 	// load does not store if an invalidation this node heard of came after
@@ -110,6 +111,7 @@ func (m *miss[V]) join(ctx context.Context) (V, Info, error) {
 	leader := *m // the flight's own copy: the caller's miss stays on its stack
 	ch := c.loads.DoChan(m.dataKey, func() (any, error) {
 		led = true
+		leader.followRename() // the caller's read may predate a rename: the flight uses the new key
 		return leader.fill(ctx)
 	})
 	select {
@@ -136,7 +138,9 @@ func (m *miss[V]) join(ctx context.Context) (V, Info, error) {
 func (m *miss[V]) fill(callerCtx context.Context) (flight[V], error) {
 	c := m.c
 	m.started = c.opts.Now()
-	m.followRename() // the caller's read may predate a rename: re-check under the new key
+	if f, ok := m.heldFlight(); ok {
+		return f, nil
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(callerCtx), c.opts.LoadTimeout+c.opts.LockWait)
 	defer cancel()
 	// Degraded: the backend just failed (the caller's read, or the breaker
@@ -313,6 +317,11 @@ func (m *miss[V]) loadAndStore(ctx context.Context, storeLater bool) (flight[V],
 	if err := c.takeLoadSlot(ctx); err != nil {
 		return flight[V]{}, err
 	}
+	// The value postdates what this node saw before the fetch: a hold of
+	// it checks for invalidations from here on, not from the caller's
+	// read (which may predate a subscription gap's flush by a whole flight:
+	// the held value was dropped and the key loaded a third time).
+	m.epoch = c.epoch.Load()
 	res, d, err := m.callFetch(ctx)
 	m.followRename()
 	if err != nil {
