@@ -11,11 +11,14 @@ import (
 
 // The miss path, in the order it runs: a caller that missed the L1 reads
 // the backend (get); on a miss it joins the one flight for the key in this
-// process (join); that flight takes the distributed lock or waits for the
-// holder's value to land (fill, lockOrWait), re-checks the backend, loads
-// (loadAndStore), stores with compare-and-swap (store) and wakes the
-// waiters of other processes. One miss value carries the key through all
-// of it.
+// process (join); that flight takes a value this node stored since the
+// caller's read began, if there is one (landedSince), else, with a Locker,
+// takes the distributed lock or waits for the holder's value to land
+// (lockOrWait) and re-checks the backend; it loads (loadAndStore), stores
+// with compare-and-swap and wakes the waiters of other processes in one
+// round trip (store). Without a Locker a miss waits for two round trips:
+// the read and the store. One miss value carries the key through all of
+// it.
 
 // miss is one caller's way past the L1 for one key, and then the flight
 // that loads it.
@@ -136,6 +139,9 @@ func (m *miss[V]) join(ctx context.Context) (V, Info, error) {
 func (m *miss[V]) fill(callerCtx context.Context) (flight[V], error) {
 	c := m.c
 	m.started = c.opts.Now()
+	if res, ok := m.landedSince(); ok {
+		return res.f, res.err
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(callerCtx), c.opts.LoadTimeout+c.opts.LockWait)
 	defer cancel()
 	// Degraded: the backend just failed (the caller's read, or the breaker
@@ -144,14 +150,17 @@ func (m *miss[V]) fill(callerCtx context.Context) (flight[V], error) {
 	if m.found.state == stateUnknown || (c.breaker.degraded() && !c.opts.FailClosed) {
 		return m.loadAndStore(ctx, true)
 	}
-	var release func(context.Context) error
-	if c.opts.Locker != nil {
-		var res outcome[V]
-		var done bool
-		release, res, done = m.lockOrWait(ctx)
-		if done {
-			return res.f, res.err
-		}
+	if c.opts.Locker == nil {
+		// No re-check of the backend: the caller's read is what the store
+		// compares against (a write since makes the store refuse the
+		// value), and a value this node stored since the read began was
+		// taken above. Another process may store meanwhile: without a
+		// Locker, processes do not wait for each other's loads.
+		return m.loadAndStore(ctx, false)
+	}
+	release, res, done := m.lockOrWait(ctx)
+	if done {
+		return res.f, res.err
 	}
 	if release != nil {
 		// The unlock is not waited for: the value has landed (or the
@@ -168,12 +177,9 @@ func (m *miss[V]) fill(callerCtx context.Context) (flight[V], error) {
 			}
 		}()
 	}
-	// Re-check: the value may have landed between the caller's lookup and
-	// this flight (a previous flight just finished, or another process
-	// stored it before we took the lock). Without a Locker it is kept too:
-	// dropping it let callers that read before a flight stored load again
-	// (TestOutageLoadsOncePerKey, 60+ loads for 50 keys on recovery). If
-	// the backend does not answer, load anyway (fail-open); the store is
+	// Re-check: another process may have stored the value between the
+	// caller's read and the lock (its holder released it after the store).
+	// If the backend does not answer, load anyway (fail-open); the store is
 	// then skipped.
 	again := c.lookupFresh(ctx, m.key, m.dataKey, m.found.raw)
 	switch again.state {
@@ -197,6 +203,30 @@ func (m *miss[V]) fill(callerCtx context.Context) (flight[V], error) {
 type outcome[V any] struct {
 	f   flight[V]
 	err error
+}
+
+// landedSince returns the value (or cached not-found) a flight of this node
+// stored after the caller's read began, when no invalidation of the key
+// was seen since (see landings): the caller's read may have missed it, and
+// loading again would be a second load of one key in one process.
+func (m *miss[V]) landedSince() (outcome[V], bool) {
+	c := m.c
+	e, ok := c.landed.take(m.dataKey, m.found.mark, c.invals.of(m.key), c.nanotime(), c.opts.Now().UnixNano())
+	switch {
+	case !ok:
+		return outcome[V]{}, false
+	case e.notFound:
+		return outcome[V]{err: ErrNotFound}, true
+	}
+	return outcome[V]{f: flight[V]{val: e.val, info: e.meta.info(SourceBackend)}}, true
+}
+
+// landedNow records a value (or not-found) this miss stored, for the
+// flights of callers whose reads began before it landed (see landings).
+func (m *miss[V]) landedNow(e landing[V]) {
+	c := m.c
+	e.seq = m.seq
+	c.landed.put(m.dataKey, e, c.nanotime(), int64(landedWindow*c.opts.BackendTimeout))
 }
 
 // lockOrWait takes the lock for the key, or waits for the holder's value.
@@ -343,6 +373,7 @@ func (m *miss[V]) loadAndStore(ctx context.Context, storeLater bool) (flight[V],
 		switch m.store(ctx, data, hard) {
 		case stored:
 			c.putL1(m.key, m.gen, epoch, res.Value, meta)
+			m.landedNow(landing[V]{val: res.Value, meta: meta})
 			return true
 		case storeFailed:
 			// The backend could not take it: keep it here meanwhile.
@@ -399,8 +430,8 @@ func (m *miss[V]) storeNotFound(ctx context.Context, now time.Time, d time.Durat
 	}
 	neg := c.jitter(c.opts.NegativeTTL)
 	data, err := c.env.Encode(nil, codec.Meta{Kind: codec.KindNotFound, CreatedAt: now, SoftExpiry: now.Add(neg), LoadDuration: d, Generation: m.gen})
-	if err == nil {
-		m.store(ctx, data, neg)
+	if err == nil && m.store(ctx, data, neg) == stored {
+		m.landedNow(landing[V]{notFound: true, meta: entryMeta{soft: now.Add(neg), created: now, load: d}})
 	}
 }
 
