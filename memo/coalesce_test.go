@@ -68,7 +68,7 @@ func TestCoalescingAndCancelledLeader(t *testing.T) {
 		t.Fatalf("loads = %d, want 1", loads.Load())
 	}
 	// A caller that missed but had not yet joined when the load landed
-	// finds the value on its own re-check instead of being coalesced.
+	// takes the landed value instead of being coalesced.
 	if s := c.Stats(); s.Coalesced < n/2 || s.Coalesced > n {
 		t.Fatalf("Coalesced = %d, want most of %d", s.Coalesced, n)
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/cachekit/cachekit/backend"
 	"github.com/cachekit/cachekit/codec"
 )
@@ -111,26 +113,37 @@ func (m *miss[V]) join(ctx context.Context) (V, Info, error) {
 	c := m.c
 	led := false
 	leader := *m // the flight's own copy: the caller's miss stays on its stack
-	ch := c.loads.DoChan(m.dataKey, func() (any, error) {
+	fill := func() (any, error) {
 		led = true
 		return leader.fill(ctx)
-	})
+	}
+	if ctx.Done() == nil {
+		// A caller that cannot leave waits for the flight anyway: it runs
+		// it itself when it leads, instead of on a goroutine of its own.
+		v, err, shared := c.loads.Do(m.dataKey, fill)
+		return m.joined(ctx, singleflight.Result{Val: v, Err: err, Shared: shared}, led)
+	}
 	select {
-	case res := <-ch:
-		f, _ := res.Val.(flight[V])
-		if !led && f.private {
-			// The leader's value may not be shared: load our own.
-			return m.fetchAlone(ctx)
-		}
-		if res.Shared && !led {
-			c.event(EventCoalesced, m.key, 0, nil)
-			f.info.Coalesced = true
-		}
-		return f.val, f.info, res.Err
+	case res := <-c.loads.DoChan(m.dataKey, fill):
+		return m.joined(ctx, res, led)
 	case <-ctx.Done():
 		var zero V
 		return zero, Info{}, ctx.Err()
 	}
+}
+
+// joined is what a caller gets from the flight it joined (or led).
+func (m *miss[V]) joined(ctx context.Context, res singleflight.Result, led bool) (V, Info, error) {
+	f, _ := res.Val.(flight[V])
+	if !led && f.private {
+		// The leader's value may not be shared: load our own.
+		return m.fetchAlone(ctx)
+	}
+	if res.Shared && !led {
+		m.c.event(EventCoalesced, m.key, 0, nil)
+		f.info.Coalesced = true
+	}
+	return f.val, f.info, res.Err
 }
 
 // fill runs as the one flight for the key in this process. It takes the
@@ -447,7 +460,7 @@ const (
 // store writes data under the data key only if it still holds what the
 // miss found (compare-and-swap), so a load that raced with Set or
 // Invalidate never overwrites their result. It wakes waiters in other
-// processes when it stored.
+// processes when it stored (with a Locker: see wakes).
 func (m *miss[V]) store(ctx context.Context, data []byte, ttl time.Duration) storeOutcome {
 	c := m.c
 	if m.found.state == stateUnknown {
@@ -467,6 +480,10 @@ func (m *miss[V]) store(ctx context.Context, data []byte, ttl time.Duration) sto
 		c.event(EventStoreSkipped, m.key, 0, nil)
 		return storeRefused
 	}
+	// The "landed" message wakes the callers of other processes waiting
+	// for a lock holder's value: only processes with a Locker wait, and
+	// without one this process never holds the lock they wait on.
+	wakes := c.pubsub != nil && c.opts.Locker != nil
 	ok, notified := false, false
 	err := c.call(ctx, func(ctx context.Context) error {
 		switch c.backend.(type) {
@@ -484,7 +501,7 @@ func (m *miss[V]) store(ctx context.Context, data []byte, ttl time.Duration) sto
 			old = &f
 		}
 		var notice *backend.Notice
-		if c.pubsub != nil {
+		if wakes {
 			notice = &backend.Notice{Channel: c.keys.channel(), Payload: message(msgLanded, m.dataKey)}
 		}
 		var err error
@@ -500,7 +517,7 @@ func (m *miss[V]) store(ctx context.Context, data []byte, ttl time.Duration) sto
 		c.event(EventStoreSkipped, m.key, 0, nil)
 		return storeRefused
 	}
-	if !notified {
+	if wakes && !notified {
 		c.publish(ctx, msgLanded, m.dataKey)
 	}
 	return stored

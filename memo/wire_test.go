@@ -118,9 +118,9 @@ func (w *wire) client(t *testing.T, addr string) *redis.Client {
 }
 
 // TestMissRoundTrips: a miss without a Locker waits for two round trips,
-// GET and one store (the compare-and-swap and the "landed" message in one
-// script: issue 11's target); with a Locker for at most four (GET, lock,
-// re-check, store), the unlock running after it returns.
+// GET and one compare-and-swap store (issue 11's target); with a Locker
+// for at most four (GET, lock, re-check, store with its "landed" message
+// in the same script), the unlock running after it returns.
 func TestMissRoundTrips(t *testing.T) {
 	t.Parallel()
 	s := redistest.Shared(t)
