@@ -34,7 +34,7 @@ type batchFunc func() map[string]Post
 // l1 entries, or none), all stored first by one GetMany; it checks at
 // cleanup that nothing was loaded afterwards.
 func newMemoBatch(b *testing.B, be backend.Backend, ns string, l1 int) batchFunc {
-	c, err := memo.New[Post](be, &memo.Options{Namespace: ns, TTL: time.Hour, L1Size: l1, L1TTL: time.Hour})
+	c, err := memo.New[Post](be, &memo.Options{Namespace: ns, TTL: time.Hour, BackendTimeout: benchBackendTimeout, L1Size: l1, L1TTL: time.Hour})
 	if err != nil {
 		b.Fatal(err)
 	}

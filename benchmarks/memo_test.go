@@ -24,7 +24,7 @@ type postGetter func() Post
 // newMemoGetter returns a memo.Cache[Post] Get over b, answered by the
 // backend (l1 = 0) or the typed L1 (l1 > 0), with the value stored first.
 func newMemoGetter(b *testing.B, be backend.Backend, ns string, l1 int) postGetter {
-	c, err := memo.New[Post](be, &memo.Options{Namespace: ns, TTL: time.Hour, L1Size: l1, L1TTL: time.Hour})
+	c, err := memo.New[Post](be, &memo.Options{Namespace: ns, TTL: time.Hour, BackendTimeout: benchBackendTimeout, L1Size: l1, L1TTL: time.Hour})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -31,7 +31,7 @@ type missFunc func()
 // newMemoMiss returns memo's miss path over be; at cleanup it checks that
 // every call ran the loader once.
 func newMemoMiss(b *testing.B, be backend.Backend, ns string) missFunc {
-	c, err := memo.New[Post](be, &memo.Options{Namespace: ns, TTL: time.Hour})
+	c, err := memo.New[Post](be, &memo.Options{Namespace: ns, TTL: time.Hour, BackendTimeout: benchBackendTimeout})
 	if err != nil {
 		b.Fatal(err)
 	}

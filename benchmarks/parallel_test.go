@@ -35,7 +35,7 @@ func nthKey(i int) string { return fmt.Sprintf("post:%d", i%parallelKeys) }
 // no L1) reading the parallelKeys keys round robin, all stored first with
 // one GetMany.
 func newMemoSpreadGetter(b *testing.B, be backend.Backend, ns string) postGetter {
-	c, err := memo.New[Post](be, &memo.Options{Namespace: ns, TTL: time.Hour})
+	c, err := memo.New[Post](be, &memo.Options{Namespace: ns, TTL: time.Hour, BackendTimeout: benchBackendTimeout})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -253,3 +253,24 @@ func TestWorkloadsExist(t *testing.T) {
 		}
 	}
 }
+
+func TestFailMessages(t *testing.T) {
+	stream := `{"Action":"output","Output":"BenchmarkRedisHitInterleaved/ref=raw-2 \t 500\t 1 ns/op\t 1.2 memo/raw\n"}
+{"Action":"output","Output":"--- FAIL: BenchmarkRedisHitInterleaved/ref=gocache\n"}
+{"Action":"output","Output":"    memo_test.go:31: memo loaded 2 times: the benchmark measured misses\n"}
+{"Action":"output","Output":"--- FAIL: BenchmarkRedisHitInterleaved\n"}
+{"Action":"output","Output":"FAIL\n"}
+not json
+`
+	out := failOutput([]byte(stream))
+	if !strings.Contains(out, "--- FAIL: BenchmarkRedisHitInterleaved/ref=gocache\n    memo_test.go:31: memo loaded") || !strings.Contains(out, "not json") {
+		t.Errorf("failOutput:\n%s", out)
+	}
+	want := "BenchmarkRedisHitInterleaved/ref=gocache: memo_test.go:31: memo loaded 2 times: the benchmark measured misses"
+	if got := failMessages(out); got != want {
+		t.Errorf("failMessages = %q, want %q", got, want)
+	}
+	if got := failMessages("ok\nPASS\n"); got != "" {
+		t.Errorf("failMessages of a pass = %q", got)
+	}
+}
