@@ -136,7 +136,7 @@ func newOtterBatch(b *testing.B) batchFunc {
 // newSturdycBatch: sturdyc's GetOrFetchBatch answered by its in-memory
 // tier (the key function is the identity, so no key formatting is paid).
 func newSturdycBatch(b *testing.B) batchFunc {
-	c := newSturdyc(1024, nil)
+	c := newSturdyc(1024)
 	ctx := context.Background()
 	p := newPost()
 	for _, k := range batchKeys {

@@ -17,9 +17,10 @@ import (
 )
 
 // The peers added for issue 13's report: eko/gocache (lib/v4 with its
-// msgpack Marshaler over store/redis/v4), sturdyc (in-process, with an
-// optional Redis "distributed storage" we write for it: sturdyc encodes
-// JSON itself) and ristretto v2 (in-process floor beside otter).
+// msgpack Marshaler over store/redis/v4), sturdyc (in process: its Redis
+// "distributed storage" is only read on an in-memory miss, JSON-encoded,
+// so it has no Redis-tier hit to compare) and ristretto v2 (in-process
+// floor beside otter).
 
 // newEkoCache returns eko/gocache's Marshaler over its Redis store with a
 // one-hour expiration: msgpack (vmihailenco/msgpack/v5, like memo's
@@ -99,20 +100,15 @@ func newRistrettoPostGetter(b *testing.B) postGetter {
 }
 
 // newSturdyc returns an in-process sturdyc client of up to size Posts,
-// TTL one hour, 10 shards, evicting 10% when full; with st != nil its
-// GetOrFetch reads st before loading (sturdyc's "distributed storage").
-func newSturdyc(size int, st sturdyc.DistributedStorage) *sturdyc.Client[Post] {
-	var opts []sturdyc.Option
-	if st != nil {
-		opts = append(opts, sturdyc.WithDistributedStorage(st))
-	}
-	return sturdyc.New[Post](size, 10, time.Hour, 10, opts...)
+// TTL one hour, 10 shards, evicting 10% when full.
+func newSturdyc(size int) *sturdyc.Client[Post] {
+	return sturdyc.New[Post](size, 10, time.Hour, 10)
 }
 
 // newSturdycGetter: sturdyc's GetOrFetch answered by its in-memory tier
 // (it stores V itself and returns a copy: no decoding).
 func newSturdycGetter(b *testing.B) postGetter {
-	c := newSturdyc(1024, nil)
+	c := newSturdyc(1024)
 	ctx := context.Background()
 	p := newPost()
 	fetch := func(context.Context) (Post, error) {
@@ -127,40 +123,4 @@ func newSturdycGetter(b *testing.B) postGetter {
 		}
 		return v
 	}
-}
-
-// sturdycRedis is the sturdyc.DistributedStorage a user writes for
-// go-redis: GET/SET with a one-hour TTL, MGET and a pipelined SET for
-// batches. sturdyc leaves the TTL to the storage.
-type sturdycRedis struct{ c *redis.Client }
-
-func (s sturdycRedis) Get(ctx context.Context, key string) ([]byte, bool) {
-	v, err := s.c.Get(ctx, key).Bytes()
-	return v, err == nil
-}
-
-func (s sturdycRedis) Set(ctx context.Context, key string, value []byte) {
-	s.c.Set(ctx, key, value, time.Hour)
-}
-
-func (s sturdycRedis) GetBatch(ctx context.Context, keys []string) map[string][]byte {
-	vals, err := s.c.MGet(ctx, keys...).Result()
-	out := make(map[string][]byte, len(keys))
-	if err != nil {
-		return out
-	}
-	for i, v := range vals {
-		if str, ok := v.(string); ok {
-			out[keys[i]] = []byte(str)
-		}
-	}
-	return out
-}
-
-func (s sturdycRedis) SetBatch(ctx context.Context, records map[string][]byte) {
-	p := s.c.Pipeline()
-	for k, v := range records {
-		p.Set(ctx, k, v, time.Hour)
-	}
-	_, _ = p.Exec(ctx)
 }

@@ -164,7 +164,7 @@ func newRistrettoZipf(b *testing.B) zipfCache {
 // newSturdycZipf: sturdyc of Post, capacity 1,000 (10 shards, evicting 10%
 // when full), TTL one hour; reads through GetOrFetch.
 func newSturdycZipf(b *testing.B) zipfCache {
-	c := newSturdyc(zipfCapacity, nil)
+	c := newSturdyc(zipfCapacity)
 	ctx := context.Background()
 	return zipfCache{
 		read: func(k string, load func() Post) Post {
