@@ -68,7 +68,7 @@ func TestCoalescingAndCancelledLeader(t *testing.T) {
 		t.Fatalf("loads = %d, want 1", loads.Load())
 	}
 	// A caller that missed but had not yet joined when the load landed
-	// takes the landed value instead of being coalesced.
+	// finds the value on its re-check instead of being coalesced.
 	if s := c.Stats(); s.Coalesced < n/2 || s.Coalesced > n {
 		t.Fatalf("Coalesced = %d, want most of %d", s.Coalesced, n)
 	}
@@ -156,7 +156,7 @@ func TestMaxConcurrentLoads(t *testing.T) {
 // TestOneLoadPerKeyWithoutLocker: without a Locker a miss reads the
 // backend once and stores once (no re-check before the load); a caller
 // whose read began before its key's value landed, and that reaches the
-// flight group after that flight ended, takes the landed value instead of
+// flight group after that flight ended, reads the backend again instead of
 // loading again. Many callers over a few cold keys: one load per key.
 func TestOneLoadPerKeyWithoutLocker(t *testing.T) {
 	t.Parallel()

@@ -22,7 +22,7 @@
 // waits for four round trips (read, lock, re-check, store). Without a
 // Locker it waits for two (read, store) and sends no message (only
 // lock waiters listen for it); a caller whose read began before this
-// process stored the value takes that value rather than loading again.
+// process stored the value reads it again rather than loading it twice.
 //
 // # Contexts and panics
 //

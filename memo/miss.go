@@ -13,14 +13,14 @@ import (
 
 // The miss path, in the order it runs: a caller that missed the L1 reads
 // the backend (get); on a miss it joins the one flight for the key in this
-// process (join); that flight takes a value this node stored since the
-// caller's read began, if there is one (landedSince), else, with a Locker,
-// takes the distributed lock or waits for the holder's value to land
-// (lockOrWait) and re-checks the backend; it loads (loadAndStore), stores
-// with compare-and-swap and wakes the waiters of other processes in one
-// round trip (store). Without a Locker a miss waits for two round trips:
-// the read and the store. One miss value carries the key through all of
-// it.
+// process (join); with a Locker that flight takes the distributed lock or
+// waits for the holder's value to land (lockOrWait) and re-checks the
+// backend (recheckAndLoad); it loads (loadAndStore), stores with
+// compare-and-swap and wakes the waiters of other processes in one round
+// trip (store). Without a Locker a miss waits for two round trips, the
+// read and the store: the flight re-checks only when this node stored the
+// key's value after the caller's read began (landings). One miss value
+// carries the key through all of it.
 
 // miss is one caller's way past the L1 for one key, and then the flight
 // that loads it.
@@ -152,9 +152,6 @@ func (m *miss[V]) joined(ctx context.Context, res singleflight.Result, led bool)
 func (m *miss[V]) fill(callerCtx context.Context) (flight[V], error) {
 	c := m.c
 	m.started = c.opts.Now()
-	if res, ok := m.landedSince(); ok {
-		return res.f, res.err
-	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(callerCtx), c.opts.LoadTimeout+c.opts.LockWait)
 	defer cancel()
 	// Degraded: the backend just failed (the caller's read, or the breaker
@@ -166,9 +163,13 @@ func (m *miss[V]) fill(callerCtx context.Context) (flight[V], error) {
 	if c.opts.Locker == nil {
 		// No re-check of the backend: the caller's read is what the store
 		// compares against (a write since makes the store refuse the
-		// value), and a value this node stored since the read began was
-		// taken above. Another process may store meanwhile: without a
-		// Locker, processes do not wait for each other's loads.
+		// value), and another process may store meanwhile (without a
+		// Locker, processes do not wait for each other's loads). Unless
+		// this node stored the key's value after the caller's read began:
+		// then the read may have missed it (see landings).
+		if c.landed.since(m.dataKey, m.found.mark, c.nanotime()) {
+			return m.recheckAndLoad(ctx)
+		}
 		return m.loadAndStore(ctx, false)
 	}
 	release, res, done := m.lockOrWait(ctx)
@@ -190,10 +191,16 @@ func (m *miss[V]) fill(callerCtx context.Context) (flight[V], error) {
 			}
 		}()
 	}
-	// Re-check: another process may have stored the value between the
-	// caller's read and the lock (its holder released it after the store).
-	// If the backend does not answer, load anyway (fail-open); the store is
-	// then skipped.
+	// Another process may have stored the value between the caller's read
+	// and the lock (its holder released it after the store).
+	return m.recheckAndLoad(ctx)
+}
+
+// recheckAndLoad reads the backend again and serves a value that landed
+// since the caller's read; else it loads. If the backend does not answer,
+// it loads anyway (fail-open); the store is then skipped.
+func (m *miss[V]) recheckAndLoad(ctx context.Context) (flight[V], error) {
+	c := m.c
 	again := c.lookupFresh(ctx, m.key, m.dataKey, m.found.raw)
 	switch again.state {
 	case stateFresh:
@@ -216,30 +223,6 @@ func (m *miss[V]) fill(callerCtx context.Context) (flight[V], error) {
 type outcome[V any] struct {
 	f   flight[V]
 	err error
-}
-
-// landedSince returns the value (or cached not-found) a flight of this node
-// stored after the caller's read began, when no invalidation of the key
-// was seen since (see landings): the caller's read may have missed it, and
-// loading again would be a second load of one key in one process.
-func (m *miss[V]) landedSince() (outcome[V], bool) {
-	c := m.c
-	e, ok := c.landed.take(m.dataKey, m.found.mark, c.invals.of(m.key), c.nanotime(), c.opts.Now().UnixNano())
-	switch {
-	case !ok:
-		return outcome[V]{}, false
-	case e.notFound:
-		return outcome[V]{err: ErrNotFound}, true
-	}
-	return outcome[V]{f: flight[V]{val: e.val, info: e.meta.info(SourceBackend)}}, true
-}
-
-// landedNow records a value (or not-found) this miss stored, for the
-// flights of callers whose reads began before it landed (see landings).
-func (m *miss[V]) landedNow(e landing[V]) {
-	c := m.c
-	e.seq = m.seq
-	c.landed.put(m.dataKey, e, c.nanotime(), int64(landedWindow*c.opts.BackendTimeout))
 }
 
 // lockOrWait takes the lock for the key, or waits for the holder's value.
@@ -386,7 +369,6 @@ func (m *miss[V]) loadAndStore(ctx context.Context, storeLater bool) (flight[V],
 		switch m.store(ctx, data, hard) {
 		case stored:
 			c.putL1(m.key, m.gen, epoch, res.Value, meta)
-			m.landedNow(landing[V]{val: res.Value, meta: meta})
 			return true
 		case storeFailed:
 			// The backend could not take it: keep it here meanwhile.
@@ -443,8 +425,8 @@ func (m *miss[V]) storeNotFound(ctx context.Context, now time.Time, d time.Durat
 	}
 	neg := c.jitter(c.opts.NegativeTTL)
 	data, err := c.env.Encode(nil, codec.Meta{Kind: codec.KindNotFound, CreatedAt: now, SoftExpiry: now.Add(neg), LoadDuration: d, Generation: m.gen})
-	if err == nil && m.store(ctx, data, neg) == stored {
-		m.landedNow(landing[V]{notFound: true, meta: entryMeta{soft: now.Add(neg), created: now, load: d}})
+	if err == nil {
+		m.store(ctx, data, neg)
 	}
 }
 
@@ -516,6 +498,9 @@ func (m *miss[V]) store(ctx context.Context, data []byte, ttl time.Duration) sto
 	case !ok:
 		c.event(EventStoreSkipped, m.key, 0, nil)
 		return storeRefused
+	}
+	if c.opts.Locker == nil {
+		c.landed.landed(m.dataKey, c.nanotime(), int64(landedWindow*c.opts.BackendTimeout))
 	}
 	if wakes && !notified {
 		c.publish(ctx, msgLanded, m.dataKey)
