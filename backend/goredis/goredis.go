@@ -234,17 +234,16 @@ func (b *Backend) Close() error {
 // Get returns the value stored under key, or [backend.ErrNotFound]. A
 // value over [Options.MaxValueBytes], written by another client, is a
 // miss too (the error also wraps [backend.ErrTooLarge]): Get sends
-// GETRANGE key 0 MaxValueBytes with EXISTS key in one round trip, so it
-// never receives or allocates more than MaxValueBytes+1 bytes, and costs
-// the server what a GET costs.
+// GETRANGE key 0 MaxValueBytes, so it never receives or allocates more
+// than MaxValueBytes+1 bytes. A hit costs what a raw GET costs: one
+// command, one round trip, the same allocations. An empty reply (a missing
+// key or an empty value) takes a second round trip, EXISTS, to tell the
+// two apart.
 func (b *Backend) Get(ctx context.Context, key string) ([]byte, error) {
 	if err := b.check(ctx, key); err != nil {
 		return nil, err
 	}
-	pipe := b.c.Pipeline()
-	r := b.queueBoundedRead(ctx, pipe, key)
-	_, _ = pipe.Exec(ctx) // errors are per command
-	return b.result(ctx, r)
+	return b.boundedGet(ctx, key)
 }
 
 // Set stores value under key for ttl (> 0 or [backend.NoExpiry]), with

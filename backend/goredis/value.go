@@ -206,3 +206,36 @@ func (b *Backend) oversized(key string, n int) error {
 // [Options.MaxValueBytes] (written by another client) and reported a
 // miss instead.
 func (b *Backend) OversizedReads() int64 { return b.oversizedReads.Load() }
+
+// boundedGet reads key with GETRANGE key 0 max: the value if it has at
+// most max bytes, max+1 bytes of it (an oversized value, a miss) if it is
+// longer. Only an empty reply, a missing key or an empty value, needs a
+// second command: EXISTS, and in the rare case that the key exists (an
+// empty value, or a key created between the two commands) the atomic
+// checkedGetScript.
+//
+// Why not one script that checks STRLEN before GET: EVALSHA costs the
+// server 2 to 3 µs per call against 0.1 to 0.2 µs for GETRANGE (INFO
+// commandstats, Redis 7.0), ten times a GET's cost on every hit; a hit is
+// the common case of a cache, a miss is followed by a load anyway.
+func (b *Backend) boundedGet(ctx context.Context, key string) ([]byte, error) {
+	rng := redis.NewStringCmd(ctx, "getrange", key, 0, b.maxArg)
+	if err := b.c.Process(ctx, rng); err != nil {
+		return nil, b.fail(ctx, "GETRANGE", key, err)
+	}
+	v, _ := rng.Bytes()
+	if len(v) > b.opt.MaxValueBytes {
+		return nil, b.oversized(key, len(v))
+	}
+	if len(v) > 0 {
+		return v, nil
+	}
+	n, err := b.c.Exists(ctx, key).Result()
+	if err != nil {
+		return nil, b.fail(ctx, "EXISTS", key, err)
+	}
+	if n == 0 {
+		return nil, backend.ErrNotFound
+	}
+	return b.checkedGet(ctx, key)
+}

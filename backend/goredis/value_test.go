@@ -191,3 +191,61 @@ func TestSubMillisecondTTLRounds(t *testing.T) {
 		}
 	})
 }
+
+// TestGetCostsARawGET: a hit is one command on the server (GETRANGE) and
+// allocates no more than a raw go-redis GET of the same value read as
+// bytes; a miss adds one EXISTS; an empty value adds EXISTS and the
+// checked-read script, and reads back empty, not missing. Not parallel: it counts the process'
+// allocations.
+func TestGetCostsARawGET(t *testing.T) {
+	s := redistest.Start(t)
+	b := dial(t, &redis.UniversalOptions{Addrs: []string{s.Addr}}, nil)
+	raw := s.Client(t)
+	ctx := t.Context()
+	if err := b.Set(ctx, "hit", make([]byte, 64), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Set(ctx, "empty", []byte{}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		key              string
+		want             error
+		getrange, exists int
+		script           bool
+	}{
+		{"hit", nil, 1, 0, false},
+		{"missing", backend.ErrNotFound, 1, 1, false},
+		{"empty", nil, 1, 1, true},
+	} {
+		raw.ConfigResetStat(ctx)
+		v, err := b.Get(ctx, tc.key)
+		if !errors.Is(err, tc.want) || (err == nil && v == nil) {
+			t.Fatalf("Get(%q) = %q, %v; want a value or %v", tc.key, v, err, tc.want)
+		}
+		for cmd, want := range map[string]int{"getrange": tc.getrange, "exists": tc.exists} {
+			if n := sent(t, raw, cmd); n != want {
+				t.Errorf("Get(%q) sent %s %d times, want %d", tc.key, cmd, n, want)
+			}
+		}
+		if n := sent(t, raw, "evalsha") + sent(t, raw, "eval"); (n > 0) != tc.script {
+			t.Errorf("Get(%q) ran %d scripts, want a script: %v", tc.key, n, tc.script)
+		}
+	}
+
+	c := b.Client()
+	ours := testing.AllocsPerRun(200, func() {
+		if _, err := b.Get(ctx, "hit"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	ref := testing.AllocsPerRun(200, func() {
+		if _, err := c.Get(ctx, "hit").Bytes(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if ours > ref {
+		t.Fatalf("Get of a 64-byte hit: %v allocations, want ≤ %v (a raw GET read as bytes)", ours, ref)
+	}
+	t.Logf("Get of a 64-byte hit: %v allocations; raw GET: %v", ours, ref)
+}
