@@ -295,10 +295,7 @@ func (b *Backend) checkWrite(ctx context.Context, key string, n int, ttl time.Du
 	if err := b.check(ctx, key); err != nil {
 		return err
 	}
-	if err := backend.CheckTTL(ttl); err != nil {
-		return err
-	}
-	return backend.CheckValueSize(key, n, b.opt.MaxValueBytes)
+	return backend.CheckWrite(key, n, ttl, b.opt.MaxValueBytes)
 }
 
 // expiration converts a checked TTL to the go-redis expiration argument:
