@@ -130,11 +130,13 @@ type Backend struct {
 // Incr and CompareAndSwap are never re-sent (see the package
 // documentation).
 //
-// On a standalone or Sentinel failover *redis.Client, New installs (once
-// per client) a go-redis hook that retries a READONLY reply — a demoted
-// primary — only once, on a fresh connection, and then returns an error
-// wrapping [ErrReadOnly]; go-redis alone re-sends it MaxRetries times.
-// The hook applies to every single command sent through that client.
+// On a standalone or Sentinel failover *redis.Client and on a *redis.Ring,
+// New installs (once per client) a go-redis hook that retries a READONLY
+// reply — a demoted primary — only once, on a fresh connection, and then
+// returns an error wrapping [ErrReadOnly]; go-redis alone re-sends it
+// MaxRetries times. The hook applies to every command and pipeline sent
+// through that client, including the caller's own; reads a replica
+// serves pass straight through it (see the package documentation).
 func New(client redis.UniversalClient, opts *Options) (*Backend, error) {
 	if client == nil {
 		return nil, errors.New("goredis: nil client")
@@ -179,8 +181,13 @@ func New(client redis.UniversalClient, opts *Options) (*Backend, error) {
 	if !ctxTimeout && !o.AllowContextTimeoutDisabled {
 		return nil, ErrContextTimeoutDisabled
 	}
-	if c, ok := client.(*redis.Client); ok {
-		guardReadOnly(c) // see readonly.go
+	switch c := client.(type) { // see readonly.go
+	case *redis.Client:
+		o := c.Options()
+		guardReadOnly(c, c.AddHook, o.MaxRetries, o.MinRetryBackoff, o.MaxRetryBackoff)
+	case *redis.Ring:
+		o := c.Options()
+		guardReadOnly(c, c.AddHook, o.MaxRetries, o.MinRetryBackoff, o.MaxRetryBackoff)
 	}
 	return b, nil
 }
@@ -318,11 +325,16 @@ func millis(ttl time.Duration) int64 {
 }
 
 // fail translates a go-redis error: redis.Nil becomes backend.ErrNotFound,
-// and an error caused by the end of ctx also satisfies errors.Is with
-// ctx.Err() (go-redis reports a deadline on the socket as an i/o timeout).
+// a READONLY reply wraps ErrReadOnly (whatever the client kind: a Cluster
+// has no guard, see readonly.go), and an error caused by the end of ctx
+// also satisfies errors.Is with ctx.Err() (go-redis reports a deadline on
+// the socket as an i/o timeout).
 func (b *Backend) fail(ctx context.Context, op, key string, err error) error {
 	if errors.Is(err, redis.Nil) {
 		return backend.ErrNotFound
+	}
+	if !errors.Is(err, ErrReadOnly) && redis.IsReadOnlyError(err) {
+		err = fmt.Errorf("%w: %w", ErrReadOnly, err)
 	}
 	cerr := ctx.Err()
 	if d, ok := ctx.Deadline(); cerr == nil && ok && !time.Now().Before(d) {

@@ -1,6 +1,7 @@
 package goredis_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -17,8 +18,9 @@ import (
 )
 
 // sent returns how many times cmd reached the server since the last
-// CONFIG RESETSTAT: calls + rejected_calls + failed_calls of INFO
-// commandstats.
+// CONFIG RESETSTAT: calls (run, including those that failed while
+// running: failed_calls is a part of calls) + rejected_calls (refused
+// before running, as READONLY refuses a write) of INFO commandstats.
 func sent(t *testing.T, c *redis.Client, cmd string) int {
 	t.Helper()
 	info, err := c.Info(t.Context(), "commandstats").Result()
@@ -33,7 +35,7 @@ func sent(t *testing.T, c *redis.Client, cmd string) int {
 		n := 0
 		for f := range strings.SplitSeq(stats, ",") {
 			name, v, _ := strings.Cut(f, "=")
-			if name == "calls" || name == "rejected_calls" || name == "failed_calls" {
+			if name == "calls" || name == "rejected_calls" {
 				i, err := strconv.Atoi(v)
 				if err != nil {
 					t.Fatalf("commandstats %q: %v", line, err)
@@ -105,5 +107,197 @@ func TestReadOnlyRetriedOnce(t *testing.T) {
 	// Reads still work on the replica.
 	if _, err := b.Get(ctx, fmt.Sprintf("missing-%d", time.Now().UnixNano())); !errors.Is(err, backend.ErrNotFound) {
 		t.Fatalf("Get on the replica = %v, want ErrNotFound", err)
+	}
+}
+
+// noSyncDelay are the redis-server arguments of a primary that starts a
+// full sync at once (by default it waits 5 s for more replicas).
+var noSyncDelay = []string{"--repl-diskless-sync-delay", "0"}
+
+// demote makes s a replica of primary and waits until its replication
+// link is up (it has loaded primary's data set).
+func demote(t *testing.T, s, primary *redistest.Server) *redis.Client {
+	t.Helper()
+	raw := s.Client(t)
+	ctx := t.Context()
+	if err := raw.Do(ctx, "replicaof", "127.0.0.1", primary.Port).Err(); err != nil {
+		t.Fatalf("REPLICAOF: %v", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		info, err := raw.Info(ctx, "replication").Result()
+		if err == nil && strings.Contains(info, "master_link_status:up") {
+			return raw
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never synced with its new primary: %v\n%s", s.Addr, err, info)
+		}
+		time.Sleep(10 * time.Millisecond) // polling replication with a deadline
+	}
+}
+
+// readOnlyErr fails t unless err wraps goredis.ErrReadOnly and not
+// backend.ErrOutcomeUnknown (READONLY means the command did not run).
+func readOnlyErr(t *testing.T, what string, err error) {
+	t.Helper()
+	if !errors.Is(err, goredis.ErrReadOnly) || errors.Is(err, backend.ErrOutcomeUnknown) {
+		t.Errorf("%s on a demoted primary = %v, want goredis.ErrReadOnly (and not outcome unknown)", what, err)
+	}
+}
+
+// TestReadOnlyPipelines: writes in a pipeline on a demoted primary are
+// sent at most twice and fail with goredis.ErrReadOnly, whether the
+// pipeline starts with the write (go-redis alone re-sends the whole
+// pipeline MaxRetries times) or with a read (go-redis alone reports a bare
+// READONLY error); the reads in it succeed. The same holds for SetMany and
+// for a pipeline the caller sends on the guarded client.
+func TestReadOnlyPipelines(t *testing.T) {
+	t.Parallel()
+	primary, demoted := redistest.Start(t, noSyncDelay...), redistest.Start(t)
+	b := dial(t, &redis.UniversalOptions{Addrs: []string{demoted.Addr}}, nil)
+	ctx := t.Context()
+	if err := primary.Client(t).Set(ctx, "k", "v", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	raw := demote(t, demoted, primary)
+
+	plain := redis.NewClient(&redis.Options{Addr: demoted.Addr, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = plain.Close() })
+	raw.ConfigResetStat(ctx)
+	pipe := plain.Pipeline()
+	pipe.Set(ctx, "a", "v", time.Minute)
+	pipe.Set(ctx, "b", "v", time.Minute)
+	_, _ = pipe.Exec(ctx)
+	t.Logf("go-redis alone sent a pipeline of 2 SETs refused READONLY %d times each", sent(t, raw, "set")/2)
+
+	writes := func(first backend.Op) []backend.Op {
+		return []backend.Op{first, backend.SetOp("k", []byte("x"), time.Minute), backend.IncrOp("n", 1, time.Minute),
+			backend.DeleteOp("d"), backend.ExpireOp("k", time.Hour), backend.GetOp("k")}
+	}
+	for _, tc := range []struct {
+		name  string
+		first backend.Op
+	}{
+		{"write first", backend.SetOp("w", []byte("x"), time.Minute)},
+		{"read first", backend.GetOp("k")},
+	} {
+		raw.ConfigResetStat(ctx)
+		ops := writes(tc.first)
+		res, err := b.Pipeline(ctx, ops)
+		if err != nil {
+			t.Fatalf("Pipeline(%s) = %v", tc.name, err)
+		}
+		for i, op := range ops {
+			if op.Kind == backend.OpGet {
+				if res[i].Err != nil || string(res[i].Value) != "v" {
+					t.Errorf("Pipeline(%s)[%d] Get = %q, %v; want v", tc.name, i, res[i].Value, res[i].Err)
+				}
+				continue
+			}
+			readOnlyErr(t, fmt.Sprintf("Pipeline(%s)[%d] %v", tc.name, i, op.Kind), res[i].Err)
+		}
+		for cmd, ops := range map[string]int{"set": 1 + len(ops) - 5, "eval": 1, "unlink": 1, "pexpire": 1} {
+			if tc.first.Kind == backend.OpGet && cmd == "set" {
+				ops = 1
+			}
+			if n := sent(t, raw, cmd); n < ops || n > 2*ops {
+				t.Errorf("Pipeline(%s) sent %s %d times for %d ops, want %d to %d", tc.name, cmd, n, ops, ops, 2*ops)
+			}
+		}
+	}
+
+	raw.ConfigResetStat(ctx)
+	items := []backend.Item{{Key: "a", Value: []byte("1"), TTL: time.Minute}, {Key: "b", Value: []byte("2"), TTL: time.Minute}}
+	readOnlyErr(t, "SetMany", b.SetMany(ctx, items))
+	if n := sent(t, raw, "set"); n < 2 || n > 4 {
+		t.Errorf("SetMany of 2 items sent SET %d times, want 2 to 4", n)
+	}
+
+	raw.ConfigResetStat(ctx)
+	pipe = b.Client().Pipeline()
+	get := pipe.Get(ctx, "k")
+	set := pipe.Set(ctx, "k", "x", time.Minute)
+	_, err := pipe.Exec(ctx)
+	readOnlyErr(t, "a caller's pipeline on the guarded client: Exec", err)
+	readOnlyErr(t, "a caller's pipeline on the guarded client: SET", set.Err())
+	if get.Val() != "v" {
+		t.Errorf("a caller's pipeline on the guarded client: GET = %q, %v; want v", get.Val(), get.Err())
+	}
+	if n := sent(t, raw, "set"); n < 1 || n > 2 {
+		t.Errorf("a caller's pipeline sent SET %d times, want 1 or 2", n)
+	}
+}
+
+// TestReadOnlyRing: on a Ring whose shard a is demoted, a write to a key
+// of shard a is sent at most twice and fails with goredis.ErrReadOnly
+// (go-redis' Ring alone re-sends it MaxRetries times), alone or in a
+// pipeline or SetMany; writes to shard b go through.
+func TestReadOnlyRing(t *testing.T) {
+	t.Parallel()
+	servers := append(redistest.StartN(t, 2), redistest.Start(t, noSyncDelay...)) // shards a and b, and a primary for a to follow
+	r := redis.NewRing(&redis.RingOptions{
+		Addrs:                 map[string]string{"a": servers[0].Addr, "b": servers[1].Addr},
+		ContextTimeoutEnabled: true,
+	})
+	t.Cleanup(func() { _ = r.Close() })
+	b, err := goredis.New(r, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	// Two keys on shard a, one on shard b.
+	var onA, counterA, onB string
+	for i := 0; onA == "" || counterA == "" || onB == ""; i++ {
+		k := fmt.Sprintf("k%d", i)
+		if err := b.Set(ctx, k, []byte("v"), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case servers[0].Client(t).Exists(ctx, k).Val() == 0:
+			onB = cmp.Or(onB, k)
+		case onA == "":
+			onA = k
+		default:
+			counterA = cmp.Or(counterA, k)
+		}
+	}
+	raw := demote(t, servers[0], servers[2])
+
+	plain := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"a": servers[0].Addr, "b": servers[1].Addr}})
+	t.Cleanup(func() { _ = plain.Close() })
+	raw.ConfigResetStat(ctx)
+	_ = plain.Set(ctx, onA, "x", time.Minute).Err()
+	t.Logf("go-redis' Ring alone sent a SET refused READONLY %d times", sent(t, raw, "set"))
+
+	raw.ConfigResetStat(ctx)
+	readOnlyErr(t, "Set on shard a", b.Set(ctx, onA, []byte("x"), time.Minute))
+	_, err = b.Incr(ctx, counterA, 1, time.Minute)
+	readOnlyErr(t, "Incr on shard a", err)
+	if n := sent(t, raw, "set"); n < 1 || n > 2 {
+		t.Errorf("Set on shard a reached it %d times, want 1 or 2", n)
+	}
+	if err := b.Set(ctx, onB, []byte("x"), time.Minute); err != nil {
+		t.Errorf("Set on shard b = %v", err)
+	}
+
+	raw.ConfigResetStat(ctx)
+	res, err := b.Pipeline(ctx, []backend.Op{
+		backend.SetOp(onA, []byte("y"), time.Minute), backend.SetOp(onB, []byte("y"), time.Minute), backend.GetOp(onB),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	readOnlyErr(t, "Pipeline Set on shard a", res[0].Err)
+	if res[1].Err != nil || res[2].Err != nil || string(res[2].Value) != "y" {
+		t.Errorf("Pipeline Set, Get on shard b = %v, %q, %v; want nil, y, nil", res[1].Err, res[2].Value, res[2].Err)
+	}
+	readOnlyErr(t, "SetMany on both shards", b.SetMany(ctx, []backend.Item{
+		{Key: onA, Value: []byte("z"), TTL: time.Minute}, {Key: onB, Value: []byte("z"), TTL: time.Minute},
+	}))
+	if n := sent(t, raw, "set"); n < 2 || n > 4 {
+		t.Errorf("a pipeline and a SetMany with one SET each for shard a sent it %d times, want 2 to 4", n)
+	}
+	if v, err := b.Get(ctx, onB); err != nil || string(v) != "z" {
+		t.Errorf("Get(shard b) after SetMany = %q, %v; want z", v, err)
 	}
 }
