@@ -301,3 +301,105 @@ func TestReadOnlyRing(t *testing.T) {
 		t.Errorf("Get(shard b) after SetMany = %q, %v; want z", v, err)
 	}
 }
+
+// TestClusterFailover: on a Cluster with one replica per master, master
+// 0's replica takes over (CLUSTER FAILOVER) while Set, Incr, SetMany and
+// Pipeline writes to keys of master 0 go through the Backend. The demoted
+// master answers a write with MOVED, never READONLY, and go-redis follows
+// it to the new master: no write fails, every write that returned nil is
+// on the new master afterwards, and the counter equals the number of Incr
+// that returned a value.
+func TestClusterFailover(t *testing.T) {
+	t.Parallel()
+	c := redistest.StartClusterReplicas(t, 3)
+	b := dial(t, &redis.UniversalOptions{Addrs: c.Addrs(), IsClusterMode: true}, nil)
+	ctx := t.Context()
+	oldMaster := c.Nodes[0].Client(t)
+	// Keys of master 0: it owns slots 0 to 16384/3-1.
+	n := 0
+	key := func() string {
+		for {
+			n++
+			if k := fmt.Sprintf("fo:%d", n); goredisSlot(k) < 16384/3 {
+				return k
+			}
+		}
+	}
+	counter := key()
+
+	failover := make(chan error, 1)
+	fctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	go func() { failover <- c.Failover(fctx, 0) }() // c is not used until it returns
+	acked := map[string]string{}
+	var incrs int64
+	var errs []error
+	check := func(what string, err error) bool {
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", what, err))
+		}
+		return err == nil
+	}
+	rounds, after := 0, -1 // after: rounds since the failover completed
+	for ; after < 20; rounds++ {
+		if after >= 0 {
+			after++
+		} else {
+			select {
+			case err := <-failover:
+				if err != nil {
+					t.Fatal(err)
+				}
+				after = 0
+			default:
+			}
+		}
+		v := strconv.Itoa(rounds)
+		if k := key(); check("Set", b.Set(ctx, k, []byte(v), time.Minute)) {
+			acked[k] = v
+		}
+		if _, err := b.Incr(ctx, counter, 1, time.Minute); check("Incr", err) {
+			incrs++
+		}
+		k1, k2 := key(), key()
+		if check("SetMany", b.SetMany(ctx, []backend.Item{{Key: k1, Value: []byte(v), TTL: time.Minute}, {Key: k2, Value: []byte(v), TTL: time.Minute}})) {
+			acked[k1], acked[k2] = v, v
+		}
+		k := key()
+		res, err := b.Pipeline(ctx, []backend.Op{backend.SetOp(k, []byte(v), time.Minute), backend.IncrOp(counter, 1, time.Minute)})
+		if check("Pipeline", err) {
+			if check("Pipeline Set", res[0].Err) {
+				acked[k] = v
+			}
+			if check("Pipeline Incr", res[1].Err) {
+				incrs++
+			}
+		}
+	}
+	for _, err := range errs {
+		t.Errorf("a write during the failover failed: %v", err)
+	}
+
+	// The mechanism: the demoted master redirects writes.
+	if err := oldMaster.Set(ctx, key(), "v", time.Minute).Err(); err == nil || !strings.HasPrefix(err.Error(), "MOVED ") {
+		t.Errorf("SET on the demoted master = %v, want MOVED", err)
+	}
+	stats, _ := oldMaster.Info(ctx, "errorstats").Result()
+	if !strings.Contains(stats, "errorstat_MOVED:") {
+		t.Errorf("the demoted master redirected no write of the Backend (the client never used its stale slot map):\n%s", stats)
+	}
+	if strings.Contains(stats, "errorstat_READONLY:") {
+		t.Errorf("the demoted master answered READONLY:\n%s", stats)
+	}
+
+	fresh := c.Client(t)
+	for k, v := range acked {
+		if got, err := fresh.Get(ctx, k).Result(); err != nil || got != v {
+			t.Fatalf("Get(%q) after the failover = %q, %v; want %q (a write acknowledged and lost)", k, got, err, v)
+		}
+	}
+	if got, err := fresh.Get(ctx, counter).Int64(); err != nil || got != incrs {
+		t.Fatalf("counter after the failover = %d, %v; want %d (the Incr that returned a value)", got, err, incrs)
+	}
+	t.Logf("%d rounds, %d acknowledged writes, %d Incr; the demoted master's errorstats:\n%s", rounds, len(acked), incrs, strings.TrimSpace(stats))
+}
