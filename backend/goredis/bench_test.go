@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/cachekit/cachekit/backend"
 )
 
@@ -195,4 +197,35 @@ func BenchmarkGetManyInterleaved(b *testing.B) {
 		}
 	}
 	interleave(b, ours, raw, "mget")
+}
+
+// BenchmarkReadOnlyGuardInterleaved compares a command on a client with
+// the READONLY guard a Backend installs ("goredis") and on the same
+// server through a client without it ("unguarded"), taking turns at going
+// first. A GET skips the guard; a SET goes through it.
+func BenchmarkReadOnlyGuardInterleaved(b *testing.B) {
+	guarded, plain := guardedPair(b)
+	ctx := context.Background()
+	key := prefix(b) + "k"
+	if err := plain.Set(ctx, key, make([]byte, 64), time.Minute).Err(); err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct {
+		name string
+		run  func(c *redis.Client) error
+	}{
+		{"GET", func(c *redis.Client) error { return c.Get(ctx, key).Err() }},
+		{"SET", func(c *redis.Client) error { return c.Set(ctx, key, "v", time.Minute).Err() }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			run := func(c *redis.Client) func() {
+				return func() {
+					if err := bc.run(c); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			interleave(b, run(guarded), run(plain), "unguarded")
+		})
+	}
 }

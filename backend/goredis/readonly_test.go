@@ -403,3 +403,63 @@ func TestClusterFailover(t *testing.T) {
 	}
 	t.Logf("%d rounds, %d acknowledged writes, %d Incr; the demoted master's errorstats:\n%s", rounds, len(acked), incrs, strings.TrimSpace(stats))
 }
+
+// guardedPair returns two clients of the shared server: one with the
+// READONLY guard a Backend installs, one without.
+func guardedPair(t testing.TB) (guarded, plain *redis.Client) {
+	t.Helper()
+	addr := redistest.Shared(t).Addr
+	guarded = redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
+	plain = redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _, _ = guarded.Close(), plain.Close() })
+	if _, err := goredis.New(guarded, nil); err != nil {
+		t.Fatal(err)
+	}
+	return guarded, plain
+}
+
+// TestReadOnlyGuardCost: the guard wraps every command of the caller's
+// client, but a read (hit or miss, alone or in a pipeline of reads)
+// allocates exactly what it does on a client without the guard; a write
+// pays one allocation, the wrapper. Not parallel: it counts the process'
+// allocations.
+func TestReadOnlyGuardCost(t *testing.T) {
+	guarded, plain := guardedPair(t)
+	ctx := t.Context()
+	key := prefix(t) + "k"
+	if err := plain.Set(ctx, key, make([]byte, 64), time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	allocs := func(c *redis.Client, fn func(*redis.Client) error) float64 {
+		return testing.AllocsPerRun(300, func() {
+			if err := fn(c); err != nil && err != redis.Nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	for _, tc := range []struct {
+		name  string
+		extra float64 // allowed allocations over the unguarded client
+		fn    func(*redis.Client) error
+	}{
+		{"GET hit", 0, func(c *redis.Client) error { return c.Get(ctx, key).Err() }},
+		{"GET miss", 0, func(c *redis.Client) error { return c.Get(ctx, key+"missing").Err() }},
+		{"GETRANGE", 0, func(c *redis.Client) error { return c.GetRange(ctx, key, 0, 100).Err() }},
+		{"EXISTS", 0, func(c *redis.Client) error { return c.Exists(ctx, key).Err() }},
+		{"pipeline of reads", 0, func(c *redis.Client) error {
+			_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+				p.Get(ctx, key)
+				p.Exists(ctx, key)
+				return nil
+			})
+			return err
+		}},
+		{"SET", 1, func(c *redis.Client) error { return c.Set(ctx, key, "v", time.Minute).Err() }},
+	} {
+		g, p := allocs(guarded, tc.fn), allocs(plain, tc.fn)
+		if g > p+tc.extra {
+			t.Errorf("%s: %v allocations with the guard, %v without; want at most %v more", tc.name, g, p, tc.extra)
+		}
+		t.Logf("%s: %v allocations with the guard, %v without", tc.name, g, p)
+	}
+}
