@@ -80,13 +80,13 @@
 // READONLY reply once — go-redis has dropped the connection that answered
 // it, and a failover client asks Sentinel for the current primary when it
 // dials — and then returns an error wrapping [ErrReadOnly] and the
-// server's reply. In a pipeline (Pipeline, SetMany, GetMany, the caller's
-// own) only the commands refused READONLY are sent again, once, and then
+// server's reply. In a pipeline (Pipeline, SetMany, the caller's own)
+// only the commands refused READONLY are sent again, once, and then
 // fail with ErrReadOnly; the others keep their replies. READONLY means the
 // command did not run, so the one retry is safe even for Incr and
 // CompareAndSwap. Reads a replica serves (GET, GETRANGE, EXISTS, MGET,
 // PTTL, SCAN, …) and transactions pass through the hook untouched, with no
-// allocation; a write pays one.
+// allocation; a write pays one allocation.
 //
 // A ClusterClient gets no hook: a demoted Cluster master answers a write
 // with MOVED to its replacement, not READONLY, and go-redis follows it and
