@@ -110,13 +110,12 @@
 // [backend.ErrTooLarge] before any network I/O. A read never receives more
 // than MaxValueBytes+1 bytes, whatever another client stored, and a value
 // over the bound is a miss whose error wraps both [backend.ErrNotFound]
-// and [backend.ErrTooLarge], counted by [Backend.OversizedReads]. Get
-// sends GETRANGE key 0 MaxValueBytes alone, so a hit costs what a GET
-// costs (one command, the same allocations); GETRANGE answers an empty
-// string for a missing key too, so an empty reply takes a second round
-// trip, EXISTS (and, for an empty value, a Lua script that checks STRLEN).
-// A pipeline Get sends GETRANGE with EXISTS in the same round trip;
-// GetMany reads each hash slot's keys with one such script.
+// and [backend.ErrTooLarge], counted by [Backend.OversizedReads]. Get and
+// a pipeline Get send GETRANGE key 0 MaxValueBytes with EXISTS key in one
+// round trip (a server cost close to a GET's); only an empty value costs
+// a second round trip (a Lua script that checks STRLEN), since GETRANGE
+// answers an empty string for a missing key too. GetMany reads each hash
+// slot's keys with one such script.
 //
 // # Bad input
 //

@@ -116,6 +116,8 @@ type Backend struct {
 	oversizedReads atomic.Int64 // reads that found a value over MaxValueBytes
 	maxArg         any          // int64(MaxValueBytes), boxed once for GETRANGE
 
+	pipes sync.Pool // of redis.Pipeliner, reused by Get
+
 	mu   sync.Mutex
 	subs map[*subscription]struct{} // open subscriptions, closed by Close
 }
@@ -241,11 +243,9 @@ func (b *Backend) Close() error {
 // Get returns the value stored under key, or [backend.ErrNotFound]. A
 // value over [Options.MaxValueBytes], written by another client, is a
 // miss too (the error also wraps [backend.ErrTooLarge]): Get sends
-// GETRANGE key 0 MaxValueBytes, so it never receives or allocates more
-// than MaxValueBytes+1 bytes. A hit costs what a raw GET costs: one
-// command, one round trip, the same allocations. An empty reply (a missing
-// key or an empty value) takes a second round trip, EXISTS, to tell the
-// two apart.
+// GETRANGE key 0 MaxValueBytes with EXISTS key in one round trip, hit or
+// miss, so it never receives or allocates more than MaxValueBytes+1 bytes,
+// and costs the server about what a GET costs.
 func (b *Backend) Get(ctx context.Context, key string) ([]byte, error) {
 	if err := b.check(ctx, key); err != nil {
 		return nil, err

@@ -42,9 +42,10 @@ var ErrReadOnly = errors.New("goredis: server is a read-only replica (a demoted 
 // and report ErrReadOnly where a fresh connection would have reached the
 // new primary.
 //
-// Reads that a replica serves (GET, GETRANGE, EXISTS, …: readCommand) and
-// blocking commands pass straight through, as do pipelines of reads only
-// and transactions: the guard costs them a switch on the command name.
+// Reads that a replica serves (GET, GETRANGE, EXISTS, …: readCommand; the
+// Backend's read-only scripts) and blocking commands pass straight
+// through, as do pipelines of reads only and transactions: the guard costs
+// them a switch on the command name.
 type readOnlyGuard struct {
 	maxRetries             int
 	minBackoff, maxBackoff time.Duration
@@ -76,7 +77,7 @@ func (*readOnlyGuard) DialHook(next redis.DialHook) redis.DialHook { return next
 
 func (g *readOnlyGuard) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		if !guards(cmd.Name()) {
+		if !guards(cmd) {
 			return next(ctx, cmd)
 		}
 		readOnly := false
@@ -167,13 +168,28 @@ func firstErr(cmds []redis.Cmder) error {
 	return nil
 }
 
-// guards reports whether the guard handles the command: not a read a
-// replica serves (it never answers READONLY), not a blocking command
-// (whose timeouts follow go-redis' own rules), not an HIMPORT command
-// (whose concrete type go-redis inspects, which the guard's wrapper
-// would hide).
-func guards(name string) bool {
-	return !readCommand(name) && !blocking(name) && !strings.HasPrefix(name, "himport")
+// guards reports whether the guard handles cmd: not a read a replica
+// serves (it never answers READONLY), not a blocking command (whose
+// timeouts follow go-redis' own rules), not an HIMPORT command (whose
+// concrete type go-redis inspects, which the guard's wrapper would hide).
+func guards(cmd redis.Cmder) bool {
+	name := cmd.Name()
+	return !reads(cmd, name) && !blocking(name) && !strings.HasPrefix(name, "himport")
+}
+
+// reads reports whether cmd, named name, only reads: a read command, or
+// an EVALSHA of one of the Backend's read-only scripts (checkedGetScript,
+// getManyScript).
+func reads(cmd redis.Cmder, name string) bool {
+	if name != "evalsha" {
+		return readCommand(name)
+	}
+	args := cmd.Args()
+	if len(args) < 2 {
+		return false
+	}
+	sha, _ := args[1].(string)
+	return sha == checkedGetScript.sha || sha == getManyScript.sha
 }
 
 // pipelineGuards reports whether the guard handles a pipeline: one with a
@@ -189,7 +205,7 @@ func pipelineGuards(cmds []redis.Cmder) bool {
 		if strings.HasPrefix(name, "himport") {
 			return false
 		}
-		guarded = guarded || !readCommand(name)
+		guarded = guarded || !reads(cmd, name)
 	}
 	return guarded
 }
