@@ -166,6 +166,7 @@ type Cache struct {
 	resp        *memo.Cache[*entry] // primary keys: responses and vary indexes
 	vars        *memo.Cache[*entry] // variants (same namespace, own load slots)
 	tags        *memo.Cache[uint64] // tag → generation
+	seqKey      string              // the purge sequence's backend key (see purgeseq.go)
 	b           backend.Backend
 	hosts       map[string]bool
 	statusOK    map[int]bool
@@ -269,6 +270,7 @@ func New(b backend.Backend, opts *Options) (*Cache, error) {
 		return nil, engineErr(err)
 	}
 	c.resp, c.vars, c.tags = resp, vars, tags
+	c.seqKey = seqKeyOf(tags)
 	return c, nil
 }
 

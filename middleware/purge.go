@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/cachekit/cachekit/backend"
 	"github.com/cachekit/cachekit/memo"
 )
 
@@ -57,12 +56,14 @@ func (c *Cache) tagsCurrent(ctx context.Context, e *entry) bool {
 // recording an older one are misses from then on.
 func (c *Cache) PurgeTags(ctx context.Context, tags ...string) error {
 	// Each purge takes the next value of a cluster-wide sequence as the
-	// tags' generation, so a render that started before the purge (and
-	// snapshotted the sequence then) can tell it was overtaken. Without a
-	// counter capability, a random generation still invalidates.
+	// tags' generation (see purgeseq.go), so a render that started before
+	// the purge (and snapshotted the sequence then) can tell it was
+	// overtaken. Without the sequence, a random generation still
+	// invalidates.
 	gen := rand.Uint64() | 1<<63
-	if n, err := c.tags.Incr(ctx, purgeSeq, 1, backend.NoExpiry); err == nil {
-		gen = uint64(n)
+	if n, err := c.seq(ctx, 1); err == nil {
+		gen = n
+		c.renewSeq(ctx)
 	}
 	var errs []error
 	for _, t := range tags {
@@ -70,9 +71,6 @@ func (c *Cache) PurgeTags(ctx context.Context, tags ...string) error {
 	}
 	return errors.Join(errs...)
 }
-
-// purgeSeq is the counter of tag purges.
-const purgeSeq = "purge-seq"
 
 // purgeMark is the tag purge sequence seen before a render; known=false
 // when it could not be read (then no render is treated as overtaken).
@@ -83,11 +81,11 @@ type purgeMark struct {
 
 // purgeSnapshot returns the tag purge sequence now.
 func (c *Cache) purgeSnapshot(ctx context.Context) purgeMark {
-	n, err := c.tags.Incr(ctx, purgeSeq, 0, backend.NoExpiry)
-	if err != nil || n < 0 {
+	n, err := c.seq(ctx, 0)
+	if err != nil {
 		return purgeMark{}
 	}
-	return purgeMark{seq: uint64(n), known: true}
+	return purgeMark{seq: n, known: true}
 }
 
 // storeTags records the generations of e's tags in it, and marks res
