@@ -14,12 +14,16 @@ import (
 )
 
 // tagGens returns the current generation of each tag, creating missing
-// ones.
+// ones. A missing tag may have been purged before its generation expired
+// or was evicted, so it gets a new random generation (never a fixed "not
+// purged" value, which would make responses stored before that purge
+// current again); random generations are never above a render's purge
+// snapshot (see storeTags).
 func (c *Cache) tagGens(ctx context.Context, tags []string) ([]uint64, error) {
 	m, err := c.tags.GetMany(ctx, tags, func(_ context.Context, missing []string) (map[string]uint64, error) {
 		out := make(map[string]uint64, len(missing))
 		for _, t := range missing {
-			out[t] = 0 // never purged
+			out[t] = rand.Uint64() | 1<<63
 		}
 		return out, nil
 	})

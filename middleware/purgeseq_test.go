@@ -213,3 +213,43 @@ func TestPurgeSequenceLostIsNeverReused(t *testing.T) {
 		})
 	}
 }
+
+// A response stored before a tag purge and not requested since stays
+// purged after the tag's generation expires (a week without purges): a
+// missing generation is a new one, not "never purged", which used to make
+// the purged response current again.
+func TestPurgedStaysPurgedAfterTagExpiry(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	b, err := memory.New(&memory.Options{Clock: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	c, err := New(b, &Options{Now: clk.Now, Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	var calls atomic.Int64
+	h := c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := calls.Add(1)
+		w.Header().Set("Cache-Control", "max-age=2592000") // 30 days
+		w.Header().Set("Cache-Tag", "release")
+		fmt.Fprintf(w, "render %d", n)
+	}))
+	get := func() string { return do(h, http.MethodGet, "http://example.com/asset").Body.String() }
+	if a, b := get(), get(); a != "render 1" || b != a {
+		t.Fatalf("GET, GET = %q, %q; want render 1 stored and hit", a, b)
+	}
+	if err := c.PurgeTags(t.Context(), "release"); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(tagTTL + 24*time.Hour) // no request meanwhile: the generation expires
+	if got := get(); got == "render 1" {
+		t.Errorf("GET %v after the purge = %q, the purged response", tagTTL+24*time.Hour, got)
+	}
+	if got := get(); got != "render 2" {
+		t.Errorf("GET after the refill = %q, want render 2 stored and hit", got)
+	}
+}
