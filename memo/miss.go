@@ -102,28 +102,27 @@ func (m *miss[V]) get(ctx context.Context) (V, Info, error) {
 	return m.join(ctx)
 }
 
-// join joins or starts the one load of the key in this process and waits
-// for it on the caller's own context.
+// join joins or starts the one load of the key in this process (a Get's
+// or a GetMany's) and waits for it on the caller's own context.
 func (m *miss[V]) join(ctx context.Context) (V, Info, error) {
 	c := m.c
-	led := false
-	leader := *m // the flight's own copy: the caller's miss stays on its stack
-	ch := c.loads.DoChan(m.dataKey, func() (any, error) {
-		led = true
-		return leader.fill(ctx)
-	})
+	call, led := c.flights.join(m.dataKey)
+	if led {
+		leader := *m // the flight's own copy: the caller's miss stays on its stack
+		c.flights.run(m.dataKey, call, func() (flight[V], error) { return leader.fill(ctx) })
+	}
 	select {
-	case res := <-ch:
-		f, _ := res.Val.(flight[V])
+	case <-call.done:
+		f := call.f
 		if !led && f.private {
 			// The leader's value may not be shared: load our own.
 			return m.fetchAlone(ctx)
 		}
-		if res.Shared && !led {
+		if !led {
 			c.event(EventCoalesced, m.key, 0, nil)
 			f.info.Coalesced = true
 		}
-		return f.val, f.info, res.Err
+		return f.val, f.info, call.err
 	case <-ctx.Done():
 		var zero V
 		return zero, Info{}, ctx.Err()
