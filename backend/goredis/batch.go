@@ -13,8 +13,9 @@ import (
 // (including a value over [Options.MaxValueBytes], counted by
 // [Backend.OversizedReads]), a non-nil (possibly empty) slice for a
 // present value. It takes one round trip and never receives an oversized
-// value: a read-only Lua script checks each key's STRLEN before its GET
-// (one script per [Options.ScanCount] keys on a standalone server, one per
+// value: a read-only Lua script reads the keys with MGET and replaces each
+// oversized value by its length before replying (one script per
+// [Options.ScanCount] keys on a standalone server, one per
 // hash slot on a Cluster, all in one pipeline, so never CROSSSLOT; a slot
 // caught half-migrated, which answers TRYAGAIN, is read key by key, which
 // follows ASK); on a Ring, bounded reads as [Backend.Get] does. An empty key yields

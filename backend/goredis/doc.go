@@ -99,9 +99,11 @@
 // at most Redis' 512 MiB) bounds every value. A write over it (Set,
 // SetMany, CompareAndSwap, a pipeline Set) fails with
 // [backend.ErrTooLarge] before any network I/O. A read never receives more
-// than MaxValueBytes+1 bytes, whatever another client stored: Get, GetMany
-// and a pipeline Get send GETRANGE key 0 MaxValueBytes with EXISTS key in
-// the same round trip (a server cost equal to a GET's), and a value over
+// than MaxValueBytes+1 bytes, whatever another client stored: Get and a
+// pipeline Get send GETRANGE key 0 MaxValueBytes with EXISTS key in the
+// same round trip (a server cost equal to a GET's), GetMany a read-only
+// Lua script that MGETs the keys and replaces each value over the bound by
+// its length before replying (one per slot on a Cluster), and a value over
 // the bound is a miss whose error wraps both [backend.ErrNotFound] and
 // [backend.ErrTooLarge], counted by [Backend.OversizedReads]. Only an empty
 // value costs a second round trip (a Lua script that checks STRLEN), since

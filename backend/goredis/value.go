@@ -17,12 +17,30 @@ const maxRedisString = 512 << 20
 // getManyScript returns, for each of KEYS, its value if it is at most
 // ARGV[1] bytes, its length (an integer) if it is longer, or nil if it does
 // not exist. Read-only: safe to retry.
+//
+// It reads the keys with MGET (one command per 1,000 keys: Lua's unpack is
+// bounded) and replaces each oversized value by its length before the reply
+// is sent: one redis.call per 1,000 keys instead of a STRLEN and a GET per
+// key, which cost about as much as a whole MGET each (1.6x a raw MGET of
+// 100 keys for this script, 2.3x for STRLEN+GET, measured interleaved).
+// An oversized value is copied into the script's memory on the server, as
+// a GET would copy it into the reply buffer, but never sent: the client
+// allocates nothing for it.
 var getManyScript = newScript(`
 local max = tonumber(ARGV[1])
+local n = #KEYS
+local function bound(vals)
+	for i = 1, #vals do
+		local v = vals[i]
+		if v and #v > max then vals[i] = #v end
+	end
+	return vals
+end
+if n <= 1000 then return bound(redis.call('MGET', unpack(KEYS))) end
 local out = {}
-for i, k in ipairs(KEYS) do
-	local n = redis.call('STRLEN', k)
-	if n > max then out[i] = n else out[i] = redis.call('GET', k) end
+for s = 1, n, 1000 do
+	local vals = bound(redis.call('MGET', unpack(KEYS, s, math.min(s + 999, n))))
+	for j = 1, #vals do out[s + j - 1] = vals[j] end
 end
 return out`, true)
 

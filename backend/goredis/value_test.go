@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"testing"
 	"time"
@@ -190,4 +191,50 @@ func TestSubMillisecondTTLRounds(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestGetManyChunkedScript: one script group of more than 1,000 keys (the
+// script MGETs them 1,000 at a time, Lua's unpack being bounded) returns
+// every value in order, nil for the missing ones, a non-nil empty slice
+// for an empty value, and a miss for each oversized value in any chunk.
+func TestGetManyChunkedScript(t *testing.T) {
+	t.Parallel()
+	const n, max = 2500, 1000
+	b := dial(t, &redis.UniversalOptions{Addrs: []string{redistest.Shared(t).Addr}}, &goredis.Options{MaxValueBytes: max, ScanCount: 5000})
+	ctx := t.Context()
+	p := prefix(t)
+	keys := make([]string, n)
+	pipe := b.Client().Pipeline()
+	want := make([][]byte, n)
+	oversized := map[int]bool{10: true, 1500: true, 2499: true}
+	for i := range keys {
+		keys[i] = fmt.Sprintf("%sk%d", p, i)
+		switch {
+		case oversized[i]:
+			pipe.Set(ctx, keys[i], bytes.Repeat([]byte("o"), max+1), time.Minute)
+		case i == 1200:
+			want[i] = []byte{}
+			pipe.Set(ctx, keys[i], "", time.Minute)
+		case i%7 == 3: // missing
+		default:
+			want[i] = []byte(fmt.Sprint("v", i))
+			pipe.Set(ctx, keys[i], want[i], time.Minute)
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before := b.OversizedReads()
+	got, err := b.GetMany(ctx, keys)
+	if err != nil || len(got) != n {
+		t.Fatalf("GetMany(%d keys) = %d values, %v", n, len(got), err)
+	}
+	for i := range keys {
+		if (got[i] == nil) != (want[i] == nil) || !bytes.Equal(got[i], want[i]) {
+			t.Fatalf("GetMany[%d] = %q (nil %v), want %q (nil %v)", i, got[i], got[i] == nil, want[i], want[i] == nil)
+		}
+	}
+	if d := b.OversizedReads() - before; d != int64(len(oversized)) {
+		t.Fatalf("OversizedReads grew by %d, want %d", d, len(oversized))
+	}
 }
