@@ -101,13 +101,13 @@
 // [backend.ErrTooLarge] before any network I/O. A read never receives more
 // than MaxValueBytes+1 bytes, whatever another client stored: Get and a
 // pipeline Get send GETRANGE key 0 MaxValueBytes with EXISTS key in the
-// same round trip (a server cost equal to a GET's), GetMany a read-only
-// Lua script that MGETs the keys and replaces each value over the bound by
-// its length before replying (one per slot on a Cluster), and a value over
+// same round trip (a server cost equal to a GET's), GetMany a GETRANGE per
+// key with one multi-key EXISTS per group of keys, and a value over
 // the bound is a miss whose error wraps both [backend.ErrNotFound] and
 // [backend.ErrTooLarge], counted by [Backend.OversizedReads]. Only an empty
 // value costs a second round trip (a Lua script that checks STRLEN), since
-// GETRANGE answers an empty string for a missing key too.
+// GETRANGE answers an empty string for a missing key too (GetMany tells
+// most misses apart by the EXISTS count).
 //
 // # Bad input
 //
