@@ -31,7 +31,7 @@ type batch[V any] struct {
 	seqs     []uint64          // each key's invalidation sequence before the read
 	keys     []string          // user keys missing from L1
 	dataKeys []string          // their backend keys
-	found    []lookupResult[V] // what the backend held for each
+	found    []lookupResult[V] // what the backend held for each key to load (nil if none)
 }
 
 // GetMany returns the values of keys: L1 first, then one batched backend
@@ -115,35 +115,38 @@ func (c *Cache[V]) readBatch(ctx context.Context, bt *batch[V], out map[string]V
 	case err != nil && c.opts.FailClosed:
 		return nil, unavailable(err)
 	}
-	bt.found = make([]lookupResult[V], len(bt.keys))
 	for i, k := range bt.keys {
+		var f lookupResult[V]
 		switch {
 		case err != nil:
-			bt.found[i] = lookupResult[V]{state: stateUnknown}
+			f = lookupResult[V]{state: stateUnknown}
 		case raws[i] == nil:
-			bt.found[i] = lookupResult[V]{state: stateMiss}
+			f = lookupResult[V]{state: stateMiss}
 		default:
-			bt.found[i] = c.classify(k, raws[i], true)
+			f = c.classify(k, raws[i], true)
 		}
-		switch bt.found[i].state {
+		switch f.state {
 		case stateFresh:
 			c.event(EventHitBackend, k, 0, nil)
-			out[k] = bt.found[i].val
-			c.putL1(k, bt.gen, bt.epoch, bt.found[i].val, bt.found[i].meta)
+			out[k] = f.val
+			c.putL1(k, bt.gen, bt.epoch, f.val, f.meta)
+			continue // a hit keeps nothing in bt.found
 		case stateNegative:
 			c.event(EventHitNegative, k, 0, nil)
+			continue
 		case stateUnknown:
 			if e, ok := c.heldValue(k, bt.gen); ok { // see miss.get
 				c.event(EventHitL1, k, 0, nil)
 				out[k] = e.val
-				break
+				continue
 			}
-			c.event(EventMiss, k, 0, nil)
-			missing = append(missing, i)
-		default:
-			c.event(EventMiss, k, 0, nil)
-			missing = append(missing, i)
 		}
+		c.event(EventMiss, k, 0, nil)
+		if bt.found == nil {
+			bt.found = make([]lookupResult[V], len(bt.keys))
+		}
+		bt.found[i] = f
+		missing = append(missing, i)
 	}
 	return missing, nil
 }
