@@ -44,6 +44,7 @@ type Cache[V any] struct {
 	held *l1[V]
 
 	lastCorrupt atomic.Pointer[byte] // the corrupt bytes counted last (read.go)
+	landed      landings             // when values landed, for the flights of earlier reads (landed.go)
 
 	flights    flights[V]         // one load per data key, by Get or GetMany (flight.go)
 	lookups    singleflight.Group // one backend read per data key (read.go)

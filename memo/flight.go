@@ -58,23 +58,25 @@ func (g *flights[V]) finish(dataKey string, call *flightCall[V], f flight[V], er
 	close(call.done)
 }
 
-// run runs fill as the flight call of dataKey on a new goroutine and
-// finishes the flight with its outcome. A panic (a loader's is already
-// recovered by safely; this one would be memo's) becomes the flight's
-// error: the waiters get a *PanicError instead of waiting forever, and the
-// process does not crash.
+// run runs fill as the flight call of dataKey on a new goroutine (see do).
 func (g *flights[V]) run(dataKey string, call *flightCall[V], fill func() (flight[V], error)) {
-	go func() {
-		var f flight[V]
-		var err error
-		defer func() {
-			if p := recover(); p != nil {
-				f, err = flight[V]{}, &PanicError{Value: p, Stack: debug.Stack()}
-			}
-			g.finish(dataKey, call, f, err)
-		}()
-		f, err = fill()
+	go g.do(dataKey, call, fill)
+}
+
+// do runs fill as the flight call of dataKey and finishes the flight with
+// its outcome. A panic (a loader's is already recovered by safely; this
+// one would be memo's) becomes the flight's error: the waiters get a
+// *PanicError instead of waiting forever, and the process does not crash.
+func (g *flights[V]) do(dataKey string, call *flightCall[V], fill func() (flight[V], error)) {
+	var f flight[V]
+	var err error
+	defer func() {
+		if p := recover(); p != nil {
+			f, err = flight[V]{}, &PanicError{Value: p, Stack: debug.Stack()}
+		}
+		g.finish(dataKey, call, f, err)
 	}()
+	f, err = fill()
 }
 
 // forget makes callers of dataKey that come from now on start a new flight
