@@ -152,7 +152,7 @@ func (b *Backend) getManyRanged(ctx context.Context, keys []string, out [][]byte
 	// (4 per key) and EXISTS keys... (1 per group plus 1 per key), each key
 	// boxed once for both.
 	args := make([]any, 0, 5*len(keys)+len(groups))
-	pipe := b.c.Pipeline()
+	cmds := make([]redis.Cmder, 0, len(keys)+len(groups))
 	for g, ix := range groups {
 		start := len(args)
 		args = append(args, "exists")
@@ -164,11 +164,17 @@ func (b *Backend) getManyRanged(ctx context.Context, keys []string, out [][]byte
 			k := args[start+1+j]
 			args = append(args, "getrange", k, 0, b.maxArg)
 			rngs[i] = redis.NewStringCmd(ctx, args[len(args)-4:len(args):len(args)]...)
-			_ = pipe.Process(ctx, rngs[i])
+			cmds = append(cmds, rngs[i])
 		}
-		_ = pipe.Process(ctx, exists[g])
+		cmds = append(cmds, exists[g])
 	}
+	pipe, ok := b.pipes.Get().(redis.Pipeliner)
+	if !ok {
+		pipe = b.c.Pipeline()
+	}
+	_ = pipe.BatchProcess(ctx, cmds...)
 	_, _ = pipe.Exec(ctx) // errors are per command
+	b.pipes.Put(pipe)     // Exec leaves it empty
 	var empty []int
 	for g, ix := range groups {
 		present := int64(0)
