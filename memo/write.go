@@ -163,7 +163,7 @@ func (c *Cache[V]) tombstoneKeep() time.Duration {
 // compare-and-swap).
 func (c *Cache[V]) forgetFlights(dataKey string) {
 	c.lookups.Forget(dataKey)
-	c.loads.Forget(dataKey)
+	c.flights.forget(dataKey)
 }
 
 // Forget evicts key from this node's L1 only; the backend and other nodes
