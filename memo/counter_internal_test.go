@@ -5,17 +5,17 @@ import (
 	"testing"
 )
 
-// TestStripedCounterExact: concurrent increments are all counted.
-func TestStripedCounterExact(t *testing.T) {
-	var c stripedCounter
+// TestHitCounterExact: concurrent increments are all counted.
+func TestHitCounterExact(t *testing.T) {
+	var c hitCounter
 	const workers, each = 8, 1000
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for range each {
-				c.add()
+			for i := range each {
+				c.add(int64(i))
 			}
 		}()
 	}
@@ -25,13 +25,13 @@ func TestStripedCounterExact(t *testing.T) {
 	}
 }
 
-// BenchmarkStripedCounterParallel: the L1 hit counter's increment from
+// BenchmarkHitCounterParallel: the L1 hit counter's increment from
 // every core; run with -count 10 to see the spread across runs.
-func BenchmarkStripedCounterParallel(b *testing.B) {
-	var c stripedCounter
+func BenchmarkHitCounterParallel(b *testing.B) {
+	var c hitCounter
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			c.add()
+			c.add(0)
 		}
 	})
 }

@@ -2,6 +2,7 @@ package memo
 
 import (
 	"context"
+	"time"
 )
 
 // Memoize turns fn into a cached function of the same shape: a call with k
@@ -18,17 +19,15 @@ func Memoize[K comparable, V any](c *Cache[V], fn func(context.Context, K) (V, e
 		s := key(k)
 		// The L1 is tried before the load closure exists: a hit allocates
 		// nothing.
-		gen, now := c.generationNow()
-		v, due, ok := c.hitL1(s, gen, now)
-		if ok && !due {
-			return v, nil
+		now := c.nanotime()
+		gen := c.generationAt(now)
+		if e := c.hitL1(s, gen, now); e != nil {
+			if c.opts.Beta > 0 && c.earlyRefreshDue(e.meta, time.Unix(0, now)) {
+				c.refreshEarly(ctx, s, gen, func(ctx context.Context) (V, error) { return fn(ctx, k) }, nil)
+			}
+			return e.val, nil
 		}
-		load := func(ctx context.Context) (V, error) { return fn(ctx, k) }
-		if ok {
-			c.refreshEarly(ctx, s, gen, load, nil)
-			return v, nil
-		}
-		return c.getMiss(ctx, s, gen, load)
+		return c.getMiss(ctx, s, gen, func(ctx context.Context) (V, error) { return fn(ctx, k) })
 	}
 }
 
