@@ -158,15 +158,14 @@ func (c *Cache[V]) background(f func()) bool {
 // WARNING: every load function passed for the same key must compute the
 // same value: a caller may receive the result of another caller's load.
 func (c *Cache[V]) Get(ctx context.Context, key string, load LoadFunc[V]) (V, error) {
-	now := c.nanotime()
-	gen := c.generationAt(now)
-	if e := c.hitL1(key, gen, now); e != nil {
-		if c.opts.Beta > 0 {
-			c.maybeRefreshEarly(ctx, key, gen, e, now, load, nil)
-		}
-		return e.val, nil
+	e, gen, now := c.hitL1(key)
+	if e == nil {
+		return c.getMiss(ctx, key, gen, load)
 	}
-	return c.getMiss(ctx, key, gen, load)
+	if c.opts.Beta > 0 {
+		c.maybeRefreshEarly(ctx, key, gen, e, now, load, nil)
+	}
+	return e.val, nil
 }
 
 // nanotime is the hot-path clock: the coarse clock unless Options.Now is
@@ -175,26 +174,46 @@ func (c *Cache[V]) nanotime() int64 {
 	if c.coarseClock {
 		return coarseNow()
 	}
-	return c.opts.Now().UnixNano()
+	return c.optionsNow()
 }
 
-// hitL1 returns the entry that serves key from the L1, or nil, and counts
-// the hit. It allocates nothing, so a caller that needs a load function
-// only for a miss builds it after hitL1 (see Memoize); a caller with
-// Options.Beta set then checks for an early refresh (maybeRefreshEarly).
-func (c *Cache[V]) hitL1(key string, gen uint64, now int64) *l1Entry[V] {
-	if c.l1 == nil {
-		return nil
+// optionsNow is Options.Now in nanoseconds (kept out of nanotime, which
+// is inlined on the hot path).
+func (c *Cache[V]) optionsNow() int64 { return c.opts.Now().UnixNano() }
+
+// hitL1 reads the hot-path clock (now) and the namespace generation (gen)
+// and returns the entry that serves key from the L1, or nil; a hit is
+// counted. It allocates nothing, so a caller that needs a load function
+// only for a miss builds it after hitL1 (see Memoize); with Options.Beta
+// set, the caller then checks for an early refresh (maybeRefreshEarly).
+//
+// It is every L1 hit's path, written out flat: one call for the map and
+// one for the counter.
+func (c *Cache[V]) hitL1(key string) (e *l1Entry[V], gen uint64, now int64) {
+	if c.coarseClock {
+		now = coarseNow()
+	} else {
+		now = c.optionsNow()
 	}
-	e, ok := c.l1.get(key, gen, now)
+	if now-c.genCheckedAt.Load() > int64(genRefreshEvery) { // generationAt
+		c.refreshGeneration()
+	}
+	gen = c.gen.Load()
+	if c.l1 == nil {
+		return nil, gen, now
+	}
+	v, ok := c.l1.m.Load(key)
 	if !ok {
-		return nil
+		return nil, gen, now
+	}
+	if e = v.(*l1Entry[V]); !e.serves(gen, now) {
+		return nil, gen, now
 	}
 	c.stats.l1.add(now)
 	if c.opts.Observer != nil {
 		c.opts.Observer.Observe(Event{Kind: EventHitL1, Key: key})
 	}
-	return e
+	return e, gen, now
 }
 
 // maybeRefreshEarly starts the early refresh of an L1 hit e when XFetch
@@ -224,9 +243,8 @@ func (c *Cache[V]) getMiss(ctx context.Context, key string, gen uint64, load Loa
 // WARNING: every fetch function passed for the same key must compute the
 // same value, unless it marks results Private.
 func (c *Cache[V]) Fetch(ctx context.Context, key string, fetch FetchFunc[V]) (V, Info, error) {
-	now := c.nanotime()
-	gen := c.generationAt(now)
-	if e := c.hitL1(key, gen, now); e != nil {
+	e, gen, now := c.hitL1(key)
+	if e != nil {
 		c.maybeRefreshEarly(ctx, key, gen, e, now, nil, fetch)
 		return e.val, e.meta.info(SourceL1), nil
 	}

@@ -19,15 +19,14 @@ func Memoize[K comparable, V any](c *Cache[V], fn func(context.Context, K) (V, e
 		s := key(k)
 		// The L1 is tried before the load closure exists: a hit allocates
 		// nothing.
-		now := c.nanotime()
-		gen := c.generationAt(now)
-		if e := c.hitL1(s, gen, now); e != nil {
-			if c.opts.Beta > 0 && c.earlyRefreshDue(e.meta, time.Unix(0, now)) {
-				c.refreshEarly(ctx, s, gen, func(ctx context.Context) (V, error) { return fn(ctx, k) }, nil)
-			}
-			return e.val, nil
+		e, gen, now := c.hitL1(s)
+		if e == nil {
+			return c.getMiss(ctx, s, gen, func(ctx context.Context) (V, error) { return fn(ctx, k) })
 		}
-		return c.getMiss(ctx, s, gen, func(ctx context.Context) (V, error) { return fn(ctx, k) })
+		if c.opts.Beta > 0 && c.earlyRefreshDue(e.meta, time.Unix(0, now)) {
+			c.refreshEarly(ctx, s, gen, func(ctx context.Context) (V, error) { return fn(ctx, k) }, nil)
+		}
+		return e.val, nil
 	}
 }
 

@@ -194,11 +194,15 @@ func (s *hitCounter) add(now int64) {
 	// Fibonacci hashing: the top bits of the product depend on every bit
 	// of g, whatever the stack sizes (their low bits are zero).
 	stripe := &s.stripes[((g^s.salt.Load())*0x9e3779b97f4a7c15)>>(64-hitStripeBits)].n
-	if n := stripe.Load(); stripe.CompareAndSwap(n, n+1) {
-		return
+	if n := stripe.Load(); !stripe.CompareAndSwap(n, n+1) {
+		s.collided(stripe, now)
 	}
-	// Another core incremented this stripe between the load and the swap:
-	// two running goroutines share it.
+}
+
+// collided counts the hit whose compare-and-swap on stripe failed: another
+// core incremented it between the load and the swap, so two running
+// goroutines share it.
+func (s *hitCounter) collided(stripe *atomic.Uint64, now int64) {
 	stripe.Add(1)
 	s.reroll(now)
 }
