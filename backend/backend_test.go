@@ -150,6 +150,9 @@ func FuzzEscapeKeyPart(f *testing.F) {
 		if got := backend.UnescapeKeyPart(e); got != s {
 			t.Fatalf("UnescapeKeyPart(EscapeKeyPart(%q)) = %q", s, got)
 		}
+		if got := string(backend.AppendEscapeKeyPart([]byte("p:"), s)); got != "p:"+e {
+			t.Fatalf("AppendEscapeKeyPart(%q, %q) = %q, want %q", "p:", s, got, "p:"+e)
+		}
 		_ = backend.UnescapeKeyPart(s) // never panics on arbitrary input
 	})
 }

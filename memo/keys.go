@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/cachekit/cachekit/backend"
 )
@@ -34,21 +35,23 @@ func newKeyspace(namespace string, version int) *keyspace {
 	return &keyspace{prefix: backend.EscapeKeyPart(namespace) + ":v" + strconv.Itoa(version) + ":"}
 }
 
-// data returns the backend key of key under generation gen.
+// data returns the backend key of key under generation gen, built in one
+// allocation.
 func (k *keyspace) data(gen uint64, key string) string {
-	e := backend.EscapeKeyPart(key)
-	if len(e) > maxKeyLen {
-		sum := sha256.Sum256([]byte(key))
-		// "%#" cannot come out of EscapeKeyPart ('%' is always followed by
-		// two hex digits there), so a hashed key never equals a user key.
-		e = "%#" + hex.EncodeToString(sum[:])
-	}
 	p := k.last.Load()
 	if p == nil || p.gen != gen {
 		p = &genPrefix{gen: gen, s: k.prefix + strconv.FormatUint(gen, 36) + ":"}
 		k.last.Store(p)
 	}
-	return p.s + e
+	b := make([]byte, 0, len(p.s)+len(key)+len(key)/4+8)
+	b = append(b, p.s...)
+	if b = backend.AppendEscapeKeyPart(b, key); len(b)-len(p.s) > maxKeyLen {
+		sum := sha256.Sum256([]byte(key))
+		// "%#" cannot come out of EscapeKeyPart ('%' is always followed by
+		// two hex digits there), so a hashed key never equals a user key.
+		b = hex.AppendEncode(append(b[:len(p.s)], "%#"...), sum[:])
+	}
+	return unsafe.String(unsafe.SliceData(b), len(b)) // b is never written again
 }
 
 // gen is the key holding the namespace generation.
