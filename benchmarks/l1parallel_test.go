@@ -6,27 +6,7 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/maypok86/otter/v2"
 )
-
-// newOtterPostGetter: otter v2 holding the same Post by value (a hit copies
-// it out, as memo's does), bounded and with a one-hour expiry like memo's L1.
-// Statistics are off (otter's default): memo counts every hit.
-func newOtterPostGetter(b *testing.B) postGetter {
-	c := otter.Must(&otter.Options[string, Post]{
-		MaximumSize:      1024,
-		ExpiryCalculator: otter.ExpiryWriting[string, Post](time.Hour),
-	})
-	c.Set("post:42", newPost())
-	return func() Post {
-		v, ok := c.GetIfPresent("post:42")
-		if !ok {
-			b.Fatal("otter: miss")
-		}
-		return v
-	}
-}
 
 // BenchmarkL1HitParallel is BenchmarkL1Hit from every core (RunParallel):
 // memo's typed L1, otter v2 and sync.Map, one hot key. Issue 11's target:
@@ -57,24 +37,24 @@ func BenchmarkL1HitParallel(b *testing.B) {
 
 // BenchmarkL1HitParallelInterleaved runs memo's L1 and a reference from
 // every core in alternating phases of 4096 calls per goroutine and reports
-// both ns/call and the ratio (see interleaveParallel).
+// both ns/call and the ratio (see interleaveWorkers).
 func BenchmarkL1HitParallelInterleaved(b *testing.B) {
 	b.Run("ref=otter", func(b *testing.B) {
-		interleaveParallel(b, 4096, "memo", newMemoL1Getter(b), "otter", newOtterPostGetter(b))
+		interleaveWorkers(b, 4096, "memo", newMemoL1Getter(b), "otter", newOtterPostGetter(b))
 	})
 	b.Run("ref=syncmap", func(b *testing.B) {
-		interleaveParallel(b, 4096, "memo", newMemoL1Getter(b), "syncmap", newSyncMapPostGetter())
+		interleaveWorkers(b, 4096, "memo", newMemoL1Getter(b), "syncmap", newSyncMapPostGetter())
 	})
 }
 
-// interleaveParallel is interleave from GOMAXPROCS goroutines. Each round
+// interleaveWorkers is interleave from GOMAXPROCS goroutines. Each round
 // has two phases, one per side (the order alternates): every worker runs
 // block calls of that side, all starting together, and the phase lasts
 // until the last one is done. The workers live for the whole benchmark
-// (as RunParallel's do), so each keeps its stack, and whatever a library
-// derives from it, throughout. Reported: each side's phase time per call
+// (as RunParallel's do, unlike interleaveParallel's), so each keeps its
+// stack, and whatever a library derives from it, throughout. Reported: each side's phase time per call
 // of all workers (the scale of RunParallel's ns/op) and the ratio.
-func interleaveParallel(b *testing.B, block int, oursName string, ours postGetter, refName string, ref postGetter) {
+func interleaveWorkers(b *testing.B, block int, oursName string, ours postGetter, refName string, ref postGetter) {
 	b.Helper()
 	workers := runtime.GOMAXPROCS(0)
 	start := make([]chan postGetter, workers)
