@@ -8,7 +8,10 @@ import (
 )
 
 // Stats counts what a [Cache] did since it was created. All counters only
-// grow, except BreakerOpen.
+// grow, except BreakerOpen. Every event is counted exactly once, HitsL1
+// included (it is spread over per-goroutine stripes so that parallel hits
+// do not contend, and summed when read); a snapshot taken while Gets run
+// may or may not include the events in flight.
 type Stats struct {
 	HitsL1          uint64 // Gets answered from the in-process L1
 	HitsBackend     uint64 // Gets answered from the backend
