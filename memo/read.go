@@ -33,6 +33,9 @@ type lookupResult[V any] struct {
 	meta  entryMeta
 	raw   []byte // the bytes found (nil for none); compared on store
 	err   error  // why the state is unknown
+	// mark orders the read that found this before or after the values
+	// this node's flights stored (see landings).
+	mark uint64
 }
 
 // entryMeta is what the read path needs from an envelope.
@@ -65,8 +68,9 @@ func fairShare(ctx context.Context) (context.Context, context.CancelFunc) {
 // holds into r (filled in place: a lookupResult holds a V and is copied
 // nowhere on the hit path).
 func (c *Cache[V]) lookup(ctx context.Context, key, dataKey string, r *lookupResult[V]) {
-	raw, err := c.read(ctx, dataKey)
+	raw, mark, err := c.read(ctx, dataKey)
 	c.foundInto(r, key, raw, err, true)
+	r.mark = mark
 }
 
 // lookupFresh is lookup with a read of its own, which starts now: for the
@@ -110,16 +114,19 @@ func (c *Cache[V]) foundInto(r *lookupResult[V], key string, raw []byte, err err
 // its own context, and a caller with a deadline waits at most half of
 // what remains of it (its fair share: the other half is for the load), so
 // a slow or frozen backend leaves it the time to load: the read then ends
-// with errBackendSlow. Callers that shared a read get the same slice.
-func (c *Cache[V]) read(ctx context.Context, dataKey string) ([]byte, error) {
+// with errBackendSlow. Callers that shared a read get the same slice, and
+// the mark the read took before it started (see landings); a caller that
+// did not wait for the read gets the mark of its own start.
+func (c *Cache[V]) read(ctx context.Context, dataKey string) (raw []byte, mark uint64, err error) {
 	if ctx.Done() == nil {
 		// Nothing to detach from, and no budget to keep: join the
 		// shared read and wait for it.
-		v, err, _ := c.lookups.Do(dataKey, func() (any, error) { return c.sharedRead(ctx, dataKey) })
-		raw, _ := v.([]byte)
-		return raw, err
+		v, err, _ := c.lookups.Do(dataKey, func() (any, error) { return c.readShared(ctx, dataKey) })
+		r, _ := v.(sharedRead)
+		return r.raw, r.mark, err
 	}
-	shared := func() (any, error) { return c.sharedRead(context.WithoutCancel(ctx), dataKey) }
+	shared := func() (any, error) { return c.readShared(context.WithoutCancel(ctx), dataKey) }
+	mark = c.landed.mark()
 	var patience <-chan time.Time
 	if deadline, ok := ctx.Deadline(); ok {
 		t := time.NewTimer(time.Until(deadline) / 2)
@@ -128,24 +135,30 @@ func (c *Cache[V]) read(ctx context.Context, dataKey string) ([]byte, error) {
 	}
 	select {
 	case res := <-c.lookups.DoChan(dataKey, shared):
-		raw, _ := res.Val.([]byte)
-		return raw, res.Err
+		r, _ := res.Val.(sharedRead)
+		return r.raw, r.mark, res.Err
 	case <-patience:
-		return nil, errBackendSlow
+		return nil, mark, errBackendSlow
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, mark, ctx.Err()
 	}
 }
 
-// sharedRead is the backend read that the callers of read share; ctx
+// sharedRead is the outcome of one backend read shared by callers.
+type sharedRead struct {
+	raw  []byte
+	mark uint64 // landings.mark before the read started
+}
+
+// readShared is the backend read that the callers of read share; ctx
 // cannot be cancelled.
-func (c *Cache[V]) sharedRead(ctx context.Context, dataKey string) ([]byte, error) {
-	var raw []byte
+func (c *Cache[V]) readShared(ctx context.Context, dataKey string) (any, error) {
+	r := sharedRead{mark: c.landed.mark()}
 	err := c.call(ctx, func(ctx context.Context) (err error) {
-		raw, err = c.backend.Get(ctx, dataKey)
+		r.raw, err = c.backend.Get(ctx, dataKey)
 		return err
 	})
-	return raw, err
+	return r, err
 }
 
 // classify decodes the bytes stored for key and says what they mean now.

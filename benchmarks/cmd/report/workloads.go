@@ -31,7 +31,7 @@ var workloads = []workload{
 		Definition: "memo Get answered by Redis (no L1) from 16 goroutines at once over 1,024 keys vs the reference, bursts of 16x4 calls each in turn, one connection pool; ns/call is wall time per call (1/throughput)"},
 	{ID: "miss", Title: "Miss path (load + store)", Dir: ".", Pkg: ".", Bench: "^BenchmarkMissInterleaved$", Quick: "40x", Full: "1s",
 		Reference:  "GET (nil) + msgpack.Marshal + SET EX by hand (floor, 2 round trips); go-redis/cache Once; eko/gocache Get then Set",
-		Definition: "a Get of a key never seen (loader returns at once) that loads and stores the ~650-byte Post with a 1 h TTL, memo without L1 or Locker (3 round trips) vs the reference, blocks of 16; loader calls are checked to equal the misses"},
+		Definition: "a Get of a key never seen (loader returns at once) that loads and stores the ~650-byte Post with a 1 h TTL, memo without L1 or Locker (2 round trips) vs the reference, blocks of 16; loader calls are checked to equal the misses"},
 	{ID: "batch", Title: "Batch of 100 (GetMany)", Dir: ".", Pkg: ".", Bench: "^BenchmarkBatchInterleaved$", Quick: "30x", Full: "1s",
 		Reference:  "tier=redis: MGET + 100 msgpack decodes (floor); tier=l1: 100 otter lookups (floor), sturdyc GetOrFetchBatch. go-redis/cache and eko/gocache have no batch read",
 		Definition: "memo GetMany of 100 hits into a map, answered by Redis (no L1; blocks of 4) or by memo's L1 (blocks of 16), vs the reference building the same map"},
