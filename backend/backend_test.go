@@ -143,8 +143,8 @@ func TestEscapeKeyPart(t *testing.T) {
 		if got := backend.UnescapeKeyPart(c.want); got != c.in {
 			t.Errorf("UnescapeKeyPart(%q) = %q, want %q", c.want, got, c.in)
 		}
-		if got := string(backend.AppendEscapedKeyPart([]byte("p:"), c.in)); got != "p:"+c.want {
-			t.Errorf("AppendEscapedKeyPart(p:, %q) = %q, want %q", c.in, got, "p:"+c.want)
+		if got := string(backend.AppendEscapeKeyPart([]byte("p:"), c.in)); got != "p:"+c.want {
+			t.Errorf("AppendEscapeKeyPart(p:, %q) = %q, want %q", c.in, got, "p:"+c.want)
 		}
 		if got := backend.EscapedKeyPartLen(c.in); got != len(c.want) {
 			t.Errorf("EscapedKeyPartLen(%q) = %d, want %d", c.in, got, len(c.want))
@@ -177,8 +177,11 @@ func FuzzEscapeKeyPart(f *testing.F) {
 		if got := backend.UnescapeKeyPart(e); got != s {
 			t.Fatalf("UnescapeKeyPart(EscapeKeyPart(%q)) = %q", s, got)
 		}
-		if a := backend.AppendEscapedKeyPart(nil, s); string(a) != e || backend.EscapedKeyPartLen(s) != len(e) {
-			t.Fatalf("AppendEscapedKeyPart(%q) = %q, EscapedKeyPartLen %d; EscapeKeyPart = %q", s, a, backend.EscapedKeyPartLen(s), e)
+		if got := string(backend.AppendEscapeKeyPart([]byte("p:"), s)); got != "p:"+e {
+			t.Fatalf("AppendEscapeKeyPart(%q, %q) = %q, want %q", "p:", s, got, "p:"+e)
+		}
+		if n := backend.EscapedKeyPartLen(s); n != len(e) {
+			t.Fatalf("EscapedKeyPartLen(%q) = %d, want len(%q)", s, n, e)
 		}
 		_ = backend.UnescapeKeyPart(s) // never panics on arbitrary input
 	})

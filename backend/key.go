@@ -16,12 +16,7 @@ import "strings"
 // Strings without any of those bytes are returned unchanged (no
 // allocation). The encoding is reversible with [UnescapeKeyPart].
 func EscapeKeyPart(s string) string {
-	n := 0
-	for i := 0; i < len(s); i++ {
-		if needsEscape(s[i]) {
-			n++
-		}
-	}
+	n := escapes(s)
 	if n == 0 {
 		return s
 	}
@@ -41,28 +36,36 @@ func EscapeKeyPart(s string) string {
 }
 
 // EscapedKeyPartLen returns len(EscapeKeyPart(s)) without building it.
-func EscapedKeyPartLen(s string) int {
-	n := len(s)
+func EscapedKeyPartLen(s string) int { return len(s) + 2*escapes(s) }
+
+// AppendEscapeKeyPart appends [EscapeKeyPart](s) to dst and returns the
+// extended buffer: a key of several parts is built in one allocation when
+// dst has room.
+func AppendEscapeKeyPart(dst []byte, s string) []byte {
+	for {
+		i := 0
+		for i < len(s) && !escaped[s[i]] {
+			i++
+		}
+		dst = append(dst, s[:i]...)
+		if i == len(s) {
+			return dst
+		}
+		c := s[i]
+		dst = append(dst, '%', hexDigits[c>>4], hexDigits[c&0xf])
+		s = s[i+1:]
+	}
+}
+
+// escapes counts the bytes of s that EscapeKeyPart encodes.
+func escapes(s string) int {
+	n := 0
 	for i := 0; i < len(s); i++ {
 		if needsEscape(s[i]) {
-			n += 2
+			n++
 		}
 	}
 	return n
-}
-
-// AppendEscapedKeyPart appends EscapeKeyPart(s) to dst and returns the
-// extended slice: for a caller that builds a whole key in one buffer.
-func AppendEscapedKeyPart(dst []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if needsEscape(c) {
-			dst = append(dst, '%', hexDigits[c>>4], hexDigits[c&0xf])
-			continue
-		}
-		dst = append(dst, c)
-	}
-	return dst
 }
 
 // UnescapeKeyPart reverses [EscapeKeyPart]. Malformed escapes are kept as
@@ -110,13 +113,19 @@ func QuoteGlob(s string) string {
 
 const hexDigits = "0123456789ABCDEF"
 
-func needsEscape(c byte) bool {
-	switch c {
-	case '%', ':', '*', '?', '[', ']', '\\', '{', '}', ' ', 0x7f:
-		return true
+func needsEscape(c byte) bool { return escaped[c] }
+
+// escaped[c] says whether EscapeKeyPart encodes byte c: '%', ':', the glob
+// metacharacters, the hash-tag braces, space, DEL and the control bytes.
+var escaped = func() (t [256]bool) {
+	for c := range 0x20 {
+		t[c] = true
 	}
-	return c < 0x20
-}
+	for _, c := range []byte{'%', ':', '*', '?', '[', ']', '\\', '{', '}', ' ', 0x7f} {
+		t[c] = true
+	}
+	return t
+}()
 
 func unhex(c byte) (byte, bool) {
 	switch {

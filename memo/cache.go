@@ -61,9 +61,8 @@ type Cache[V any] struct {
 	waitMu  sync.Mutex
 	waiters map[string]map[chan struct{}]struct{}
 
-	nanotime    func() int64 // the hot-path clock: coarse unless Options.Now is set
 	timeouts    atomic.Pointer[sharedTimeout]
-	coarseClock bool
+	coarseClock bool // nanotime reads the coarse clock (Options.Now is not set)
 
 	closeOnce sync.Once
 	bgMu      sync.RWMutex // orders background starts before Close's Wait
@@ -105,9 +104,6 @@ func New[V any](b backend.Backend, opts *Options) (*Cache[V], error) {
 	if opts == nil || opts.Now == nil {
 		acquireCoarseClock()
 		c.coarseClock = true
-		c.nanotime = coarseNow
-	} else {
-		c.nanotime = func() int64 { return o.Now().UnixNano() }
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), o.BackendTimeout)
 	defer cancel()
@@ -161,40 +157,70 @@ func (c *Cache[V]) background(f func()) bool {
 // WARNING: every load function passed for the same key must compute the
 // same value: a caller may receive the result of another caller's load.
 func (c *Cache[V]) Get(ctx context.Context, key string, load LoadFunc[V]) (V, error) {
-	gen, now := c.generationNow()
-	if v, due, ok := c.hitL1(key, gen, now); ok {
-		if due {
-			c.refreshEarly(ctx, key, gen, load, nil)
-		}
-		return v, nil
+	e, gen, now := c.hitL1(key)
+	if e == nil {
+		return c.getMiss(ctx, key, gen, load)
 	}
-	return c.getMiss(ctx, key, gen, load)
+	if c.opts.Beta > 0 {
+		c.maybeRefreshEarly(ctx, key, gen, e, now, load, nil)
+	}
+	return e.val, nil
 }
 
-// generationNow reads the hot-path clock and the namespace generation.
-func (c *Cache[V]) generationNow() (gen uint64, now int64) {
-	now = c.nanotime()
-	return c.generationAt(now), now
+// nanotime is the hot-path clock: the coarse clock unless Options.Now is
+// set.
+func (c *Cache[V]) nanotime() int64 {
+	if c.coarseClock {
+		return coarseNow()
+	}
+	return c.optionsNow()
 }
 
-// hitL1 serves key from the L1 when it holds it (counted as an L1 hit);
-// due says an early refresh of it is due, which the caller starts with its
-// load. It allocates nothing, so a caller that needs a load function only
-// for a miss builds it after hitL1 (see Memoize).
-func (c *Cache[V]) hitL1(key string, gen uint64, now int64) (v V, due, ok bool) {
+// optionsNow is Options.Now in nanoseconds (kept out of nanotime, which
+// is inlined on the hot path).
+func (c *Cache[V]) optionsNow() int64 { return c.opts.Now().UnixNano() }
+
+// hitL1 reads the hot-path clock (now) and the namespace generation (gen)
+// and returns the entry that serves key from the L1, or nil; a hit is
+// counted. It allocates nothing, so a caller that needs a load function
+// only for a miss builds it after hitL1 (see Memoize); with Options.Beta
+// set, the caller then checks for an early refresh (maybeRefreshEarly).
+//
+// It is every L1 hit's path, written out flat: one call for the map and
+// one for the counter.
+func (c *Cache[V]) hitL1(key string) (e *l1Entry[V], gen uint64, now int64) {
+	if c.coarseClock {
+		now = coarseNow()
+	} else {
+		now = c.optionsNow()
+	}
+	if now-c.genCheckedAt.Load() > int64(genRefreshEvery) { // generationAt
+		c.refreshGeneration()
+	}
+	gen = c.gen.Load()
 	if c.l1 == nil {
-		return v, false, false
+		return nil, gen, now
 	}
-	e, ok := c.l1.get(key, gen, now)
+	v, ok := c.l1.m.Load(key)
 	if !ok {
-		return v, false, false
+		return nil, gen, now
 	}
-	c.stats.l1.add()
+	if e = v.(*l1Entry[V]); !e.serves(gen, now) {
+		return nil, gen, now
+	}
+	c.stats.l1.add(now)
 	if c.opts.Observer != nil {
 		c.opts.Observer.Observe(Event{Kind: EventHitL1, Key: key})
 	}
-	due = c.opts.Beta > 0 && c.earlyRefreshDue(e.meta, time.Unix(0, now))
-	return e.val, due, true
+	return e, gen, now
+}
+
+// maybeRefreshEarly starts the early refresh of an L1 hit e when XFetch
+// says it is due.
+func (c *Cache[V]) maybeRefreshEarly(ctx context.Context, key string, gen uint64, e *l1Entry[V], now int64, load LoadFunc[V], fetch FetchFunc[V]) {
+	if c.earlyRefreshDue(e.meta, time.Unix(0, now)) {
+		c.refreshEarly(ctx, key, gen, load, fetch)
+	}
 }
 
 // getMiss is Get past the L1.
@@ -216,16 +242,10 @@ func (c *Cache[V]) getMiss(ctx context.Context, key string, gen uint64, load Loa
 // WARNING: every fetch function passed for the same key must compute the
 // same value, unless it marks results Private.
 func (c *Cache[V]) Fetch(ctx context.Context, key string, fetch FetchFunc[V]) (V, Info, error) {
-	now := c.nanotime()
-	gen := c.generationAt(now)
-	if c.l1 != nil {
-		if e, ok := c.l1.get(key, gen, now); ok {
-			c.event(EventHitL1, key, 0, nil)
-			if c.earlyRefreshDue(e.meta, time.Unix(0, now)) {
-				c.refreshEarly(ctx, key, gen, nil, fetch)
-			}
-			return e.val, e.meta.info(SourceL1), nil
-		}
+	e, gen, now := c.hitL1(key)
+	if e != nil {
+		c.maybeRefreshEarly(ctx, key, gen, e, now, nil, fetch)
+		return e.val, e.meta.info(SourceL1), nil
 	}
 	if err := ctx.Err(); err != nil {
 		var zero V

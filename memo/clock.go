@@ -100,6 +100,9 @@ func (c *Cache[V]) detachedTimeout(parent context.Context, slot *atomic.Pointer[
 		st = &sharedTimeout{ctx: ctx, cancel: cancel, created: now}
 		slot.Store(st)
 	}
+	if parent == context.Background() || parent == context.TODO() {
+		return st.ctx, true // no values to carry: nothing to wrap
+	}
 	return valuesCtx{Context: st.ctx, values: parent}, true
 }
 

@@ -55,7 +55,7 @@ func (k *keyspace) data(gen uint64, key string) string {
 	}
 	buf := make([]byte, len(p.s), len(p.s)+n)
 	copy(buf, p.s)
-	buf = backend.AppendEscapedKeyPart(buf, key)
+	buf = backend.AppendEscapeKeyPart(buf, key)
 	return unsafe.String(unsafe.SliceData(buf), len(buf)) // buf is never written again
 }
 
@@ -81,16 +81,27 @@ func (c *Cache[V]) generation() uint64 { return c.generationAt(c.nanotime()) }
 
 // generationAt is generation with the hot-path clock already read.
 func (c *Cache[V]) generationAt(now int64) uint64 {
-	const refreshEvery = int64(time.Second)
-	if now-c.genCheckedAt.Load() > refreshEvery && c.genRefresh.CompareAndSwap(false, true) {
-		c.background(func() {
-			defer c.genRefresh.Store(false)
-			ctx, cancel := context.WithTimeout(context.Background(), c.opts.BackendTimeout)
-			defer cancel()
-			c.loadGeneration(ctx)
-		})
+	if now-c.genCheckedAt.Load() > int64(genRefreshEvery) {
+		c.refreshGeneration()
 	}
 	return c.gen.Load()
+}
+
+// genRefreshEvery is how often a node re-reads the namespace generation.
+const genRefreshEvery = time.Second
+
+// refreshGeneration re-reads the namespace generation in the background,
+// unless a re-read is running.
+func (c *Cache[V]) refreshGeneration() {
+	if !c.genRefresh.CompareAndSwap(false, true) {
+		return
+	}
+	c.background(func() {
+		defer c.genRefresh.Store(false)
+		ctx, cancel := context.WithTimeout(context.Background(), c.opts.BackendTimeout)
+		defer cancel()
+		c.loadGeneration(ctx)
+	})
 }
 
 // loadGeneration reads the namespace generation from the backend; on a

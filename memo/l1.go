@@ -39,10 +39,16 @@ func (c *l1[V]) get(key string, gen uint64, now int64) (*l1Entry[V], bool) {
 		return nil, false
 	}
 	e := v.(*l1Entry[V])
-	if e.gen != gen || now >= e.expires || now >= e.soft {
+	if !e.serves(gen, now) {
 		return nil, false
 	}
 	return e, true
+}
+
+// serves reports whether the entry may answer a read of generation gen at
+// now: it is of that generation, not past its L1 expiry and still fresh.
+func (e *l1Entry[V]) serves(gen uint64, now int64) bool {
+	return e.gen == gen && now < e.expires && now < e.soft
 }
 
 func (c *l1[V]) set(key string, e *l1Entry[V]) {

@@ -2,6 +2,8 @@ package memo
 
 import (
 	"context"
+	"time"
+	"unsafe"
 )
 
 // Memoize turns fn into a cached function of the same shape: a call with k
@@ -11,24 +13,34 @@ import (
 // WARNING: key must be injective over the arguments fn distinguishes; two
 // arguments mapping to one key share one cached value.
 func Memoize[K comparable, V any](c *Cache[V], fn func(context.Context, K) (V, error), key func(K) string) func(context.Context, K) (V, error) {
+	// A string argument with the default key is its own key: read in
+	// place rather than through a call of DefaultKey per hit.
+	var zero K
+	_, self := any(&zero).(*string)
+	self = self && key == nil
 	if key == nil {
 		key = DefaultKey[K]
 	}
 	return func(ctx context.Context, k K) (V, error) {
-		s := key(k)
+		var s string
+		if self {
+			// K is string. A copy, so that k (captured by the load
+			// closures below) is not addressed and stays off the heap.
+			arg := k
+			s = *(*string)(unsafe.Pointer(&arg))
+		} else {
+			s = key(k)
+		}
 		// The L1 is tried before the load closure exists: a hit allocates
 		// nothing.
-		gen, now := c.generationNow()
-		v, due, ok := c.hitL1(s, gen, now)
-		if ok && !due {
-			return v, nil
+		e, gen, now := c.hitL1(s)
+		if e == nil {
+			return c.getMiss(ctx, s, gen, func(ctx context.Context) (V, error) { return fn(ctx, k) })
 		}
-		load := func(ctx context.Context) (V, error) { return fn(ctx, k) }
-		if ok {
-			c.refreshEarly(ctx, s, gen, load, nil)
-			return v, nil
+		if c.opts.Beta > 0 && c.earlyRefreshDue(e.meta, time.Unix(0, now)) {
+			c.refreshEarly(ctx, s, gen, func(ctx context.Context) (V, error) { return fn(ctx, k) }, nil)
 		}
-		return c.getMiss(ctx, s, gen, load)
+		return e.val, nil
 	}
 }
 

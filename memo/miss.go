@@ -70,12 +70,12 @@ func (m *miss[V]) get(ctx context.Context) (V, Info, error) {
 	var zero V
 	m.epoch = c.epoch.Load()
 	m.seq = c.invals.of(m.key)
-	m.found = c.lookup(ctx, m.key, m.dataKey)
+	c.lookup(ctx, m.key, m.dataKey, &m.found)
 	switch m.found.state {
 	case stateFresh:
 		c.event(EventHitBackend, m.key, 0, nil)
 		c.putL1(m.key, m.gen, m.epoch, m.found.val, m.found.meta)
-		if c.earlyRefreshDue(m.found.meta, c.opts.Now()) {
+		if c.opts.Beta > 0 && c.earlyRefreshDue(m.found.meta, c.opts.Now()) {
 			c.refreshEarly(ctx, m.key, m.gen, m.load, m.fetch)
 		}
 		return m.found.val, m.found.meta.info(SourceBackend), nil

@@ -65,12 +65,12 @@ func fairShare(ctx context.Context) (context.Context, context.CancelFunc) {
 }
 
 // lookup reads dataKey from the backend (see read) and classifies what it
-// holds.
-func (c *Cache[V]) lookup(ctx context.Context, key, dataKey string) lookupResult[V] {
+// holds into r (filled in place: a lookupResult holds a V and is copied
+// nowhere on the hit path).
+func (c *Cache[V]) lookup(ctx context.Context, key, dataKey string, r *lookupResult[V]) {
 	raw, mark, err := c.read(ctx, dataKey)
-	found := c.found(key, raw, err, true)
-	found.mark = mark
-	return found
+	c.foundInto(r, key, raw, err, true)
+	r.mark = mark
 }
 
 // lookupFresh is lookup with a read of its own, which starts now: for the
@@ -78,25 +78,33 @@ func (c *Cache[V]) lookup(ctx context.Context, key, dataKey string) lookupResult
 // that started before what they look for (a value landing, a lock taken).
 // Corrupt bytes equal to seen (already counted by this caller) are not
 // counted again.
-func (c *Cache[V]) lookupFresh(ctx context.Context, key, dataKey string, seen []byte) lookupResult[V] {
+func (c *Cache[V]) lookupFresh(ctx context.Context, key, dataKey string, seen []byte) (r lookupResult[V]) {
 	var raw []byte
 	err := c.call(ctx, func(ctx context.Context) (err error) {
 		raw, err = c.backend.Get(ctx, dataKey)
 		return err
 	})
-	return c.found(key, raw, err, seen == nil || !bytes.Equal(raw, seen))
+	c.foundInto(&r, key, raw, err, seen == nil || !bytes.Equal(raw, seen))
+	return r
 }
 
 // found classifies the outcome of a read; count says whether corrupt bytes
 // are counted (see firstSight).
-func (c *Cache[V]) found(key string, raw []byte, err error, count bool) lookupResult[V] {
+func (c *Cache[V]) found(key string, raw []byte, err error, count bool) (r lookupResult[V]) {
+	c.foundInto(&r, key, raw, err, count)
+	return r
+}
+
+// foundInto is found into r.
+func (c *Cache[V]) foundInto(r *lookupResult[V], key string, raw []byte, err error, count bool) {
 	switch {
 	case errors.Is(err, backend.ErrNotFound):
-		return lookupResult[V]{state: stateMiss}
+		*r = lookupResult[V]{state: stateMiss}
 	case err != nil:
-		return lookupResult[V]{state: stateUnknown, err: err}
+		*r = lookupResult[V]{state: stateUnknown, err: err}
+	default:
+		c.classifyInto(r, key, raw, count)
 	}
-	return c.classify(key, raw, count)
 }
 
 // read returns the bytes stored under dataKey. Concurrent reads of one key
@@ -110,19 +118,14 @@ func (c *Cache[V]) found(key string, raw []byte, err error, count bool) lookupRe
 // the mark the read took before it started (see landings); a caller that
 // did not wait for the read gets the mark of its own start.
 func (c *Cache[V]) read(ctx context.Context, dataKey string) (raw []byte, mark uint64, err error) {
-	shared := func() (any, error) {
-		r := sharedRead{mark: c.landed.mark()}
-		err := c.call(context.WithoutCancel(ctx), func(ctx context.Context) (err error) {
-			r.raw, err = c.backend.Get(ctx, dataKey)
-			return err
-		})
-		return r, err
-	}
 	if ctx.Done() == nil {
-		v, err, _ := c.lookups.Do(dataKey, shared)
+		// Nothing to detach from, and no budget to keep: join the
+		// shared read and wait for it.
+		v, err, _ := c.lookups.Do(dataKey, func() (any, error) { return c.readShared(ctx, dataKey) })
 		r, _ := v.(sharedRead)
 		return r.raw, r.mark, err
 	}
+	shared := func() (any, error) { return c.readShared(context.WithoutCancel(ctx), dataKey) }
 	mark = c.landed.mark()
 	var patience <-chan time.Time
 	if deadline, ok := ctx.Deadline(); ok {
@@ -147,42 +150,66 @@ type sharedRead struct {
 	mark uint64 // landings.mark before the read started
 }
 
+// readShared is the backend read that the callers of read share; ctx
+// cannot be cancelled.
+func (c *Cache[V]) readShared(ctx context.Context, dataKey string) (any, error) {
+	r := sharedRead{mark: c.landed.mark()}
+	err := c.call(ctx, func(ctx context.Context) (err error) {
+		r.raw, err = c.backend.Get(ctx, dataKey)
+		return err
+	})
+	return r, err
+}
+
 // classify decodes the bytes stored for key and says what they mean now.
 // Corrupt bytes are a miss (counted if count is set), to be overwritten by
 // the next store.
-func (c *Cache[V]) classify(key string, raw []byte, count bool) lookupResult[V] {
+func (c *Cache[V]) classify(key string, raw []byte, count bool) (r lookupResult[V]) {
+	c.classifyInto(&r, key, raw, count)
+	return r
+}
+
+// classifyInto is classify into r.
+func (c *Cache[V]) classifyInto(r *lookupResult[V], key string, raw []byte, count bool) {
 	var v V
 	m, err := c.env.Decode(raw, &v)
 	if err != nil {
 		if count && c.firstSight(raw) {
 			c.event(EventCorrupt, key, 0, err)
 		}
-		return lookupResult[V]{state: stateMiss, raw: raw}
+		*r = lookupResult[V]{state: stateMiss, raw: raw}
+		return
 	}
-	meta := entryMeta{soft: m.SoftExpiry, created: m.CreatedAt, load: m.LoadDuration,
-		staleWindow: m.StaleWhileRevalidate, errorWindow: m.StaleIfError}
-	found := lookupResult[V]{raw: raw, meta: meta}
-	now := c.opts.Now()
+	*r = lookupResult[V]{raw: raw, meta: entryMeta{soft: m.SoftExpiry, created: m.CreatedAt, load: m.LoadDuration,
+		staleWindow: m.StaleWhileRevalidate, errorWindow: m.StaleIfError}}
 	switch m.Kind {
 	case codec.KindTombstone:
-		found.state = stateMiss
+		r.state = stateMiss
 	case codec.KindNotFound:
-		found.state = stateNegative
-		if !m.SoftExpiry.IsZero() && !now.Before(m.SoftExpiry) {
-			found.state = stateMiss
+		r.state = stateNegative
+		if !m.SoftExpiry.IsZero() && !c.opts.Now().Before(m.SoftExpiry) {
+			r.state = stateMiss
 		}
 	default:
-		found.val, found.has = v, true
-		switch {
-		case m.SoftExpiry.IsZero() || now.Before(m.SoftExpiry):
-			found.state = stateFresh
-		case now.Before(m.SoftExpiry.Add(c.staleWindow(meta.staleWindow))):
-			found.state = stateStale
-		default:
-			found.state = stateMiss
-		}
+		r.val, r.has = v, true
+		r.state = c.valueState(m.SoftExpiry, r.meta.staleWindow)
 	}
-	return found
+}
+
+// valueState is the state of a value that becomes stale at soft (zero:
+// never), with its own stale window staleWindow.
+func (c *Cache[V]) valueState(soft time.Time, staleWindow time.Duration) lookupState {
+	if soft.IsZero() {
+		return stateFresh
+	}
+	now := c.opts.Now()
+	switch {
+	case now.Before(soft):
+		return stateFresh
+	case now.Before(soft.Add(c.staleWindow(staleWindow))):
+		return stateStale
+	}
+	return stateMiss
 }
 
 // staleWindow is how long past its soft expiry an entry may be served
