@@ -29,8 +29,6 @@ type walk struct {
 
 	done atomic.Int64 // keys deleted (DeletePattern) or reported (Scan)
 
-	noScript atomic.Bool // the cross-slot unlink script failed: use one UNLINK per slot
-
 	mu         sync.Mutex // serialises fn; guards stopped and redirected
 	stopped    error      // the first error fn returned: fn is not called again
 	redirected slotSet    // slots whose UNLINK a master redirected (MOVED, ASK, TRYAGAIN)
@@ -51,43 +49,11 @@ func (b *Backend) walkPattern(ctx context.Context, pattern string, del bool, fn 
 	if err != nil {
 		return 0, err
 	}
-	var base map[string]nodeView
-	if b.topo == cluster {
-		if base, err = w.views(ctx, nodes); err != nil {
-			return 0, err
-		}
-	}
 	passes, err := w.parallel(ctx, nodes)
 	if err == nil && b.topo == cluster {
-		err = w.settle(ctx, base, passes)
+		err = w.settle(ctx, passes)
 	}
 	return w.done.Load(), err
-}
-
-// views reads every master's view of its slots (CLUSTER NODES), all
-// before any walk starts: the common baseline of the first pass. A node's
-// own before view is not enough, as walks need not overlap: a slot that
-// moves from a master not yet walked to one already walked changes
-// neither one's view around its own walk.
-func (w *walk) views(ctx context.Context, nodes []*redis.Client) (map[string]nodeView, error) {
-	out := make([]nodeView, len(nodes))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(w.limit())
-	for i, n := range nodes {
-		g.Go(func() error {
-			var err error
-			out[i], err = w.view(gctx, n.ClusterNodes(gctx))
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	m := make(map[string]nodeView, len(nodes))
-	for i, n := range nodes {
-		m[n.Options().Addr] = out[i]
-	}
-	return m, nil
 }
 
 // limit is how many masters a walk scans at once.
