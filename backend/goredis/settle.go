@@ -17,7 +17,8 @@ const maxRescans = 3
 // settle makes a Cluster walk complete despite slot migrations. SCAN is
 // per node: a key that moves from a master not yet scanned to one already
 // scanned is never seen. Every master's own view of its slots (CLUSTER
-// NODES) is read in the round trips of its first and last SCAN. A slot is
+// NODES) is read in the round trip of its last SCAN, and of its first
+// unless the previous walk left one (walk.known). A slot is
 // covered when some master owned it in both views, with the same identity,
 // role and config epoch (a slot that leaves a master and comes back bumps
 // its epoch), and no master saw it being migrated or imported: that
@@ -32,7 +33,8 @@ const maxRescans = 3
 // side or the other). A rescan counts only if every master's view of
 // those slots stayed the same from the end of the previous pass to the
 // end of the rescan; otherwise it is repeated, at most maxRescans times,
-// and then the walk fails with backend.ErrIncomplete.
+// and then the walk fails with backend.ErrIncomplete. The last views of
+// a complete walk are kept for the next one.
 func (w *walk) settle(ctx context.Context, first []pass) error {
 	var moving, seen slotSet
 	prev := make(map[string]nodeView, len(first)) // by address
@@ -62,12 +64,13 @@ func (w *walk) settle(ctx context.Context, first []pass) error {
 		if err != nil {
 			return err
 		}
+		prev = next.views
 		if sound {
-			return nil
+			break
 		}
 		moving.union(&next.moved)
-		prev = next.views
 	}
+	w.b.remember(prev)
 	return nil
 }
 
@@ -107,6 +110,7 @@ func (w *walk) rescan(ctx context.Context, moving *slotSet, prev map[string]node
 	nodes, ordered := migrationOrder(nodes, moving, prev)
 	within := *moving
 	w.within = &within
+	w.known = nil
 	out := rescanned{views: make(map[string]nodeView, len(nodes))}
 	sound := ordered
 	for _, n := range nodes {

@@ -35,6 +35,10 @@ func (w *walk) queueUnlinks(ctx context.Context, pipe redis.Pipeliner, keys []st
 		return pageUnlink{cmds: cmds}
 	}
 	cmds := make([]*redis.IntCmd, 0, len(keys))
+	// The arguments of every single-key UNLINK, in one allocation
+	// (pipe.Unlink would allocate a slice of keys and one of arguments
+	// per key).
+	args := make([]any, 2*len(keys))
 	var (
 		bySlot map[uint16]int // slot → index in tagged
 		tagged [][]string     // keys with a hash tag, grouped by slot
@@ -42,7 +46,12 @@ func (w *walk) queueUnlinks(ctx context.Context, pipe redis.Pipeliner, keys []st
 	for _, k := range keys {
 		tag, ok := hashTag(k)
 		if !ok {
-			cmds = append(cmds, pipe.Unlink(ctx, k))
+			a := args[:2:2]
+			args = args[2:]
+			a[0], a[1] = "unlink", k
+			cmd := redis.NewIntCmd(ctx, a...)
+			_ = pipe.Process(ctx, cmd)
+			cmds = append(cmds, cmd)
 			continue
 		}
 		s := crc16(tag) % slotCount
