@@ -6,10 +6,3 @@ var Slot = slot
 // SetWalkLimit makes b's pattern walks scan at most n masters at once
 // (n = 1: one after the other, in address order).
 func SetWalkLimit(b *Backend, n int) { b.walkLimit = n }
-
-// KnowsViews reports whether b keeps masters' views for its next walk.
-func KnowsViews(b *Backend) bool {
-	b.viewMu.Lock()
-	defer b.viewMu.Unlock()
-	return len(b.views) > 0
-}

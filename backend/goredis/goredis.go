@@ -113,9 +113,6 @@ type Backend struct {
 
 	walkLimit int // masters one pattern walk scans at once; 0: maxParallelMasters (tests lower it)
 
-	viewMu sync.Mutex
-	views  map[string]nodeView // Cluster: each master's last CLUSTER NODES view, by address (see walk.known)
-
 	oversizedReads atomic.Int64 // reads that found a value over MaxValueBytes
 	maxArg         any          // int64(MaxValueBytes), boxed once for GETRANGE
 

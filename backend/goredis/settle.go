@@ -17,11 +17,13 @@ const maxRescans = 3
 // settle makes a Cluster walk complete despite slot migrations. SCAN is
 // per node: a key that moves from a master not yet scanned to one already
 // scanned is never seen. Every master's own view of its slots (CLUSTER
-// NODES) is read in the round trip of its last SCAN, and of its first
-// unless the previous walk left one (walk.known). A slot is
+// NODES) is read in the round trips of its first and last SCAN (a view
+// kept from an earlier walk would not do: a slot that left a master
+// before its walk and came back during it need not change the master's
+// config epoch, so only a view read as the walk starts shows it). A slot is
 // covered when some master owned it in both views, with the same identity,
-// role and config epoch (a slot that leaves a master and comes back bumps
-// its epoch), and no master saw it being migrated or imported: that
+// role and config epoch, and no master saw it being migrated or
+// imported: that
 // master's SCAN met every key of the slot that existed for the whole
 // walk. Every other slot is rescanned: slots that changed owner around
 // some master's walk, were being migrated or imported, or whose UNLINK a
@@ -33,8 +35,7 @@ const maxRescans = 3
 // side or the other). A rescan counts only if every master's view of
 // those slots stayed the same from the end of the previous pass to the
 // end of the rescan; otherwise it is repeated, at most maxRescans times,
-// and then the walk fails with backend.ErrIncomplete. The last views of
-// a complete walk are kept for the next one.
+// and then the walk fails with backend.ErrIncomplete.
 func (w *walk) settle(ctx context.Context, first []pass) error {
 	var moving, seen slotSet
 	prev := make(map[string]nodeView, len(first)) // by address
@@ -64,13 +65,12 @@ func (w *walk) settle(ctx context.Context, first []pass) error {
 		if err != nil {
 			return err
 		}
-		prev = next.views
 		if sound {
-			break
+			return nil
 		}
 		moving.union(&next.moved)
+		prev = next.views
 	}
-	w.b.remember(prev)
 	return nil
 }
 
@@ -110,7 +110,6 @@ func (w *walk) rescan(ctx context.Context, moving *slotSet, prev map[string]node
 	nodes, ordered := migrationOrder(nodes, moving, prev)
 	within := *moving
 	w.within = &within
-	w.known = nil
 	out := rescanned{views: make(map[string]nodeView, len(nodes))}
 	sound := ordered
 	for _, n := range nodes {

@@ -27,14 +27,6 @@ type walk struct {
 	fn      func(keys []string) error // Scan: called under mu
 	within  *slotSet                  // nil: every key; else only keys of these slots (a rescan)
 
-	// known holds, by address, each master's view of its slots read by
-	// an earlier walk (nil in a rescan). A first pass takes it as the
-	// master's view before its walk instead of reading CLUSTER NODES
-	// again: settle only needs a view read at any time before the walk
-	// starts (an older one widens the window it checks, so a slot that
-	// moved since is rescanned once, never missed).
-	known map[string]nodeView
-
 	done atomic.Int64 // keys deleted (DeletePattern) or reported (Scan)
 
 	mu         sync.Mutex // serialises fn; guards stopped and redirected
@@ -57,23 +49,11 @@ func (b *Backend) walkPattern(ctx context.Context, pattern string, del bool, fn 
 	if err != nil {
 		return 0, err
 	}
-	if b.topo == cluster {
-		b.viewMu.Lock()
-		w.known = b.views // replaced, never changed in place
-		b.viewMu.Unlock()
-	}
 	passes, err := w.parallel(ctx, nodes)
 	if err == nil && b.topo == cluster {
 		err = w.settle(ctx, passes)
 	}
 	return w.done.Load(), err
-}
-
-// remember keeps the masters' last views for the next walk's first pass.
-func (b *Backend) remember(views map[string]nodeView) {
-	b.viewMu.Lock()
-	b.views = views
-	b.viewMu.Unlock()
 }
 
 // limit is how many masters a walk scans at once.
@@ -102,8 +82,8 @@ func (w *walk) parallel(ctx context.Context, nodes []*redis.Client) ([]pass, err
 
 // node walks one master: a SCAN loop whose pages go to fn or are
 // unlinked on that master. On a Cluster the master's CLUSTER NODES view
-// rides in the last pipeline (and in the first, unless known has one), to
-// notice slots that moved during the walk.
+// rides in the first and last pipeline, to notice slots that moved during
+// the walk.
 func (w *walk) node(ctx context.Context, c *redis.Client) (pass, error) {
 	res := pass{node: c}
 	topo := w.b.topo == cluster
@@ -111,11 +91,7 @@ func (w *walk) node(ctx context.Context, c *redis.Client) (pass, error) {
 	pipe := c.Pipeline()
 	var view *redis.StringCmd
 	if topo {
-		if v, ok := w.known[c.Options().Addr]; ok {
-			res.before = v
-		} else {
-			view = pipe.ClusterNodes(ctx)
-		}
+		view = pipe.ClusterNodes(ctx)
 	}
 	scan := pipe.Scan(ctx, 0, w.pattern, count)
 	var unlinks pageUnlink
