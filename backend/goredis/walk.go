@@ -127,17 +127,17 @@ func (w *walk) node(ctx context.Context, c *redis.Client) (pass, error) {
 				return res, err
 			}
 		}
+		if w.del {
+			// UNLINKs go before the next SCAN, so that it runs over the
+			// table without this page (queueUnlinks never leads with a
+			// command that go-redis would re-send the pipeline for).
+			unlinks = w.queueUnlinks(ctx, pipe, keys)
+		}
 		if next == 0 && topo {
 			view = pipe.ClusterNodes(ctx)
 		}
 		if next != 0 {
 			scan = pipe.Scan(ctx, next, w.pattern, count)
-		}
-		if w.del {
-			// UNLINKs go after the SCAN: go-redis re-sends a whole
-			// pipeline when its first command fails with a transient
-			// error such as TRYAGAIN, which is handled here instead.
-			unlinks = w.queueUnlinks(ctx, pipe, keys)
 		}
 		if pipe.Len() == 0 {
 			return res, nil
