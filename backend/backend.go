@@ -162,6 +162,18 @@ func CheckValueSize(key string, n, max int) error {
 	return nil
 }
 
+// CheckWrite validates a write of a value of n bytes under key for ttl
+// against a backend's MaxValueBytes option maxValue: an error wrapping
+// [ErrInvalidTTL] for a TTL ≤ 0 ([CheckTTL]), then one wrapping
+// [ErrTooLarge] for a value over maxValue ([CheckValueSize]). Backends
+// call it before any write.
+func CheckWrite(key string, n int, ttl time.Duration, maxValue int) error {
+	if err := CheckTTL(ttl); err != nil {
+		return err
+	}
+	return CheckValueSize(key, n, maxValue)
+}
+
 // CheckPattern validates a glob pattern: it must be non-empty, at most
 // [MaxPatternLen] bytes, with at most [MaxPatternWildcards] '*', and
 // well formed: every '[' closed by a ']' (inside a set '\' escapes the

@@ -86,6 +86,27 @@ func TestCheckTTL(t *testing.T) {
 	}
 }
 
+// TestCheckWrite: a bad TTL is reported first, then an oversized value;
+// exactly maxValue bytes with NoExpiry pass.
+func TestCheckWrite(t *testing.T) {
+	for _, tc := range []struct {
+		n    int
+		ttl  time.Duration
+		want error
+	}{
+		{10, time.Minute, nil},
+		{10, backend.NoExpiry, nil},
+		{11, time.Minute, backend.ErrTooLarge},
+		{10, 0, backend.ErrInvalidTTL},
+		{11, -time.Second, backend.ErrInvalidTTL},
+	} {
+		err := backend.CheckWrite("k", tc.n, tc.ttl, 10)
+		if (tc.want == nil) != (err == nil) || (tc.want != nil && !errors.Is(err, tc.want)) {
+			t.Errorf("CheckWrite(k, %d, %v, 10) = %v, want %v", tc.n, tc.ttl, err, tc.want)
+		}
+	}
+}
+
 func TestCheckPattern(t *testing.T) {
 	t.Parallel()
 	ok := []string{"a", "user:*", strings.Repeat("*", backend.MaxPatternWildcards), `a\*` + strings.Repeat(`\*`, 20), strings.Repeat("a", backend.MaxPatternLen)}

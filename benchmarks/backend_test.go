@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dgraph-io/ristretto/v2"
 	"github.com/maypok86/otter/v2"
 
 	"github.com/cachekit/cachekit/backend/memory"
@@ -70,6 +71,27 @@ func newOtterGetter(b *testing.B) getter {
 	}
 }
 
+func newRistrettoGetter(b *testing.B) getter {
+	c, err := ristretto.NewCache(&ristretto.Config[string, []byte]{
+		NumCounters: 10 * 2 * nKeys, MaxCost: 2 * nKeys, BufferItems: 64, IgnoreInternalCost: true,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(c.Close)
+	for _, k := range keyNames {
+		c.SetWithTTL(k, value128, 1, time.Hour)
+		c.Wait() // Sets are asynchronous and dropped when the buffer is full
+	}
+	return func(k string) []byte {
+		v, ok := c.Get(k)
+		if !ok {
+			b.Fatal("ristretto: miss")
+		}
+		return v
+	}
+}
+
 func newSyncMapGetter(b *testing.B) getter {
 	var m sync.Map
 	for _, k := range keyNames {
@@ -93,6 +115,7 @@ func BenchmarkBackendGet(b *testing.B) {
 	}{
 		{"impl=memory", newMemoryGetter},
 		{"impl=otter", newOtterGetter},
+		{"impl=ristretto", newRistrettoGetter},
 		{"impl=syncmap", newSyncMapGetter},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
@@ -115,6 +138,7 @@ func BenchmarkBackendGetParallel(b *testing.B) {
 	}{
 		{"impl=memory", newMemoryGetter},
 		{"impl=otter", newOtterGetter},
+		{"impl=ristretto", newRistrettoGetter},
 		{"impl=syncmap", newSyncMapGetter},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
@@ -141,6 +165,7 @@ func BenchmarkBackendGetInterleaved(b *testing.B) {
 		new  func(*testing.B) getter
 	}{
 		{"otter", newOtterGetter},
+		{"ristretto", newRistrettoGetter},
 		{"syncmap", newSyncMapGetter},
 	} {
 		b.Run("ref="+ref.name, func(b *testing.B) {

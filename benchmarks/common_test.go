@@ -2,6 +2,7 @@ package benchmarks
 
 import (
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -76,3 +77,47 @@ func interleave(b *testing.B, block int, oursName string, ours func(), refName s
 	b.ReportMetric(float64(tRef)/n, refName+"-ns/call")
 	b.ReportMetric(float64(tOurs)/float64(tRef), fmt.Sprintf("%s/%s", oursName, refName))
 }
+
+// interleaveParallel is interleave from workers goroutines at once: each
+// round runs perWorker calls of ours on every worker, waits for all of
+// them, then does the same for ref (the order alternating by round). It
+// reports wall time per call (the inverse of throughput), for each and
+// the ratio ours/ref.
+func interleaveParallel(b *testing.B, workers, perWorker int, oursName string, ours func(), refName string, ref func()) {
+	b.Helper()
+	burst := func(f func()) time.Duration {
+		var wg sync.WaitGroup
+		t0 := time.Now()
+		for range workers {
+			wg.Go(func() {
+				for range perWorker {
+					f()
+				}
+			})
+		}
+		wg.Wait()
+		return time.Since(t0)
+	}
+	var tOurs, tRef time.Duration
+	rounds := 0
+	for b.Loop() {
+		rounds++
+		if rounds%2 == 1 {
+			tOurs += burst(ours)
+			tRef += burst(ref)
+		} else {
+			tRef += burst(ref)
+			tOurs += burst(ours)
+		}
+	}
+	n := float64(rounds * workers * perWorker)
+	b.ReportMetric(float64(tOurs)/n, oursName+"-ns/call")
+	b.ReportMetric(float64(tRef)/n, refName+"-ns/call")
+	b.ReportMetric(float64(tOurs)/float64(tRef), fmt.Sprintf("%s/%s", oursName, refName))
+}
+
+// benchBackendTimeout is memo's BackendTimeout in these benchmarks: the 3 s
+// read timeout go-redis applies to every peer's command (memo's default,
+// 250 ms, makes a Get that a busy machine stalls fall back to loading,
+// and a benchmark of hits then fails its loads check).
+const benchBackendTimeout = 3 * time.Second

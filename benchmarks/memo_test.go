@@ -24,7 +24,7 @@ type postGetter func() Post
 // newMemoGetter returns a memo.Cache[Post] Get over b, answered by the
 // backend (l1 = 0) or the typed L1 (l1 > 0), with the value stored first.
 func newMemoGetter(b *testing.B, be backend.Backend, ns string, l1 int) postGetter {
-	c, err := memo.New[Post](be, &memo.Options{Namespace: ns, TTL: time.Hour, L1Size: l1, L1TTL: time.Hour})
+	c, err := memo.New[Post](be, &memo.Options{Namespace: ns, TTL: time.Hour, BackendTimeout: benchBackendTimeout, L1Size: l1, L1TTL: time.Hour})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -153,21 +153,34 @@ func newRawGetter(b *testing.B, client *redis.Client, key string) postGetter {
 }
 
 // BenchmarkRedisHitInterleaved runs memo and a reference in alternating
-// blocks of 16 Gets on one connection pool and reports the ratio.
+// blocks of 16 Gets on one connection pool and reports the ratio: raw
+// GET + msgpack decode (the floor), go-redis/cache with plain msgpack,
+// eko/gocache's msgpack Marshaler over its Redis store.
 func BenchmarkRedisHitInterleaved(b *testing.B) {
-	for _, ref := range []string{"gocache", "raw"} {
+	for _, ref := range []string{"raw", "gocache", "eko"} {
 		b.Run("ref="+ref, func(b *testing.B) {
 			client, be := newRedis(b)
 			ours := newMemoGetter(b, be, redistest.Prefix(b), 0)
-			var theirs postGetter
-			if ref == "gocache" {
-				theirs = newGoCacheGetter(b, client, redistest.Prefix(b)+"post:42", 0, true)
-			} else {
-				theirs = newRawGetter(b, client, redistest.Prefix(b)+"post:42")
-			}
+			theirs := newRedisPeerGetter(b, client, ref)
 			interleave(b, 16, "memo", func() { sinkPost = ours() }, ref, func() { sinkPost = theirs() })
 		})
 	}
+}
+
+// newRedisPeerGetter returns the Redis-tier reference ref ("raw",
+// "gocache", "eko") reading the Post under its own key.
+func newRedisPeerGetter(b *testing.B, client *redis.Client, ref string) postGetter {
+	key := redistest.Prefix(b) + "post:42"
+	switch ref {
+	case "raw":
+		return newRawGetter(b, client, key)
+	case "gocache":
+		return newGoCacheGetter(b, client, key, 0, true)
+	case "eko":
+		return newEkoGetter(b, client, key)
+	}
+	b.Fatalf("unknown reference %q", ref)
+	return nil
 }
 
 // BenchmarkL1Hit: a Get answered in process. memo's typed L1 returns the
@@ -221,12 +234,24 @@ func newSyncMapPostGetter() postGetter {
 }
 
 // BenchmarkL1HitInterleaved runs memo's L1 and a reference in alternating
-// blocks of 256 Gets and reports the ratio.
+// blocks of 256 Gets and reports the ratio. The in-process references
+// (sync.Map, otter, ristretto: floors; sturdyc: a peer) hold the Post
+// itself and return a copy, as memo's L1 does.
 func BenchmarkL1HitInterleaved(b *testing.B) {
-	b.Run("ref=syncmap", func(b *testing.B) {
-		ours, theirs := newMemoL1Getter(b), newSyncMapPostGetter()
-		interleave(b, 256, "memo", func() { sinkPost = ours() }, "syncmap", func() { sinkPost = theirs() })
-	})
+	for _, ref := range []struct {
+		name string
+		new  func(*testing.B) postGetter
+	}{
+		{"syncmap", func(*testing.B) postGetter { return newSyncMapPostGetter() }},
+		{"otter", newOtterPostGetter},
+		{"ristretto", newRistrettoPostGetter},
+		{"sturdyc", newSturdycGetter},
+	} {
+		b.Run("ref="+ref.name, func(b *testing.B) {
+			ours, theirs := newMemoL1Getter(b), ref.new(b)
+			interleave(b, 256, "memo", func() { sinkPost = ours() }, ref.name, func() { sinkPost = theirs() })
+		})
+	}
 	b.Run("ref=gocache", func(b *testing.B) {
 		client, _ := newRedis(b)
 		ours := newMemoL1Getter(b)

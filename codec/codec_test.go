@@ -2,53 +2,24 @@ package codec
 
 import (
 	"errors"
+	"github.com/cachekit/cachekit/internal/sample"
 	"maps"
 	"reflect"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 )
 
-// Post is a realistic cached value, shared by tests and benchmarks.
-type Post struct {
-	ID        int64
-	Author    string
-	Title     string
-	Body      string
-	Tags      []string
-	CreatedAt time.Time
-	Likes     int64
-	Meta      map[string]string
-}
+// Post and Feed are the realistic values shared with the cachekit
+// command's built-in codec report (internal/sample).
+type (
+	Post = sample.Post
+	Feed = sample.Feed
+)
 
-// Feed is a page of posts.
-type Feed struct {
-	Posts []Post
-	Next  string
-}
+func newPost(id int64) Post { return sample.NewPost(id) }
 
-func newPost(id int64) Post {
-	return Post{
-		ID:     id,
-		Author: "ada.lovelace",
-		Title:  "Notes on the Analytical Engine, part " + strings.Repeat("I", int(id%5)+1),
-		Body: strings.Repeat("The Analytical Engine weaves algebraical patterns just as "+
-			"the Jacquard loom weaves flowers and leaves. ", 5)[:500],
-		Tags:      []string{"history", "computing", "engines", "math", "notes"},
-		CreatedAt: time.Date(2024, 3, 14, 15, 9, 26, 535897932, time.UTC),
-		Likes:     31415 + id,
-		Meta:      map[string]string{"lang": "en", "source": "archive", "license": "cc-by"},
-	}
-}
-
-func newFeed() Feed {
-	f := Feed{Next: "cursor-20"}
-	for i := range 20 {
-		f.Posts = append(f.Posts, newPost(int64(i)))
-	}
-	return f
-}
+func newFeed() Feed { return sample.NewFeed(0) }
 
 // equalPost compares posts treating nil and empty slices and maps as equal
 // (gob does not transmit empty values) and times by instant.

@@ -1,6 +1,8 @@
 package codec_test
 
 import (
+	"bytes"
+	"encoding/gob"
 	"errors"
 	"fmt"
 	"strings"
@@ -102,4 +104,27 @@ func ExampleEnvelope_Decode() {
 	// Output:
 	// true true
 	// {ID:2 Name:hopper} json <nil>
+}
+
+// CheckGob vets gob bytes before another decoder (here encoding/gob
+// itself) reads them: a value nested deeper than MaxDepth is refused
+// without decoding it.
+func ExampleCheckGob() {
+	type node struct {
+		Next *node
+	}
+	deep := &node{}
+	for range codec.MaxDepth + 10 {
+		deep = &node{Next: deep}
+	}
+	var buf bytes.Buffer
+	_ = gob.NewEncoder(&buf).Encode(deep)
+	fmt.Println(errors.Is(codec.CheckGob(buf.Bytes()), codec.ErrCorrupt))
+
+	buf.Reset()
+	_ = gob.NewEncoder(&buf).Encode(&node{Next: &node{}})
+	fmt.Println(codec.CheckGob(buf.Bytes()))
+	// Output:
+	// true
+	// <nil>
 }

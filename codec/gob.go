@@ -54,3 +54,12 @@ func (gobCodec) Unmarshal(data []byte, v any) (err error) {
 	}
 	return nil
 }
+
+// CheckGob reports whether data is a gob stream that [Gob]'s Unmarshal
+// would walk within its bounds (well-formed types, nesting at most
+// [MaxDepth], lengths and counts that fit the input, exactly one value),
+// without decoding or allocating values. It returns an error wrapping
+// [ErrCorrupt] otherwise. Use it to vet gob bytes before another decoder
+// reads them, as extra/scs does for scs.GobCodec's sessions: encoding/gob
+// alone overflows the stack, killing the process, on a deep value.
+func CheckGob(data []byte) error { return checkGob(data) }

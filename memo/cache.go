@@ -44,6 +44,7 @@ type Cache[V any] struct {
 	held *l1[V]
 
 	lastCorrupt atomic.Pointer[byte] // the corrupt bytes counted last (read.go)
+	landed      landings             // when values landed, for the flights of earlier reads (landed.go)
 
 	loads      singleflight.Group // one load per data key (miss.go)
 	lookups    singleflight.Group // one backend read per data key (read.go)

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cachekit/cachekit/backend/goredis"
+	"github.com/cachekit/cachekit/internal/redistest"
 	"github.com/cachekit/cachekit/memo"
 )
 
@@ -66,7 +68,7 @@ func TestCoalescingAndCancelledLeader(t *testing.T) {
 		t.Fatalf("loads = %d, want 1", loads.Load())
 	}
 	// A caller that missed but had not yet joined when the load landed
-	// finds the value on its own re-check instead of being coalesced.
+	// finds the value on its re-check instead of being coalesced.
 	if s := c.Stats(); s.Coalesced < n/2 || s.Coalesced > n {
 		t.Fatalf("Coalesced = %d, want most of %d", s.Coalesced, n)
 	}
@@ -148,5 +150,70 @@ func TestMaxConcurrentLoads(t *testing.T) {
 	}
 	if s := c.Stats(); s.Loads != keys {
 		t.Fatalf("loads = %d, want %d", s.Loads, keys)
+	}
+}
+
+// TestOneLoadPerKeyWithoutLocker: without a Locker a miss reads the
+// backend once and stores once (no re-check before the load); a caller
+// whose read began before its key's value landed, and that reaches the
+// flight group after that flight ended, reads the backend again instead of
+// loading again. Many callers over a few cold keys: one load per key.
+func TestOneLoadPerKeyWithoutLocker(t *testing.T) {
+	t.Parallel()
+	for _, l1 := range []int{0, 100} {
+		t.Run(fmt.Sprint("L1=", l1), func(t *testing.T) {
+			t.Parallel()
+			b, err := goredis.New(redistest.Shared(t).Client(t), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// A BackendTimeout the loaded machine cannot run out: a read
+			// that times out loads without storing (fail-open), which is
+			// not what this test is about.
+			c := newCache[string](t, b, &memo.Options{Namespace: redistest.Prefix(t), L1Size: l1,
+				TTL: time.Hour, BackendTimeout: 10 * time.Second, MaxConcurrentLoads: 64})
+			const keys, workers, rounds = 20, 16, 40
+			var mu sync.Mutex
+			loads := map[string]int{}
+			var wg sync.WaitGroup
+			errs := make(chan error, workers)
+			for w := range workers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := range rounds * keys {
+						k := fmt.Sprint("key", (i+w)%keys)
+						v, err := c.Get(t.Context(), k, func(context.Context) (string, error) {
+							mu.Lock()
+							loads[k]++
+							mu.Unlock()
+							time.Sleep(time.Millisecond) // the origin's work
+							return k + ":v1", nil
+						})
+						if err == nil && v != k+":v1" {
+							err = fmt.Errorf("Get(%q) = %q, want %q", k, v, k+":v1")
+						}
+						if err != nil {
+							errs <- err
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Fatal(err)
+			}
+			for k, n := range loads {
+				if n != 1 {
+					t.Errorf("%s loaded %d times, want 1", k, n)
+				}
+			}
+			if len(loads) != keys {
+				t.Errorf("%d keys loaded, want %d", len(loads), keys)
+			}
+			t.Logf("stats: %+v", c.Stats())
+		})
 	}
 }

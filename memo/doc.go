@@ -17,7 +17,12 @@
 // as a fallback — and only after Options.LockWait loads itself (liveness
 // over purity; counted as LockWaitExpired). Under the lock the flight
 // re-checks the backend before it loads. So N processes × M goroutines on
-// one cold key run the loader once.
+// one cold key run the loader once. The store and its "value landed"
+// message are one round trip, and the unlock is not waited for: a miss
+// waits for four round trips (read, lock, re-check, store). Without a
+// Locker it waits for two (read, store) and sends no message (only
+// lock waiters listen for it); a caller whose read began before this
+// process stored the value reads it again rather than loading it twice.
 //
 // # Contexts and panics
 //

@@ -5,17 +5,22 @@ import (
 	"errors"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/cachekit/cachekit/backend"
 	"github.com/cachekit/cachekit/codec"
 )
 
 // The miss path, in the order it runs: a caller that missed the L1 reads
 // the backend (get); on a miss it joins the one flight for the key in this
-// process (join); that flight takes the distributed lock or waits for the
-// holder's value to land (fill, lockOrWait), re-checks the backend, loads
-// (loadAndStore), stores with compare-and-swap (store) and wakes the
-// waiters of other processes. One miss value carries the key through all
-// of it.
+// process (join); with a Locker that flight takes the distributed lock or
+// waits for the holder's value to land (lockOrWait) and re-checks the
+// backend (recheckAndLoad); it loads (loadAndStore), stores with
+// compare-and-swap and wakes the waiters of other processes in one round
+// trip (store). Without a Locker a miss waits for two round trips, the
+// read and the store: the flight re-checks only when this node stored the
+// key's value after the caller's read began (landings). One miss value
+// carries the key through all of it.
 
 // miss is one caller's way past the L1 for one key, and then the flight
 // that loads it.
@@ -108,26 +113,37 @@ func (m *miss[V]) join(ctx context.Context) (V, Info, error) {
 	c := m.c
 	led := false
 	leader := *m // the flight's own copy: the caller's miss stays on its stack
-	ch := c.loads.DoChan(m.dataKey, func() (any, error) {
+	fill := func() (any, error) {
 		led = true
 		return leader.fill(ctx)
-	})
+	}
+	if ctx.Done() == nil {
+		// A caller that cannot leave waits for the flight anyway: it runs
+		// it itself when it leads, instead of on a goroutine of its own.
+		v, err, shared := c.loads.Do(m.dataKey, fill)
+		return m.joined(ctx, singleflight.Result{Val: v, Err: err, Shared: shared}, led)
+	}
 	select {
-	case res := <-ch:
-		f, _ := res.Val.(flight[V])
-		if !led && f.private {
-			// The leader's value may not be shared: load our own.
-			return m.fetchAlone(ctx)
-		}
-		if res.Shared && !led {
-			c.event(EventCoalesced, m.key, 0, nil)
-			f.info.Coalesced = true
-		}
-		return f.val, f.info, res.Err
+	case res := <-c.loads.DoChan(m.dataKey, fill):
+		return m.joined(ctx, res, led)
 	case <-ctx.Done():
 		var zero V
 		return zero, Info{}, ctx.Err()
 	}
+}
+
+// joined is what a caller gets from the flight it joined (or led).
+func (m *miss[V]) joined(ctx context.Context, res singleflight.Result, led bool) (V, Info, error) {
+	f, _ := res.Val.(flight[V])
+	if !led && f.private {
+		// The leader's value may not be shared: load our own.
+		return m.fetchAlone(ctx)
+	}
+	if res.Shared && !led {
+		m.c.event(EventCoalesced, m.key, 0, nil)
+		f.info.Coalesced = true
+	}
+	return f.val, f.info, res.Err
 }
 
 // fill runs as the one flight for the key in this process. It takes the
@@ -144,14 +160,21 @@ func (m *miss[V]) fill(callerCtx context.Context) (flight[V], error) {
 	if m.found.state == stateUnknown || (c.breaker.degraded() && !c.opts.FailClosed) {
 		return m.loadAndStore(ctx, true)
 	}
-	var release func(context.Context) error
-	if c.opts.Locker != nil {
-		var res outcome[V]
-		var done bool
-		release, res, done = m.lockOrWait(ctx)
-		if done {
-			return res.f, res.err
+	if c.opts.Locker == nil {
+		// No re-check of the backend: the caller's read is what the store
+		// compares against (a write since makes the store refuse the
+		// value), and another process may store meanwhile (without a
+		// Locker, processes do not wait for each other's loads). Unless
+		// this node stored the key's value after the caller's read began:
+		// then the read may have missed it (see landings).
+		if c.landed.since(m.dataKey, m.found.mark, c.nanotime()) {
+			return m.recheckAndLoad(ctx)
 		}
+		return m.loadAndStore(ctx, false)
+	}
+	release, res, done := m.lockOrWait(ctx)
+	if done {
+		return res.f, res.err
 	}
 	if release != nil {
 		// The unlock is not waited for: the value has landed (or the
@@ -168,13 +191,16 @@ func (m *miss[V]) fill(callerCtx context.Context) (flight[V], error) {
 			}
 		}()
 	}
-	// Re-check: the value may have landed between the caller's lookup and
-	// this flight (a previous flight just finished, or another process
-	// stored it before we took the lock). Without a Locker it is kept too:
-	// dropping it let callers that read before a flight stored load again
-	// (TestOutageLoadsOncePerKey, 60+ loads for 50 keys on recovery). If
-	// the backend does not answer, load anyway (fail-open); the store is
-	// then skipped.
+	// Another process may have stored the value between the caller's read
+	// and the lock (its holder released it after the store).
+	return m.recheckAndLoad(ctx)
+}
+
+// recheckAndLoad reads the backend again and serves a value that landed
+// since the caller's read; else it loads. If the backend does not answer,
+// it loads anyway (fail-open); the store is then skipped.
+func (m *miss[V]) recheckAndLoad(ctx context.Context) (flight[V], error) {
+	c := m.c
 	again := c.lookupFresh(ctx, m.key, m.dataKey, m.found.raw)
 	switch again.state {
 	case stateFresh:
@@ -416,7 +442,7 @@ const (
 // store writes data under the data key only if it still holds what the
 // miss found (compare-and-swap), so a load that raced with Set or
 // Invalidate never overwrites their result. It wakes waiters in other
-// processes when it stored.
+// processes when it stored (with a Locker: see wakes).
 func (m *miss[V]) store(ctx context.Context, data []byte, ttl time.Duration) storeOutcome {
 	c := m.c
 	if m.found.state == stateUnknown {
@@ -436,6 +462,10 @@ func (m *miss[V]) store(ctx context.Context, data []byte, ttl time.Duration) sto
 		c.event(EventStoreSkipped, m.key, 0, nil)
 		return storeRefused
 	}
+	// The "landed" message wakes the callers of other processes waiting
+	// for a lock holder's value: only processes with a Locker wait, and
+	// without one this process never holds the lock they wait on.
+	wakes := c.pubsub != nil && c.opts.Locker != nil
 	ok, notified := false, false
 	err := c.call(ctx, func(ctx context.Context) error {
 		switch c.backend.(type) {
@@ -453,7 +483,7 @@ func (m *miss[V]) store(ctx context.Context, data []byte, ttl time.Duration) sto
 			old = &f
 		}
 		var notice *backend.Notice
-		if c.pubsub != nil {
+		if wakes {
 			notice = &backend.Notice{Channel: c.keys.channel(), Payload: message(msgLanded, m.dataKey)}
 		}
 		var err error
@@ -469,7 +499,10 @@ func (m *miss[V]) store(ctx context.Context, data []byte, ttl time.Duration) sto
 		c.event(EventStoreSkipped, m.key, 0, nil)
 		return storeRefused
 	}
-	if !notified {
+	if c.opts.Locker == nil {
+		c.landed.landed(m.dataKey, c.nanotime(), int64(landedWindow*c.opts.BackendTimeout))
+	}
+	if wakes && !notified {
 		c.publish(ctx, msgLanded, m.dataKey)
 	}
 	return stored

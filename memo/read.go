@@ -33,6 +33,9 @@ type lookupResult[V any] struct {
 	meta  entryMeta
 	raw   []byte // the bytes found (nil for none); compared on store
 	err   error  // why the state is unknown
+	// mark orders the read that found this before or after the values
+	// this node's flights stored (see landings).
+	mark uint64
 }
 
 // entryMeta is what the read path needs from an envelope.
@@ -64,8 +67,10 @@ func fairShare(ctx context.Context) (context.Context, context.CancelFunc) {
 // lookup reads dataKey from the backend (see read) and classifies what it
 // holds.
 func (c *Cache[V]) lookup(ctx context.Context, key, dataKey string) lookupResult[V] {
-	raw, err := c.read(ctx, dataKey)
-	return c.found(key, raw, err, true)
+	raw, mark, err := c.read(ctx, dataKey)
+	found := c.found(key, raw, err, true)
+	found.mark = mark
+	return found
 }
 
 // lookupFresh is lookup with a read of its own, which starts now: for the
@@ -101,21 +106,24 @@ func (c *Cache[V]) found(key string, raw []byte, err error, count bool) lookupRe
 // its own context, and a caller with a deadline waits at most half of
 // what remains of it (its fair share: the other half is for the load), so
 // a slow or frozen backend leaves it the time to load: the read then ends
-// with errBackendSlow. Callers that shared a read get the same slice.
-func (c *Cache[V]) read(ctx context.Context, dataKey string) ([]byte, error) {
+// with errBackendSlow. Callers that shared a read get the same slice, and
+// the mark the read took before it started (see landings); a caller that
+// did not wait for the read gets the mark of its own start.
+func (c *Cache[V]) read(ctx context.Context, dataKey string) (raw []byte, mark uint64, err error) {
 	shared := func() (any, error) {
-		var raw []byte
+		r := sharedRead{mark: c.landed.mark()}
 		err := c.call(context.WithoutCancel(ctx), func(ctx context.Context) (err error) {
-			raw, err = c.backend.Get(ctx, dataKey)
+			r.raw, err = c.backend.Get(ctx, dataKey)
 			return err
 		})
-		return raw, err
+		return r, err
 	}
 	if ctx.Done() == nil {
 		v, err, _ := c.lookups.Do(dataKey, shared)
-		raw, _ := v.([]byte)
-		return raw, err
+		r, _ := v.(sharedRead)
+		return r.raw, r.mark, err
 	}
+	mark = c.landed.mark()
 	var patience <-chan time.Time
 	if deadline, ok := ctx.Deadline(); ok {
 		t := time.NewTimer(time.Until(deadline) / 2)
@@ -124,13 +132,19 @@ func (c *Cache[V]) read(ctx context.Context, dataKey string) ([]byte, error) {
 	}
 	select {
 	case res := <-c.lookups.DoChan(dataKey, shared):
-		raw, _ := res.Val.([]byte)
-		return raw, res.Err
+		r, _ := res.Val.(sharedRead)
+		return r.raw, r.mark, res.Err
 	case <-patience:
-		return nil, errBackendSlow
+		return nil, mark, errBackendSlow
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, mark, ctx.Err()
 	}
+}
+
+// sharedRead is the outcome of one backend read shared by callers.
+type sharedRead struct {
+	raw  []byte
+	mark uint64 // landings.mark before the read started
 }
 
 // classify decodes the bytes stored for key and says what they mean now.

@@ -57,6 +57,11 @@ func fingerprintContract(t *testing.T, b backend.Backend, p string) {
 	if !swap(nil, "v1-aaaa", nil) {
 		t.Fatalf("SwapFingerprint(absent→v1) = false, want true")
 	}
+	if e, ok := b.(backend.Expirer); ok {
+		if ttl, err := e.TTL(ctx, p+"k"); err != nil || ttl <= 0 || ttl > time.Minute {
+			t.Fatalf("TTL after swap from absent = %v, %v; want (0, 1m]", ttl, err)
+		}
+	}
 	if swap(nil, "v2", nil) {
 		t.Fatalf("SwapFingerprint(absent→v2) on an existing key = true, want false")
 	}

@@ -74,16 +74,25 @@
 // A primary demoted to a replica (a Sentinel failover, a REPLICAOF)
 // answers every write with READONLY; go-redis treats that like a timeout
 // and re-sends the command MaxRetries times (4 sends by default) on
-// connections to the same server. On a standalone or Sentinel failover
-// client, [New] installs a hook that retries a READONLY reply once — go-redis
-// has dropped the connection that answered it, and a failover client asks
-// Sentinel for the current primary when it dials — and then returns an
-// error wrapping [ErrReadOnly] and the server's reply. READONLY means the
+// connections to the same server, and a pipeline whose first command was
+// refused is re-sent whole as many times. On a standalone or Sentinel
+// failover client and on a Ring, [New] installs a hook that retries a
+// READONLY reply once — go-redis has dropped the connection that answered
+// it, and a failover client asks Sentinel for the current primary when it
+// dials — and then returns an error wrapping [ErrReadOnly] and the
+// server's reply. In a pipeline (Pipeline, SetMany, the caller's own)
+// only the commands refused READONLY are sent again, once, and then
+// fail with ErrReadOnly; the others keep their replies. READONLY means the
 // command did not run, so the one retry is safe even for Incr and
-// CompareAndSwap. Pipelines (GetMany, SetMany) keep go-redis' own retries.
-// A ClusterClient is left alone: its node clients do not retry (go-redis
-// disables their MaxRetries) and a READONLY reply makes it reload the
-// slot map before it redirects the command (at most MaxRedirects times).
+// CompareAndSwap. Reads a replica serves (GET, GETRANGE, EXISTS, MGET,
+// PTTL, SCAN, …) and transactions pass through the hook untouched, with no
+// allocation; a write pays one allocation.
+//
+// A ClusterClient gets no hook: a demoted Cluster master answers a write
+// with MOVED to its replacement, not READONLY, and go-redis follows it and
+// reloads its slot map (tested with CLUSTER FAILOVER under a stream of
+// writes: none failed or was lost). Any READONLY reply that reaches the
+// Backend, on any client, is reported wrapping ErrReadOnly.
 //
 // # Expiry
 //
@@ -99,13 +108,14 @@
 // at most Redis' 512 MiB) bounds every value. A write over it (Set,
 // SetMany, CompareAndSwap, a pipeline Set) fails with
 // [backend.ErrTooLarge] before any network I/O. A read never receives more
-// than MaxValueBytes+1 bytes, whatever another client stored: Get, GetMany
-// and a pipeline Get send GETRANGE key 0 MaxValueBytes with EXISTS key in
-// the same round trip (a server cost equal to a GET's), and a value over
-// the bound is a miss whose error wraps both [backend.ErrNotFound] and
-// [backend.ErrTooLarge], counted by [Backend.OversizedReads]. Only an empty
-// value costs a second round trip (a Lua script that checks STRLEN), since
-// GETRANGE answers an empty string for a missing key too.
+// than MaxValueBytes+1 bytes, whatever another client stored, and a value
+// over the bound is a miss whose error wraps both [backend.ErrNotFound]
+// and [backend.ErrTooLarge], counted by [Backend.OversizedReads]. Get and
+// a pipeline Get send GETRANGE key 0 MaxValueBytes with EXISTS key in one
+// round trip (a server cost close to a GET's); only an empty value costs
+// a second round trip (a Lua script that checks STRLEN), since GETRANGE
+// answers an empty string for a missing key too. GetMany reads each hash
+// slot's keys with one such script.
 //
 // # Bad input
 //

@@ -116,6 +116,8 @@ type Backend struct {
 	oversizedReads atomic.Int64 // reads that found a value over MaxValueBytes
 	maxArg         any          // int64(MaxValueBytes), boxed once for GETRANGE
 
+	pipes sync.Pool // of redis.Pipeliner, reused by Get
+
 	mu   sync.Mutex
 	subs map[*subscription]struct{} // open subscriptions, closed by Close
 }
@@ -130,11 +132,13 @@ type Backend struct {
 // Incr and CompareAndSwap are never re-sent (see the package
 // documentation).
 //
-// On a standalone or Sentinel failover *redis.Client, New installs (once
-// per client) a go-redis hook that retries a READONLY reply — a demoted
-// primary — only once, on a fresh connection, and then returns an error
-// wrapping [ErrReadOnly]; go-redis alone re-sends it MaxRetries times.
-// The hook applies to every single command sent through that client.
+// On a standalone or Sentinel failover *redis.Client and on a *redis.Ring,
+// New installs (once per client) a go-redis hook that retries a READONLY
+// reply — a demoted primary — only once, on a fresh connection, and then
+// returns an error wrapping [ErrReadOnly]; go-redis alone re-sends it
+// MaxRetries times. The hook applies to every command and pipeline sent
+// through that client, including the caller's own; reads a replica
+// serves pass straight through it (see the package documentation).
 func New(client redis.UniversalClient, opts *Options) (*Backend, error) {
 	if client == nil {
 		return nil, errors.New("goredis: nil client")
@@ -179,8 +183,13 @@ func New(client redis.UniversalClient, opts *Options) (*Backend, error) {
 	if !ctxTimeout && !o.AllowContextTimeoutDisabled {
 		return nil, ErrContextTimeoutDisabled
 	}
-	if c, ok := client.(*redis.Client); ok {
-		guardReadOnly(c) // see readonly.go
+	switch c := client.(type) { // see readonly.go
+	case *redis.Client:
+		o := c.Options()
+		guardReadOnly(c, c.AddHook, o.MaxRetries, o.MinRetryBackoff, o.MaxRetryBackoff)
+	case *redis.Ring:
+		o := c.Options()
+		guardReadOnly(c, c.AddHook, o.MaxRetries, o.MinRetryBackoff, o.MaxRetryBackoff)
 	}
 	return b, nil
 }
@@ -234,17 +243,14 @@ func (b *Backend) Close() error {
 // Get returns the value stored under key, or [backend.ErrNotFound]. A
 // value over [Options.MaxValueBytes], written by another client, is a
 // miss too (the error also wraps [backend.ErrTooLarge]): Get sends
-// GETRANGE key 0 MaxValueBytes with EXISTS key in one round trip, so it
-// never receives or allocates more than MaxValueBytes+1 bytes, and costs
-// the server what a GET costs.
+// GETRANGE key 0 MaxValueBytes with EXISTS key in one round trip, hit or
+// miss, so it never receives or allocates more than MaxValueBytes+1 bytes,
+// and costs the server about what a GET costs.
 func (b *Backend) Get(ctx context.Context, key string) ([]byte, error) {
 	if err := b.check(ctx, key); err != nil {
 		return nil, err
 	}
-	pipe := b.c.Pipeline()
-	r := b.queueBoundedRead(ctx, pipe, key)
-	_, _ = pipe.Exec(ctx) // errors are per command
-	return b.result(ctx, r)
+	return b.boundedGet(ctx, key)
 }
 
 // Set stores value under key for ttl (> 0 or [backend.NoExpiry]), with
@@ -296,10 +302,7 @@ func (b *Backend) checkWrite(ctx context.Context, key string, n int, ttl time.Du
 	if err := b.check(ctx, key); err != nil {
 		return err
 	}
-	if err := backend.CheckTTL(ttl); err != nil {
-		return err
-	}
-	return backend.CheckValueSize(key, n, b.opt.MaxValueBytes)
+	return backend.CheckWrite(key, n, ttl, b.opt.MaxValueBytes)
 }
 
 // expiration converts a checked TTL to the go-redis expiration argument:
@@ -322,11 +325,16 @@ func millis(ttl time.Duration) int64 {
 }
 
 // fail translates a go-redis error: redis.Nil becomes backend.ErrNotFound,
-// and an error caused by the end of ctx also satisfies errors.Is with
-// ctx.Err() (go-redis reports a deadline on the socket as an i/o timeout).
+// a READONLY reply wraps ErrReadOnly (whatever the client kind: a Cluster
+// has no guard, see readonly.go), and an error caused by the end of ctx
+// also satisfies errors.Is with ctx.Err() (go-redis reports a deadline on
+// the socket as an i/o timeout).
 func (b *Backend) fail(ctx context.Context, op, key string, err error) error {
 	if errors.Is(err, redis.Nil) {
 		return backend.ErrNotFound
+	}
+	if !errors.Is(err, ErrReadOnly) && redis.IsReadOnlyError(err) {
+		err = fmt.Errorf("%w: %w", ErrReadOnly, err)
 	}
 	cerr := ctx.Err()
 	if d, ok := ctx.Deadline(); cerr == nil && ok && !time.Now().Before(d) {

@@ -19,18 +19,33 @@ import (
 // ErrReadOnly is wrapped (with the server's reply) by the error of a
 // command that a server answered READONLY twice: the server is a replica,
 // typically a primary demoted by a failover, and the client's view of the
-// topology did not lead anywhere else. See [New].
+// topology did not lead anywhere else. Every write of the Backend on every
+// client kind reports a READONLY reply with an error wrapping it. See
+// [New].
 var ErrReadOnly = errors.New("goredis: server is a read-only replica (a demoted primary?)")
 
 // readOnlyGuard is the process hook [New] installs on a standalone or
-// Sentinel failover *redis.Client. go-redis retries a READONLY reply like
-// a timeout, up to MaxRetries times (4 sends by default) on connections
-// to the same demoted server. The guard sends each command with go-redis'
-// retries turned off and applies the same retry policy itself, except
-// that READONLY is retried once — after go-redis has dropped the
-// connection that answered it, so the retry dials afresh (a failover
-// client asks Sentinel for the current primary when it dials) — and then
-// surfaced as [ErrReadOnly].
+// Sentinel failover *redis.Client and on a *redis.Ring. go-redis retries a
+// READONLY reply like a timeout, up to MaxRetries times (4 sends by
+// default) on connections to the same demoted server. The guard sends each
+// write with go-redis' retries turned off and applies the same retry
+// policy itself, except that READONLY is retried once — after go-redis
+// has dropped the connection that answered it, so the retry dials afresh
+// (a failover client asks Sentinel for the current primary when it
+// dials) — and then surfaced as [ErrReadOnly].
+//
+// Pipelines get the same treatment: the commands answered READONLY (they
+// did not run) are sent again once, in one pipeline, and then fail with
+// [ErrReadOnly]; the others keep their replies. go-redis drops a
+// pipeline's connection only when its first reply is READONLY, so a
+// pipeline that starts with a read may retry on the same demoted server
+// and report ErrReadOnly where a fresh connection would have reached the
+// new primary.
+//
+// Reads that a replica serves (GET, GETRANGE, EXISTS, …: readCommand; the
+// Backend's read-only scripts) and blocking commands pass straight
+// through, as do pipelines of reads only and transactions: the guard costs
+// them a switch on the command name.
 type readOnlyGuard struct {
 	maxRetries             int
 	minBackoff, maxBackoff time.Duration
@@ -38,18 +53,19 @@ type readOnlyGuard struct {
 
 // guarded holds the clients that already have a readOnlyGuard, so two
 // Backends over one client do not stack two guards. Its keys are weak
-// pointers, removed when their client is garbage collected.
-var guarded sync.Map // weak.Pointer[redis.Client] → struct{}
+// pointers (to a redis.Client or a redis.Ring), removed when their client
+// is garbage collected.
+var guarded sync.Map // weak.Pointer[C] → struct{}
 
-// guardReadOnly installs a readOnlyGuard on c, once per client.
-func guardReadOnly(c *redis.Client) {
+// guardReadOnly installs a readOnlyGuard on c with addHook (c's AddHook),
+// once per client, with c's retry settings.
+func guardReadOnly[C any](c *C, addHook func(redis.Hook), maxRetries int, minBackoff, maxBackoff time.Duration) {
 	key := weak.Make(c)
 	if _, dup := guarded.LoadOrStore(key, struct{}{}); dup {
 		return
 	}
-	runtime.AddCleanup(c, func(k weak.Pointer[redis.Client]) { guarded.Delete(k) }, key)
-	o := c.Options()
-	c.AddHook(&readOnlyGuard{maxRetries: o.MaxRetries, minBackoff: o.MinRetryBackoff, maxBackoff: o.MaxRetryBackoff})
+	runtime.AddCleanup(c, func(k weak.Pointer[C]) { guarded.Delete(k) }, key)
+	addHook(&readOnlyGuard{maxRetries: maxRetries, minBackoff: minBackoff, maxBackoff: maxBackoff})
 }
 
 // sendOnce hides a command's retries from go-redis: the guard decides.
@@ -59,21 +75,17 @@ func (sendOnce) NoRetry() bool { return true }
 
 func (*readOnlyGuard) DialHook(next redis.DialHook) redis.DialHook { return next }
 
-func (*readOnlyGuard) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return next
-}
-
 func (g *readOnlyGuard) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		if blocking(cmd.Name()) {
-			return next(ctx, cmd) // go-redis' timeout rules for blocking commands
+		if !guards(cmd) {
+			return next(ctx, cmd)
 		}
 		readOnly := false
 		for attempt := 0; ; attempt++ {
 			err := next(ctx, sendOnce{cmd})
 			switch {
-			case err == nil:
-				return nil
+			case err == nil || err == redis.Nil:
+				return err
 			case redis.IsReadOnlyError(err):
 				// The server refused the command before running it, so
 				// one retry is safe even for a non-idempotent command.
@@ -89,6 +101,129 @@ func (g *readOnlyGuard) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 			}
 		}
 	}
+}
+
+func (g *readOnlyGuard) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if !pipelineGuards(cmds) {
+			return next(ctx, cmds)
+		}
+		return g.pipeline(ctx, next, cmds)
+	}
+}
+
+// pipeline runs cmds through next with go-redis' retries turned off: a
+// batch whose error is retryable is sent again whole (go-redis' rule:
+// only if no command is NoRetry, at most maxRetries times), and the
+// commands answered READONLY are sent again once, then fail with
+// ErrReadOnly.
+func (g *readOnlyGuard) pipeline(ctx context.Context, next redis.ProcessPipelineHook, cmds []redis.Cmder) error {
+	noRetry := false
+	batch := make([]redis.Cmder, len(cmds))
+	for i, cmd := range cmds {
+		noRetry = noRetry || cmd.NoRetry()
+		batch[i] = sendOnce{cmd}
+	}
+	readOnly := false
+	for attempt := 0; ; attempt++ {
+		err := next(ctx, batch)
+		var refused []redis.Cmder
+		for _, cmd := range batch {
+			if e := cmd.Err(); e != nil && e != redis.Nil && redis.IsReadOnlyError(e) {
+				refused = append(refused, cmd)
+			}
+		}
+		switch {
+		case len(refused) > 0 && readOnly:
+			for _, cmd := range refused {
+				cmd.SetErr(fmt.Errorf("%w: %w", ErrReadOnly, cmd.Err()))
+			}
+			return firstErr(cmds)
+		case len(refused) > 0:
+			readOnly = true
+			batch = refused
+		case err == nil || noRetry || attempt >= g.maxRetries || !retryable(err):
+			if e := firstErr(cmds); e != nil {
+				return e
+			}
+			return err
+		}
+		if err := sleep(ctx, backoff(attempt+1, g.minBackoff, g.maxBackoff)); err != nil {
+			for _, cmd := range batch {
+				cmd.SetErr(err)
+			}
+			return err
+		}
+	}
+}
+
+// firstErr returns the first error of cmds other than redis.Nil, as
+// go-redis' Exec does.
+func firstErr(cmds []redis.Cmder) error {
+	for _, cmd := range cmds {
+		if err := cmd.Err(); err != nil && err != redis.Nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// guards reports whether the guard handles cmd: not a read a replica
+// serves (it never answers READONLY), not a blocking command (whose
+// timeouts follow go-redis' own rules), not an HIMPORT command (whose
+// concrete type go-redis inspects, which the guard's wrapper would hide).
+func guards(cmd redis.Cmder) bool {
+	name := cmd.Name()
+	return !reads(cmd, name) && !blocking(name) && !strings.HasPrefix(name, "himport")
+}
+
+// reads reports whether cmd, named name, only reads: a read command, or
+// an EVALSHA of one of the Backend's read-only scripts (checkedGetScript,
+// getManyScript).
+func reads(cmd redis.Cmder, name string) bool {
+	if name != "evalsha" {
+		return readCommand(name)
+	}
+	args := cmd.Args()
+	if len(args) < 2 {
+		return false
+	}
+	sha, _ := args[1].(string)
+	return sha == checkedGetScript.sha || sha == getManyScript.sha
+}
+
+// pipelineGuards reports whether the guard handles a pipeline: one with a
+// command it guards, and not a transaction (MULTI … EXEC: a part of it
+// cannot be sent again alone).
+func pipelineGuards(cmds []redis.Cmder) bool {
+	if len(cmds) == 0 || cmds[0].Name() == "multi" {
+		return false
+	}
+	guarded := false
+	for _, cmd := range cmds {
+		name := cmd.Name()
+		if strings.HasPrefix(name, "himport") {
+			return false
+		}
+		guarded = guarded || !reads(cmd, name)
+	}
+	return guarded
+}
+
+// readCommand reports the common commands that only read: a replica
+// serves them, so they never get READONLY. The list covers what the
+// Backend reads with and the usual reads of a cache client; any other
+// command goes through the guard, which is correct for a read too, only
+// an allocation dearer.
+func readCommand(name string) bool {
+	switch name {
+	case "get", "getrange", "mget", "exists", "strlen", "ttl", "pttl", "expiretime", "pexpiretime", "type",
+		"scan", "hget", "hmget", "hgetall", "hexists", "hlen", "hscan", "smembers", "sismember", "scard",
+		"sscan", "zscore", "zrange", "zcard", "zscan", "lrange", "llen", "lindex",
+		"ping", "echo", "info", "time", "dbsize", "evalsha_ro", "eval_ro", "fcall_ro":
+		return true
+	}
+	return false
 }
 
 // retryable is go-redis' rule for re-sending a command (shouldRetry),

@@ -2,6 +2,7 @@ package goredis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -41,7 +42,7 @@ return 1`, false)
 // [backend.NoExpiry]) only if the current value matches old (nil: only if
 // key is absent), and reports whether it stored. The script reads only the
 // current value's length and tail, so the old value never crosses the
-// wire. When it stored and notice is not nil, the same script publishes
+// wire; with old nil and no notice it is a SET NX. When it stored and notice is not nil, the same script publishes
 // the notice: one round trip for both (on a Cluster the message is sent
 // from the key's node and reaches every node over the cluster bus; on a
 // Ring it is published on every shard afterwards, as [Backend.Publish]
@@ -64,6 +65,13 @@ func (b *Backend) SwapFingerprint(ctx context.Context, key string, old *backend.
 	if notice != nil && !ring {
 		channel, payload = notice.Channel, notice.Payload
 	}
+	if old == nil && channel == "" {
+		ok, err := b.setAbsent(ctx, key, value, ttl)
+		if ok && notice != nil {
+			_ = b.Publish(ctx, notice.Channel, notice.Payload)
+		}
+		return ok, err
+	}
 	v, err := fingerprintScript.run(ctx, b.c, key, mode, n, tail, value, millis(ttl), channel, payload)
 	if err != nil {
 		return false, b.failUnsure(ctx, "CAS", key, err)
@@ -76,4 +84,23 @@ func (b *Backend) SwapFingerprint(ctx context.Context, key string, old *backend.
 		_ = b.Publish(ctx, notice.Channel, notice.Payload)
 	}
 	return ok == 1, nil
+}
+
+// setAbsent stores value under key with ttl only if key does not exist:
+// the script's "absent" case as one SET NX, which Redis runs without the
+// cost of a script. Like the script it is never re-sent.
+func (b *Backend) setAbsent(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
+	args := []any{"set", key, value, "nx"}
+	if ms := millis(ttl); ms > 0 {
+		args = append(args, "px", ms)
+	}
+	cmd := redis.NewCmd(ctx, args...)
+	err := b.c.Process(ctx, noRetry{cmd})
+	switch {
+	case errors.Is(err, redis.Nil):
+		return false, nil
+	case err != nil:
+		return false, b.failUnsure(ctx, "CAS", key, err)
+	}
+	return true, nil
 }

@@ -206,3 +206,36 @@ func (b *Backend) oversized(key string, n int) error {
 // [Options.MaxValueBytes] (written by another client) and reported a
 // miss instead.
 func (b *Backend) OversizedReads() int64 { return b.oversizedReads.Load() }
+
+// boundedGet reads key with a bounded read (GETRANGE key 0 max and EXISTS
+// key in one pipeline): one round trip, hit or miss, and never more than
+// max+1 bytes of the value. It reuses b's pipelines, boxes the key once
+// and queues both commands at once: 12 allocations for a hit (18 with a
+// fresh pipeline; 7 for a raw GET read as bytes, which cannot refuse an
+// oversized value) and 12 for a miss (27 for a raw GET, which pays
+// go-redis' redis.Nil error path).
+//
+// Why not one Lua script that checks STRLEN before GET (one command, 9
+// allocations): a script costs the server ten to forty times what GETRANGE
+// costs, and the bigger the value the worse (INFO commandstats, Redis
+// 7.0, this machine: 3.9 µs per call against 0.3 + 0.1 µs for GETRANGE
+// and EXISTS with a 64-byte value; 863 µs against 21 µs with 256 KiB, the
+// value copied into Lua and back), all of it on Redis' single thread. Nor
+// GETRANGE alone: it answers "" for a missing key too, so a miss would
+// need a second round trip, and memo's miss path reads twice.
+func (b *Backend) boundedGet(ctx context.Context, key string) ([]byte, error) {
+	pipe, ok := b.pipes.Get().(redis.Pipeliner)
+	if !ok {
+		pipe = b.c.Pipeline()
+	}
+	k := any(key)
+	r := boundedRead{key: key, rng: redis.NewStringCmd(ctx, "getrange", k, 0, b.maxArg), exists: redis.NewIntCmd(ctx, "exists", k)}
+	if p, ok := pipe.(*redis.Pipeline); ok {
+		_ = p.BatchProcess(ctx, r.rng, r.exists) // the argument slice stays on the stack
+	} else {
+		_ = pipe.BatchProcess(ctx, r.rng, r.exists)
+	}
+	_, _ = pipe.Exec(ctx) // errors are per command
+	b.pipes.Put(pipe)     // Exec leaves it empty
+	return b.result(ctx, r)
+}

@@ -191,3 +191,66 @@ func TestSubMillisecondTTLRounds(t *testing.T) {
 		}
 	})
 }
+
+// TestGetCostsARawGET: a hit and a miss each take one round trip of
+// GETRANGE and EXISTS and no script; an empty value adds the checked-read
+// script and reads back empty, not missing. A hit allocates at most 5
+// more times than a raw go-redis GET read as bytes (the second command,
+// the pipeline's bookkeeping), a miss no more than a raw GET miss (which
+// pays go-redis' redis.Nil error path). Not parallel: it counts the
+// process' allocations.
+func TestGetCostsARawGET(t *testing.T) {
+	s := redistest.Start(t)
+	b := dial(t, &redis.UniversalOptions{Addrs: []string{s.Addr}}, nil)
+	raw := s.Client(t)
+	ctx := t.Context()
+	if err := b.Set(ctx, "hit", make([]byte, 64), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Set(ctx, "empty", []byte{}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		key    string
+		want   error
+		script bool
+	}{{"hit", nil, false}, {"missing", backend.ErrNotFound, false}, {"empty", nil, true}} {
+		raw.ConfigResetStat(ctx)
+		v, err := b.Get(ctx, tc.key)
+		if !errors.Is(err, tc.want) || (err == nil && v == nil) {
+			t.Fatalf("Get(%q) = %q, %v; want a value or %v", tc.key, v, err, tc.want)
+		}
+		for cmd, want := range map[string]int{"getrange": 1, "exists": 1, "get": 0} {
+			if tc.script && cmd == "get" {
+				continue // the script's GET
+			}
+			if n := sent(t, raw, cmd); n != want {
+				t.Errorf("Get(%q) sent %s %d times, want %d", tc.key, cmd, n, want)
+			}
+		}
+		if n := sent(t, raw, "evalsha") + sent(t, raw, "eval"); (n > 0) != tc.script {
+			t.Errorf("Get(%q) ran %d scripts, want a script: %v", tc.key, n, tc.script)
+		}
+	}
+
+	c := b.Client()
+	for _, tc := range []struct {
+		key   string
+		extra float64
+	}{{"hit", 5}, {"missing", 0}} {
+		ours := testing.AllocsPerRun(200, func() {
+			if _, err := b.Get(ctx, tc.key); err != nil && !errors.Is(err, backend.ErrNotFound) {
+				t.Fatal(err)
+			}
+		})
+		ref := testing.AllocsPerRun(200, func() {
+			if _, err := c.Get(ctx, tc.key).Bytes(); err != nil && err != redis.Nil {
+				t.Fatal(err)
+			}
+		})
+		if ours > ref+tc.extra {
+			t.Errorf("Get(%s): %v allocations, want ≤ %v (a raw GET read as bytes: %v)", tc.key, ours, ref+tc.extra, ref)
+		}
+		t.Logf("Get(%s): %v allocations; raw GET: %v", tc.key, ours, ref)
+	}
+}

@@ -229,10 +229,7 @@ func (b *Backend) checkWrite(ctx context.Context, key string, n int, ttl time.Du
 	if err := checkKey(key); err != nil {
 		return err
 	}
-	if err := backend.CheckTTL(ttl); err != nil {
-		return err
-	}
-	if err := backend.CheckValueSize(key, n, b.maxValue); err != nil {
+	if err := backend.CheckWrite(key, n, ttl, b.maxValue); err != nil {
 		return err
 	}
 	s := b.shard(key)

@@ -6,62 +6,32 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/cachekit/cachekit/internal/sample"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 )
 
-// Post is the built-in sample: a blog post of about 700 bytes, like the
-// values of cachekit's own codec benchmarks.
-type Post struct {
-	ID        int64
-	Author    string
-	Title     string
-	Body      string
-	Tags      []string
-	CreatedAt time.Time
-	Likes     int64
-	Meta      map[string]string
-}
-
-// Feed is a page of 20 posts.
-type Feed struct {
-	Posts []Post
-	Next  string
-}
-
-func newPost(id int64) Post {
-	return Post{
-		ID:     id,
-		Author: "ada.lovelace",
-		Title:  "Notes on the Analytical Engine, part " + strings.Repeat("I", int(id%5)+1),
-		Body: strings.Repeat("The Analytical Engine weaves algebraical patterns just as "+
-			"the Jacquard loom weaves flowers and leaves. ", 5)[:500],
-		Tags:      []string{"history", "computing", "engines", "math", "notes"},
-		CreatedAt: time.Date(2024, 3, 14, 15, 9, 26, 535897932, time.UTC),
-		Likes:     31415 + id,
-		Meta:      map[string]string{"lang": "en", "source": "archive", "license": "cc-by"},
-	}
-}
+// Post and Feed are the built-in samples (a blog post of about 700 bytes
+// and a page of 20), the values of cachekit's own codec tests.
+type (
+	Post = sample.Post
+	Feed = sample.Feed
+)
 
 func builtinPosts() []Post {
 	out := make([]Post, 20)
 	for i := range out {
-		out[i] = newPost(int64(i))
+		out[i] = sample.NewPost(int64(i))
 	}
 	return out
 }
 
 func builtinFeeds() []Feed {
-	var out []Feed
-	for p := range 4 {
-		f := Feed{Next: fmt.Sprintf("cursor-%d", (p+1)*20)}
-		for i := range 20 {
-			f.Posts = append(f.Posts, newPost(int64(p*20+i)))
-		}
-		out = append(out, f)
+	out := make([]Feed, 4)
+	for p := range out {
+		out[p] = sample.NewFeed(p)
 	}
 	return out
 }

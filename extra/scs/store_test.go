@@ -2,6 +2,7 @@ package cachekitstore_test
 
 import (
 	"context"
+	"encoding/gob"
 	"errors"
 	"io"
 	"net/http"
@@ -166,7 +167,11 @@ func TestTamperedTokensStayInTheirKeys(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend.Backend, prefix string) {
 		ctx := context.Background()
 		store, _ := cachekitstore.New(b, &cachekitstore.Options{Prefix: prefix})
-		if err := store.CommitCtx(ctx, "real", []byte("secret"), time.Now().Add(time.Minute)); err != nil {
+		secret, err := scs.GobCodec{}.Encode(time.Now().Add(time.Minute), map[string]any{"user": "ada"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := store.CommitCtx(ctx, "real", secret, time.Now().Add(time.Minute)); err != nil {
 			t.Fatal(err)
 		}
 		for _, tok := range []string{"*", "rea?", "{real}", "real\x00", "", strings.Repeat("x", 4096)} {
@@ -174,8 +179,87 @@ func TestTamperedTokensStayInTheirKeys(t *testing.T) {
 				t.Errorf("FindCtx(%q) = %q, %v, %v; want not found", tok, v, found, err)
 			}
 		}
-		if v, found, err := store.Find("real"); !found || err != nil || string(v) != "secret" {
-			t.Errorf("Find(real) = %q, %v, %v; want secret", v, found, err)
+		if v, found, err := store.Find("real"); !found || err != nil || string(v) != string(secret) {
+			t.Errorf("Find(real) = %q, %v, %v; want the committed session", v, found, err)
+		}
+	})
+}
+
+// deepNode is a recursive type: gob encodes a long chain of it as a deep
+// value, which encoding/gob decodes with one stack frame per level.
+type deepNode struct {
+	Next *deepNode
+}
+
+// TestHostileEntryIsANewSession: session bytes that scs.GobCodec would
+// hand to encoding/gob unchecked (garbage, a value nested far deeper than
+// codec.MaxDepth; the stack-overflow shape, kept shallow enough here not
+// to kill the test) are reported as not found: the request gets a new,
+// working session, the entry is left alone to expire, and Rejected counts
+// it. A valid session next to it is unaffected, and AcceptAll turns the
+// vetting off.
+func TestHostileEntryIsANewSession(t *testing.T) {
+	t.Parallel()
+	gob.Register(&deepNode{})
+	eachBackend(t, func(t *testing.T, b backend.Backend, prefix string) {
+		ctx := t.Context()
+		deep := &deepNode{}
+		for range 10_000 {
+			deep = &deepNode{Next: deep}
+		}
+		hostile, err := scs.GobCodec{}.Encode(time.Now().Add(time.Hour), map[string]any{"x": deep})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for token, value := range map[string][]byte{"deep": hostile, "garbage": []byte("\xff\x00not gob")} {
+			if err := b.Set(ctx, prefix+token, value, time.Hour); err != nil {
+				t.Fatal(err)
+			}
+		}
+
+		store, err := cachekitstore.New(b, &cachekitstore.Options{Prefix: prefix})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sm := scs.New()
+		sm.Store = store
+		mux := http.NewServeMux()
+		mux.HandleFunc("GET /me", func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.WriteString(w, "user="+sm.GetString(r.Context(), "user"))
+		})
+		srv := httptest.NewServer(sm.LoadAndSave(mux))
+		defer srv.Close()
+		for i, token := range []string{"deep", "garbage"} {
+			req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/me", nil)
+			req.AddCookie(&http.Cookie{Name: sm.Cookie.Name, Value: token})
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || string(body) != "user=" {
+				t.Errorf("GET /me with the %s session = %d %q, want 200 and a new, empty session", token, resp.StatusCode, body)
+			}
+			if got := store.Rejected(); got != int64(i+1) {
+				t.Errorf("Rejected() = %d after %d hostile entries", got, i+1)
+			}
+			if _, err := b.Get(ctx, prefix+token); err != nil {
+				t.Errorf("the %s entry was touched: Get error = %v, want it left to expire", token, err)
+			}
+		}
+
+		// What scs.GobCodec itself writes passes.
+		good, _ := scs.GobCodec{}.Encode(time.Now().Add(time.Hour), map[string]any{"user": "ada"})
+		if err := store.CommitCtx(ctx, "good", good, time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if _, found, err := store.FindCtx(ctx, "good"); !found || err != nil {
+			t.Errorf("FindCtx(good) = %v, %v; want found", found, err)
+		}
+		open, _ := cachekitstore.New(b, &cachekitstore.Options{Prefix: prefix, Validate: cachekitstore.AcceptAll})
+		if v, found, err := open.FindCtx(ctx, "garbage"); !found || err != nil || len(v) == 0 {
+			t.Errorf("AcceptAll FindCtx(garbage) = %q, %v, %v; want the stored bytes", v, found, err)
 		}
 	})
 }

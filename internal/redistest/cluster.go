@@ -11,11 +11,14 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Cluster is a Redis Cluster of masters only (no replicas), every slot
-// assigned and cluster_state:ok on every node.
+// Cluster is a Redis Cluster, every slot assigned and cluster_state:ok on
+// every node: masters only ([StartCluster]), or one replica per master
+// ([StartClusterReplicas]).
 type Cluster struct {
 	// Nodes are the masters; node i owns an equal share of the 16384 slots.
 	Nodes []*Server
+	// Replicas[i] replicates Nodes[i]; empty for a cluster of masters only.
+	Replicas []*Server
 }
 
 // StartCluster starts a cluster of masters (at least 1; 3 is the usual) and
@@ -65,29 +68,11 @@ func startCluster(bin, dir string, masters int) (*Cluster, error) {
 	}
 	busPorts := make([]int, masters)
 	for i := 0; i < masters; i++ {
-		// Pick the bus port anew on each attempt: another test binary may
-		// take a free port between our check and the server's bind.
-		var s *Server
-		var err error
-		for attempt := 0; attempt < 5; attempt++ {
-			var busPort int
-			if busPort, err = freePort(); err != nil {
-				continue
-			}
-			busPorts[i] = busPort
-			s, err = start(bin, dir, []string{
-				"--cluster-enabled", "yes",
-				"--cluster-config-file", "nodes.conf",
-				"--cluster-port", strconv.Itoa(busPort),
-				"--cluster-node-timeout", "5000",
-			})
-			if err == nil {
-				break
-			}
-		}
+		s, busPort, err := startClusterNode(bin, dir)
 		if err != nil {
 			return fail(err)
 		}
+		busPorts[i] = busPort
 		c.Nodes = append(c.Nodes, s)
 	}
 
@@ -140,4 +125,29 @@ func startCluster(bin, dir string, masters int) (*Cluster, error) {
 		case <-time.After(20 * time.Millisecond): // polling cluster gossip: no event to wait on
 		}
 	}
+}
+
+// startClusterNode starts one cluster-enabled node, not yet part of any
+// cluster, and returns it with its cluster bus port.
+func startClusterNode(bin, dir string) (*Server, int, error) {
+	// Pick the bus port anew on each attempt: another test binary may take
+	// a free port between our check and the server's bind.
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		var busPort int
+		if busPort, err = freePort(); err != nil {
+			continue
+		}
+		var s *Server
+		s, err = start(bin, dir, []string{
+			"--cluster-enabled", "yes",
+			"--cluster-config-file", "nodes.conf",
+			"--cluster-port", strconv.Itoa(busPort),
+			"--cluster-node-timeout", "5000",
+		})
+		if err == nil {
+			return s, busPort, nil
+		}
+	}
+	return nil, 0, err
 }

@@ -208,3 +208,25 @@ func TestMoveSlot(t *testing.T) {
 		t.Fatalf("node %d after moving slot %d back: CLUSTER COUNTKEYSINSLOT = %d, %v; want 150", from, slot, n, err)
 	}
 }
+
+// TestClusterReplicasFailover: every master has an in-sync replica, and
+// after Failover the replica owns the slots and the old master follows it.
+func TestClusterReplicasFailover(t *testing.T) {
+	t.Parallel()
+	c := StartClusterReplicas(t, 3)
+	ctx := t.Context()
+	if len(c.Replicas) != 3 {
+		t.Fatalf("Replicas = %d, want 3", len(c.Replicas))
+	}
+	oldMaster, replica := c.Nodes[0].Addr, c.Replicas[0].Addr
+	if err := c.Failover(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	if c.Nodes[0].Addr != replica || c.Replicas[0].Addr != oldMaster {
+		t.Fatalf("after Failover(0): Nodes[0] %s, Replicas[0] %s; want %s, %s", c.Nodes[0].Addr, c.Replicas[0].Addr, replica, oldMaster)
+	}
+	role, err := c.Replicas[0].Client(t).Do(ctx, "role").Slice()
+	if err != nil || len(role) == 0 || role[0] != "slave" {
+		t.Fatalf("ROLE of the old master = %v, %v; want slave", role, err)
+	}
+}

@@ -34,6 +34,10 @@ func Markdown(m *machine, sections []section, cmdline string, quick bool, count 
 			fmt.Fprintf(&b, "| %s | %s `%s` | %s | %s–%s | %d |\n", s.W.Title, r.Group, r.Metric,
 				fmtRatio(r.Median()), fmtRatio(r.Min()), fmtRatio(r.Max()), len(r.Vals))
 		}
+		for _, h := range hitRatios(s.Abs) {
+			fmt.Fprintf(&b, "| %s | %s `%s` (share of reads served from cache, not a ratio to a reference; higher is better) | %.3f | %.3f–%.3f | %d |\n",
+				s.W.Title, h.Group, h.Metric, h.Median(), h.Min(), h.Max(), len(h.Vals))
+		}
 		for _, l := range herdLoads(s.Herd) {
 			fmt.Fprintf(&b, "| %s | loader calls/trial, %s (not a ratio; memo's target is 1) | %d | %d–%d | %d |\n",
 				s.W.Title, l.lib, l.median, l.min, l.max, l.n)
@@ -59,7 +63,7 @@ func Markdown(m *machine, sections []section, cmdline string, quick bool, count 
 		if len(s.Abs) > 0 {
 			fmt.Fprintf(&b, "| sub-benchmark | figure | median | min–max |\n| --- | --- | ---: | ---: |\n")
 			for _, a := range s.Abs {
-				fmt.Fprintf(&b, "| %s | %s | %.4g | %.4g–%.4g |\n", a.Group, a.Metric, a.Median(), a.Min(), a.Max())
+				fmt.Fprintf(&b, "| %s | %s | %s | %s–%s |\n", a.Group, a.Metric, fmtFigure(a.Median()), fmtFigure(a.Min()), fmtFigure(a.Max()))
 			}
 			b.WriteString("\n")
 		}
@@ -82,6 +86,21 @@ func Markdown(m *machine, sections []section, cmdline string, quick bool, count 
 		fmt.Fprintf(&b, "- **%s**: %s.\n", n.Workload, n.Missing)
 	}
 	return b.String()
+}
+
+// HitRatioSuffix ends the unit of a hit ratio a benchmark reports
+// ("memo-hit-ratio"): the share of reads the cache answered.
+const HitRatioSuffix = "-hit-ratio"
+
+// hitRatios returns the hit-ratio series among a section's figures.
+func hitRatios(abs []Series) []Series {
+	var out []Series
+	for _, a := range abs {
+		if strings.HasSuffix(a.Metric, HitRatioSuffix) {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 func dirName(d string) string {
@@ -130,4 +149,13 @@ func herdLoads(reps [][]HerdSummary) []herdLoad {
 		out[i].median = int64(median(vals[out[i].lib]))
 	}
 	return out
+}
+
+// fmtFigure prints an absolute figure with 4 significant digits, without
+// an exponent for the ns/call and req/s magnitudes benchmarks report.
+func fmtFigure(v float64) string {
+	if v >= 1e4 && v < 1e12 {
+		return fmt.Sprintf("%.0f", v)
+	}
+	return fmt.Sprintf("%.4g", v)
 }

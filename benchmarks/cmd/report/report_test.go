@@ -2,6 +2,8 @@ package main
 
 import (
 	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -132,12 +134,12 @@ func TestChartSVG(t *testing.T) {
 func TestMarkdownLoadWarning(t *testing.T) {
 	m := &machine{NumCPU: 2, LoadStart: "27.9 24.7 24.8", LoadEnd: "1.0 1.0 1.0"}
 	md := Markdown(m, []section{{W: workloads[0], Ratios: []Series{{Group: "ref=syncmap", Metric: "memo/syncmap", Vals: []float64{1, 2, 3}}}}}, "go run", true, 3, 0)
-	for _, want := range []string{"this machine was loaded", "| L1 hit (in-process tier) | ref=syncmap `memo/syncmap` | 2.00 | 1.00–3.00 | 3 |", "## Not measured yet", "sturdyc"} {
+	for _, want := range []string{"this machine was loaded", "| L1 hit (in-process tier) | ref=syncmap `memo/syncmap` | 2.00 | 1.00–3.00 | 3 |", "## Not measured yet", "sturdyc on the Redis tier"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("RESULTS.md lacks %q", want)
 		}
 	}
-	herd := section{W: workloads[6], Herd: [][]HerdSummary{
+	herd := section{W: workloadByID(t, "herd4"), Herd: [][]HerdSummary{
 		{{Lib: "memo", MinLoads: 1, MaxLoads: 1}, {Lib: "gocache", MinLoads: 3, MaxLoads: 4}},
 		{{Lib: "memo", MinLoads: 1, MaxLoads: 1}, {Lib: "gocache", MinLoads: 4, MaxLoads: 4}},
 	}}
@@ -150,5 +152,125 @@ func TestMarkdownLoadWarning(t *testing.T) {
 	m.LoadStart = "0.5 0.5 0.5"
 	if strings.Contains(Markdown(m, nil, "go run", true, 3, 0), "was loaded") {
 		t.Error("load warning on a quiet machine")
+	}
+}
+
+func workloadByID(t *testing.T, id string) workload {
+	t.Helper()
+	for _, w := range workloads {
+		if w.ID == id {
+			return w
+		}
+	}
+	t.Fatalf("no workload %q", id)
+	return workload{}
+}
+
+// testdata/zipf.json is captured from
+// go test -run '^$' -bench '^BenchmarkZipfInterleaved$' -benchtime 20x -count 2 -json .
+// (its ristretto line is split over two output events).
+func TestHitRatios(t *testing.T) {
+	f, err := os.Open("testdata/zipf.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	res, err := ParseTestJSON(f, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 6 {
+		t.Fatalf("got %d results, want 6: %+v", len(res), res)
+	}
+	ratios := RatioSeries(res)
+	if len(ratios) != 3 || ratios[0].Metric != "memo/otter" || ratios[1].Metric != "memo/ristretto" || ratios[2].Metric != "memo/sturdyc" {
+		t.Fatalf("ratio series %+v: a hit ratio must not be charted as a ratio to a reference", ratios)
+	}
+	hits := hitRatios(AbsSeries(res))
+	if len(hits) != 6 {
+		t.Fatalf("hit-ratio series %+v, want memo and the reference for each of 3 references", hits)
+	}
+	var otter Series
+	for _, h := range hits {
+		if h.Group == "ref=otter" && h.Metric == "otter-hit-ratio" {
+			otter = h
+		}
+	}
+	if len(otter.Vals) != 2 || otter.Min() != 0.8148 || otter.Max() != 0.8158 {
+		t.Fatalf("otter hit ratio %+v", otter)
+	}
+	m := &machine{NumCPU: 2, LoadStart: "1 1 1", LoadEnd: "1 1 1"}
+	md := Markdown(m, []section{{W: workloadByID(t, "zipf"), Ratios: ratios, Abs: AbsSeries(res)}}, "go run", true, 2, 0)
+	for _, want := range []string{
+		"| Zipf read/write mix (hit ratio) | ref=otter `memo/otter` | 16.57 | 15.81–17.34 | 2 |",
+		"| Zipf read/write mix (hit ratio) | ref=otter `otter-hit-ratio` (share of reads served from cache, not a ratio to a reference; higher is better) | 0.815 | 0.815–0.816 | 2 |",
+		"| ref=sturdyc | sturdyc-hit-ratio |",
+		"| ref=otter | memo-ns/call | 70326 | 8200–132453 |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("RESULTS.md lacks %q:\n%s", want, md)
+		}
+	}
+}
+
+// TestWorkloadsExist keeps the workload table in step with the benchmark
+// files: every -bench pattern names a Benchmark function of its package.
+func TestWorkloadsExist(t *testing.T) {
+	re := regexp.MustCompile(`^\^(Benchmark\w+)\$$`)
+	ids := map[string]bool{}
+	for _, w := range workloads {
+		if ids[w.ID] {
+			t.Errorf("workload id %q twice", w.ID)
+		}
+		ids[w.ID] = true
+		if w.HerdProcs > 0 {
+			continue
+		}
+		m := re.FindStringSubmatch(w.Bench)
+		if m == nil {
+			t.Errorf("%s: -bench %q is not ^BenchmarkName$", w.ID, w.Bench)
+			continue
+		}
+		// The report runs from the benchmarks module; this test runs in cmd/report.
+		dir := filepath.Join("..", "..", w.Dir, w.Pkg)
+		files, err := filepath.Glob(filepath.Join(dir, "*_test.go"))
+		if err != nil || len(files) == 0 {
+			t.Errorf("%s: no test files in %s (%v)", w.ID, dir, err)
+			continue
+		}
+		found := false
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(b), "func "+m[1]+"(b *testing.B)") {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("%s: no func %s in %s", w.ID, m[1], dir)
+		}
+	}
+}
+
+func TestFailMessages(t *testing.T) {
+	stream := `{"Action":"output","Output":"BenchmarkRedisHitInterleaved/ref=raw-2 \t 500\t 1 ns/op\t 1.2 memo/raw\n"}
+{"Action":"output","Output":"--- FAIL: BenchmarkRedisHitInterleaved/ref=gocache\n"}
+{"Action":"output","Output":"    memo_test.go:31: memo loaded 2 times: the benchmark measured misses\n"}
+{"Action":"output","Output":"--- FAIL: BenchmarkRedisHitInterleaved\n"}
+{"Action":"output","Output":"FAIL\n"}
+not json
+`
+	out := failOutput([]byte(stream))
+	if !strings.Contains(out, "--- FAIL: BenchmarkRedisHitInterleaved/ref=gocache\n    memo_test.go:31: memo loaded") || !strings.Contains(out, "not json") {
+		t.Errorf("failOutput:\n%s", out)
+	}
+	want := "BenchmarkRedisHitInterleaved/ref=gocache: memo_test.go:31: memo loaded 2 times: the benchmark measured misses"
+	if got := failMessages(out); got != want {
+		t.Errorf("failMessages = %q, want %q", got, want)
+	}
+	if got := failMessages("ok\nPASS\n"); got != "" {
+		t.Errorf("failMessages of a pass = %q", got)
 	}
 }

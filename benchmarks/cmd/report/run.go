@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -98,23 +100,55 @@ func (r *runner) runBench(w workload) section {
 	case perr != nil:
 		s.Err = perr.Error()
 	case werr != nil:
-		s.Err = fmt.Sprintf("go %s: %v: %s", strings.Join(args, " "), werr, lastLines(stderr.String()+failOutput(raw.Bytes()), 5))
+		out := failOutput(raw.Bytes())
+		s.Err = fmt.Sprintf("go %s: %v: %s", strings.Join(args, " "), werr, lastLines(stderr.String()+out, 5))
+		if msgs := failMessages(out); msgs != "" {
+			s.Err = msgs + " (" + s.Err + ")"
+		}
 	case len(s.Ratios) == 0:
 		s.Err = "no ratio metrics in the output"
 	}
 	return s
 }
 
-// failOutput returns the plain text of a go test -json stream.
+// failOutput returns the plain text of a go test -json stream (lines
+// that are not JSON events are kept as they are).
 func failOutput(b []byte) string {
 	var sb strings.Builder
 	for _, line := range bytes.Split(b, []byte("\n")) {
-		if i := bytes.Index(line, []byte(`"Output":"`)); i >= 0 {
-			sb.Write(line[i+10:])
+		var ev testEvent
+		if json.Unmarshal(line, &ev) != nil {
+			sb.Write(line)
 			sb.WriteByte('\n')
+			continue
+		}
+		if ev.Action == "output" {
+			sb.WriteString(ev.Output)
 		}
 	}
 	return sb.String()
+}
+
+// failMessage matches the lines a failing benchmark logs
+// ("    memo_test.go:31: memo loaded 2 times ...").
+var failMessage = regexp.MustCompile(`^\s+[\w.-]+\.go:\d+: `)
+
+// failMessages returns the failure messages in a test's output (what
+// b.Error and b.Fatal printed, after the "--- FAIL" line naming the
+// benchmark), joined with " | "; at most 5.
+func failMessages(out string) string {
+	var msgs []string
+	fail := ""
+	for _, line := range strings.Split(out, "\n") {
+		if name, ok := strings.CutPrefix(strings.TrimSpace(line), "--- FAIL: "); ok {
+			fail, _, _ = strings.Cut(name, " ")
+			continue
+		}
+		if failMessage.MatchString(line) && len(msgs) < 5 {
+			msgs = append(msgs, fail+": "+strings.TrimSpace(line))
+		}
+	}
+	return strings.Join(msgs, " | ")
 }
 
 func lastLines(s string, n int) string {
