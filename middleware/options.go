@@ -79,7 +79,13 @@ type Options struct {
 	KeepForRevalidation time.Duration
 
 	// MaxBodySize is the largest body stored. A larger response is
-	// streamed to its client and not stored. Default 1 MiB.
+	// streamed to its client and not stored. Default 1 MiB, lowered to fit
+	// when the backend reports a smaller value limit (backend/memory and
+	// backend/goredis do: their MaxValueBytes, default 4 MiB). A stored
+	// response is one backend value: its body plus room for headers and
+	// encoding (64 KiB, or a quarter of a smaller limit) must fit in it,
+	// and [New] rejects a MaxBodySize that does not (raise the backend's
+	// MaxValueBytes with it).
 	MaxBodySize int
 	// MaxVariants caps the variants (Vary) stored per URL. Default 32.
 	MaxVariants int
@@ -160,6 +166,7 @@ type Cache struct {
 	resp        *memo.Cache[*entry] // primary keys: responses and vary indexes
 	vars        *memo.Cache[*entry] // variants (same namespace, own load slots)
 	tags        *memo.Cache[uint64] // tag → generation
+	seqKey      string              // the purge sequence's backend key (see purgeseq.go)
 	b           backend.Backend
 	hosts       map[string]bool
 	statusOK    map[int]bool
@@ -202,6 +209,9 @@ func New(b backend.Backend, opts *Options) (*Cache, error) {
 	}
 	o, err := opts.withDefaults()
 	if err != nil {
+		return nil, err
+	}
+	if o.MaxBodySize, err = fitBody(b, o.MaxBodySize, opts != nil && opts.MaxBodySize != 0); err != nil {
 		return nil, err
 	}
 	c := &Cache{o: o, b: b, hosts: map[string]bool{}, closing: make(chan struct{})}
@@ -260,7 +270,39 @@ func New(b backend.Backend, opts *Options) (*Cache, error) {
 		return nil, engineErr(err)
 	}
 	c.resp, c.vars, c.tags = resp, vars, tags
+	c.seqKey = seqKeyOf(tags)
 	return c, nil
+}
+
+// valueLimiter is implemented by backends that report the largest value
+// they store (backend/memory and backend/goredis: their MaxValueBytes).
+type valueLimiter interface{ MaxValueBytes() int }
+
+// entryRoom is the part of the backend's value limit kept for a stored
+// response's headers and encoding: 64 KiB, or a quarter of a smaller
+// limit.
+func entryRoom(limit int) int { return min(64<<10, limit/4) }
+
+// fitBody checks MaxBodySize against what the backend can store: a body
+// of MaxBodySize plus [entryRoom] must fit in one backend value, or
+// responses near the cap would be rendered for storing and then silently
+// not stored. A MaxBodySize set by the caller that does not fit is an
+// error; the default is lowered to fit.
+func fitBody(b backend.Backend, size int, explicit bool) (int, error) {
+	lim, ok := b.(valueLimiter)
+	if !ok {
+		return size, nil
+	}
+	limit := lim.MaxValueBytes()
+	fit := limit - entryRoom(limit)
+	switch {
+	case size <= fit:
+		return size, nil
+	case explicit || fit <= 0:
+		return 0, fmt.Errorf("%w: MaxBodySize %d does not fit in the backend's values (MaxValueBytes %d, of which %d are kept for headers and encoding): raise the backend's MaxValueBytes or lower MaxBodySize to at most %d",
+			errOptions, size, limit, entryRoom(limit), max(fit, 0))
+	}
+	return fit, nil
 }
 
 // tagTTL is how long a tag generation lives without a purge. When it

@@ -10,17 +10,20 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/cachekit/cachekit/backend"
 	"github.com/cachekit/cachekit/memo"
 )
 
 // tagGens returns the current generation of each tag, creating missing
-// ones.
+// ones. A missing tag may have been purged before its generation expired
+// or was evicted, so it gets a new random generation (never a fixed "not
+// purged" value, which would make responses stored before that purge
+// current again); random generations are never above a render's purge
+// snapshot (see storeTags).
 func (c *Cache) tagGens(ctx context.Context, tags []string) ([]uint64, error) {
 	m, err := c.tags.GetMany(ctx, tags, func(_ context.Context, missing []string) (map[string]uint64, error) {
 		out := make(map[string]uint64, len(missing))
 		for _, t := range missing {
-			out[t] = 0 // never purged
+			out[t] = rand.Uint64() | 1<<63
 		}
 		return out, nil
 	})
@@ -57,12 +60,14 @@ func (c *Cache) tagsCurrent(ctx context.Context, e *entry) bool {
 // recording an older one are misses from then on.
 func (c *Cache) PurgeTags(ctx context.Context, tags ...string) error {
 	// Each purge takes the next value of a cluster-wide sequence as the
-	// tags' generation, so a render that started before the purge (and
-	// snapshotted the sequence then) can tell it was overtaken. Without a
-	// counter capability, a random generation still invalidates.
+	// tags' generation (see purgeseq.go), so a render that started before
+	// the purge (and snapshotted the sequence then) can tell it was
+	// overtaken. Without the sequence, a random generation still
+	// invalidates.
 	gen := rand.Uint64() | 1<<63
-	if n, err := c.tags.Incr(ctx, purgeSeq, 1, backend.NoExpiry); err == nil {
-		gen = uint64(n)
+	if n, err := c.seq(ctx, 1); err == nil {
+		gen = n
+		c.renewSeq(ctx)
 	}
 	var errs []error
 	for _, t := range tags {
@@ -70,9 +75,6 @@ func (c *Cache) PurgeTags(ctx context.Context, tags ...string) error {
 	}
 	return errors.Join(errs...)
 }
-
-// purgeSeq is the counter of tag purges.
-const purgeSeq = "purge-seq"
 
 // purgeMark is the tag purge sequence seen before a render; known=false
 // when it could not be read (then no render is treated as overtaken).
@@ -83,11 +85,11 @@ type purgeMark struct {
 
 // purgeSnapshot returns the tag purge sequence now.
 func (c *Cache) purgeSnapshot(ctx context.Context) purgeMark {
-	n, err := c.tags.Incr(ctx, purgeSeq, 0, backend.NoExpiry)
-	if err != nil || n < 0 {
+	n, err := c.seq(ctx, 0)
+	if err != nil {
 		return purgeMark{}
 	}
-	return purgeMark{seq: uint64(n), known: true}
+	return purgeMark{seq: n, known: true}
 }
 
 // storeTags records the generations of e's tags in it, and marks res

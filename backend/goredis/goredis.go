@@ -220,6 +220,11 @@ func Dial(opts *redis.UniversalOptions, o *Options) (*Backend, error) {
 // safeguards (no retry protection, no error translation).
 func (b *Backend) Client() redis.UniversalClient { return b.c }
 
+// MaxValueBytes returns the largest value a write accepts
+// ([Options.MaxValueBytes]). Layers above use it to check their own size
+// limits (middleware's MaxBodySize). It is safe for concurrent use.
+func (b *Backend) MaxValueBytes() int { return b.opt.MaxValueBytes }
+
 // Close closes every open subscription and, for a Backend built by [Dial],
 // the client. Later calls fail with [backend.ErrClosed]. Close is
 // idempotent.

@@ -126,3 +126,26 @@ func TestMaxValueBytes(t *testing.T) {
 		t.Errorf("New(MaxValueBytes = a whole shard minus overhead) = %v, want nil", err)
 	}
 }
+
+// TestMaxValueBytesReported: MaxValueBytes() is the option, or the shard's
+// room when that is smaller, and a value of exactly that size is stored.
+func TestMaxValueBytesReported(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		o    Options
+		want int
+	}{
+		{Options{}, DefaultMaxBytes/DefaultShards - EntryOverhead}, // a default shard holds a bit less than 4 MiB
+		{Options{MaxValueBytes: 1000}, 1000},
+		{Options{MaxBytes: 1 << 20, Shards: 4}, 1<<18 - EntryOverhead},
+	} {
+		b, _ := newTest(t, &tc.o)
+		got := b.MaxValueBytes()
+		if got != tc.want {
+			t.Errorf("MaxValueBytes() with %+v = %d, want %d", tc.o, got, tc.want)
+		}
+		if err := b.Set(t.Context(), "k", make([]byte, got-1), time.Minute); err != nil { // "k" takes a byte of a full shard
+			t.Errorf("Set(MaxValueBytes()-1 bytes) with %+v = %v", tc.o, err)
+		}
+	}
+}

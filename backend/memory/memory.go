@@ -298,6 +298,18 @@ func (b *Backend) Stats() Stats {
 	return st
 }
 
+// MaxValueBytes returns the largest value a write can store: the
+// MaxValueBytes option, or less when a shard's slice of MaxBytes (minus
+// [EntryOverhead]) is smaller. Layers above use it to check their own size
+// limits (middleware's MaxBodySize). It is safe for concurrent use.
+func (b *Backend) MaxValueBytes() int {
+	room := b.shards[0].maxBytes - EntryOverhead
+	for i := range b.shards {
+		room = min(room, b.shards[i].maxBytes-EntryOverhead)
+	}
+	return int(max(min(int64(b.maxValue), room), 0))
+}
+
 // Close releases the stored data and closes every subscription. Later
 // operations fail with [backend.ErrClosed]. Close is idempotent.
 func (b *Backend) Close() error {
