@@ -143,6 +143,12 @@ func TestEscapeKeyPart(t *testing.T) {
 		if got := backend.UnescapeKeyPart(c.want); got != c.in {
 			t.Errorf("UnescapeKeyPart(%q) = %q, want %q", c.want, got, c.in)
 		}
+		if got := string(backend.AppendEscapedKeyPart([]byte("p:"), c.in)); got != "p:"+c.want {
+			t.Errorf("AppendEscapedKeyPart(p:, %q) = %q, want %q", c.in, got, "p:"+c.want)
+		}
+		if got := backend.EscapedKeyPartLen(c.in); got != len(c.want) {
+			t.Errorf("EscapedKeyPartLen(%q) = %d, want %d", c.in, got, len(c.want))
+		}
 	}
 	if backend.EscapeKeyPart("a:b")+":"+backend.EscapeKeyPart("c") == backend.EscapeKeyPart("a")+":"+backend.EscapeKeyPart("b:c") {
 		t.Errorf("different splits of the same parts collide")
@@ -170,6 +176,9 @@ func FuzzEscapeKeyPart(f *testing.F) {
 		}
 		if got := backend.UnescapeKeyPart(e); got != s {
 			t.Fatalf("UnescapeKeyPart(EscapeKeyPart(%q)) = %q", s, got)
+		}
+		if a := backend.AppendEscapedKeyPart(nil, s); string(a) != e || backend.EscapedKeyPartLen(s) != len(e) {
+			t.Fatalf("AppendEscapedKeyPart(%q) = %q, EscapedKeyPartLen %d; EscapeKeyPart = %q", s, a, backend.EscapedKeyPartLen(s), e)
 		}
 		_ = backend.UnescapeKeyPart(s) // never panics on arbitrary input
 	})

@@ -40,6 +40,31 @@ func EscapeKeyPart(s string) string {
 	return b.String()
 }
 
+// EscapedKeyPartLen returns len(EscapeKeyPart(s)) without building it.
+func EscapedKeyPartLen(s string) int {
+	n := len(s)
+	for i := 0; i < len(s); i++ {
+		if needsEscape(s[i]) {
+			n += 2
+		}
+	}
+	return n
+}
+
+// AppendEscapedKeyPart appends EscapeKeyPart(s) to dst and returns the
+// extended slice: for a caller that builds a whole key in one buffer.
+func AppendEscapedKeyPart(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if needsEscape(c) {
+			dst = append(dst, '%', hexDigits[c>>4], hexDigits[c&0xf])
+			continue
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}
+
 // UnescapeKeyPart reverses [EscapeKeyPart]. Malformed escapes are kept as
 // they are.
 func UnescapeKeyPart(s string) string {

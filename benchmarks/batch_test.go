@@ -190,3 +190,24 @@ func BenchmarkBatchInterleaved(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkBatch is BenchmarkBatchInterleaved's Redis tier run alone, for
+// allocations per batch of 100: memo's GetMany and the MGET + decode floor.
+func BenchmarkBatch(b *testing.B) {
+	b.Run("tier=redis/impl=memo", func(b *testing.B) {
+		_, be := newRedis(b)
+		get := newMemoBatch(b, be, redistest.Prefix(b), 0)
+		b.ReportAllocs()
+		for b.Loop() {
+			sinkBatch = get()
+		}
+	})
+	b.Run("tier=redis/impl=raw", func(b *testing.B) {
+		client, _ := newRedis(b)
+		get := newRawBatch(b, client)
+		b.ReportAllocs()
+		for b.Loop() {
+			sinkBatch = get()
+		}
+	})
+}

@@ -3,6 +3,8 @@ package memo
 import (
 	"context"
 	"errors"
+	"runtime/debug"
+	"time"
 
 	"github.com/cachekit/cachekit/backend"
 )
@@ -12,29 +14,32 @@ import (
 // Options.LoadTimeout.
 type BatchLoadFunc[V any] func(ctx context.Context, keys []string) (map[string]V, error)
 
-// batchCall is one key's share of a batch load, joined by overlapping
-// batches in this process.
-type batchCall[V any] struct {
-	done chan struct{}
-	val  V
-	err  error
+// batchClaim is one key of a batch (its index in batch.keys) and the
+// flight it leads or joined.
+type batchClaim[V any] struct {
+	i    int
+	call *flightCall[V]
+	res  int // runBatch: the index of its outcome
 }
 
 // batch is one GetMany past the L1: the keys it still needs, their backend
 // keys and what the backend held for each.
 type batch[V any] struct {
 	gen      uint64
+	ended    uint64            // flights.ended before the read
 	epoch    uint64            // the invalidation epoch before the read
 	seqs     []uint64          // each key's invalidation sequence before the read
 	keys     []string          // user keys missing from L1
 	dataKeys []string          // their backend keys
-	found    []lookupResult[V] // what the backend held for each
+	found    []lookupResult[V] // what the backend held for each key to load (nil if none)
 }
 
 // GetMany returns the values of keys: L1 first, then one batched backend
 // read, then a single call of load for the keys still missing. Keys that
-// are not found are absent from the result. Overlapping GetMany calls in
-// this process share the loads of the keys they have in common.
+// are not found are absent from the result. A key being loaded in this
+// process (by a [Cache.Get], [Cache.Fetch] or another GetMany) is not
+// loaded again: GetMany waits for that load, on its own context, and a Get
+// of a key this GetMany loads waits for it likewise.
 //
 // GetMany coalesces per process; the distributed Locker applies to [Get].
 // Stale values are reloaded, not served.
@@ -76,16 +81,21 @@ func (c *Cache[V]) GetMany(ctx context.Context, keys []string, load BatchLoadFun
 			run()
 		}
 	}
-	if err := c.awaitBatch(ctx, bt, lead, out, false); err != nil {
+	if _, err := c.awaitBatch(ctx, bt, lead, out); err != nil {
 		return out, err
 	}
-	return out, c.awaitBatch(ctx, bt, joined, out, true)
+	private, err := c.awaitBatch(ctx, bt, joined, out)
+	if err != nil || len(private) == 0 {
+		return out, err
+	}
+	return out, c.loadAlone(ctx, private, load, out)
 }
 
 // readBatch reads the keys of bt from the backend in one call, puts the
 // fresh values in out and returns the indexes of the keys to load.
 func (c *Cache[V]) readBatch(ctx context.Context, bt *batch[V], out map[string]V) (missing []int, err error) {
 	bt.epoch = c.epoch.Load()
+	bt.ended = c.flights.ended.Load()
 	bt.dataKeys = make([]string, len(bt.keys))
 	bt.seqs = make([]uint64, len(bt.keys))
 	for i, k := range bt.keys {
@@ -105,85 +115,156 @@ func (c *Cache[V]) readBatch(ctx context.Context, bt *batch[V], out map[string]V
 	case err != nil && c.opts.FailClosed:
 		return nil, unavailable(err)
 	}
-	bt.found = make([]lookupResult[V], len(bt.keys))
 	for i, k := range bt.keys {
+		var f lookupResult[V]
 		switch {
 		case err != nil:
-			bt.found[i] = lookupResult[V]{state: stateUnknown}
+			f = lookupResult[V]{state: stateUnknown}
 		case raws[i] == nil:
-			bt.found[i] = lookupResult[V]{state: stateMiss}
+			f = lookupResult[V]{state: stateMiss}
 		default:
-			bt.found[i] = c.classify(k, raws[i], true)
+			f = c.classify(k, raws[i], true)
 		}
-		switch bt.found[i].state {
+		switch f.state {
 		case stateFresh:
 			c.event(EventHitBackend, k, 0, nil)
-			out[k] = bt.found[i].val
-			c.putL1(k, bt.gen, bt.epoch, bt.found[i].val, bt.found[i].meta)
+			out[k] = f.val
+			c.putL1(k, bt.gen, bt.epoch, f.val, f.meta)
+			continue // a hit keeps nothing in bt.found
 		case stateNegative:
 			c.event(EventHitNegative, k, 0, nil)
+			continue
 		case stateUnknown:
 			if e, ok := c.heldValue(k, bt.gen); ok { // see miss.get
 				c.event(EventHitL1, k, 0, nil)
 				out[k] = e.val
-				break
+				continue
 			}
-			c.event(EventMiss, k, 0, nil)
-			missing = append(missing, i)
-		default:
-			c.event(EventMiss, k, 0, nil)
-			missing = append(missing, i)
 		}
+		c.event(EventMiss, k, 0, nil)
+		if bt.found == nil {
+			bt.found = make([]lookupResult[V], len(bt.keys))
+		}
+		bt.found[i] = f
+		missing = append(missing, i)
 	}
 	return missing, nil
 }
 
-// claimBatch claims the missing keys nobody in this process is loading
-// (lead) and joins the loads of the others (joined).
-func (c *Cache[V]) claimBatch(bt *batch[V], missing []int) (lead, joined map[int]*batchCall[V]) {
-	lead = map[int]*batchCall[V]{}
-	joined = map[int]*batchCall[V]{}
-	c.batchMu.Lock()
-	defer c.batchMu.Unlock()
+// claimBatch leads the flights of the missing keys that nobody in this
+// process is loading (lead) and joins the others (joined): those of a Get,
+// a Fetch or another GetMany.
+func (c *Cache[V]) claimBatch(bt *batch[V], missing []int) (lead, joined []batchClaim[V]) {
 	for _, i := range missing {
-		if call, ok := c.batches[bt.dataKeys[i]]; ok {
-			joined[i] = call
-			continue
+		call, led := c.flights.join(bt.dataKeys[i])
+		if led {
+			lead = append(lead, batchClaim[V]{i: i, call: call})
+		} else {
+			c.event(EventCoalesced, bt.keys[i], 0, nil)
+			joined = append(joined, batchClaim[V]{i: i, call: call})
 		}
-		call := &batchCall[V]{done: make(chan struct{})}
-		c.batches[bt.dataKeys[i]] = call
-		lead[i] = call
 	}
 	return lead, joined
 }
 
-// awaitBatch waits on ctx for the calls and puts their values in out.
-func (c *Cache[V]) awaitBatch(ctx context.Context, bt *batch[V], calls map[int]*batchCall[V], out map[string]V, coalesced bool) error {
-	for i, call := range calls {
-		if coalesced {
-			c.event(EventCoalesced, bt.keys[i], 0, nil)
-		}
+// awaitBatch waits on ctx for the flights of claims and puts their values
+// in out. A flight whose value may not be shared (a Fetch's Private
+// result) leaves its key in private, for this caller to load.
+func (c *Cache[V]) awaitBatch(ctx context.Context, bt *batch[V], claims []batchClaim[V], out map[string]V) (private []string, err error) {
+	for _, cl := range claims {
+		k := bt.keys[cl.i]
 		select {
-		case <-call.done:
+		case <-cl.call.done:
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
-		if call.err == nil {
-			out[bt.keys[i]] = call.val
-		} else if !errors.Is(call.err, ErrNotFound) {
-			return call.err
+		switch err := cl.call.err; {
+		case err == nil && cl.call.f.private:
+			private = append(private, k)
+		case err == nil:
+			out[k] = cl.call.f.val
+		case !errors.Is(err, ErrNotFound):
+			return nil, err
+		}
+	}
+	return private, nil
+}
+
+// loadAlone loads keys with this caller's load and stores nothing: they
+// were loaded by a Fetch whose result may not be shared (see
+// miss.fetchAlone).
+func (c *Cache[V]) loadAlone(ctx context.Context, keys []string, load BatchLoadFunc[V], out map[string]V) error {
+	if err := c.takeLoadSlot(ctx); err != nil {
+		return err
+	}
+	defer func() { <-c.loadSlots }()
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.LoadTimeout)
+	defer cancel()
+	started := c.opts.Now()
+	vals, err := safely(func() (map[string]V, error) { return load(lctx, keys) })
+	c.batchLoaded(started, err)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if v, ok := vals[k]; ok {
+			out[k] = v
 		}
 	}
 	return nil
 }
 
-// runBatch loads the claimed keys with one call of load and stores them.
-func (c *Cache[V]) runBatch(ctx context.Context, bt *batch[V], lead map[int]*batchCall[V], load BatchLoadFunc[V]) {
-	keys := make([]string, 0, len(lead))
-	for i := range lead {
-		keys = append(keys, bt.keys[i])
+// batchLoaded counts and reports a batch load that began at started.
+func (c *Cache[V]) batchLoaded(started time.Time, err error) time.Duration {
+	d := c.opts.Now().Sub(started)
+	var pe *PanicError
+	if errors.As(err, &pe) {
+		c.stats.loadPanics.Add(1)
+		c.opts.Logger.Error("memo: batch loader panicked", "panic", pe.Value)
 	}
+	if err != nil {
+		c.event(EventLoadError, "", d, err)
+	} else {
+		c.event(EventLoad, "", d, nil)
+	}
+	return d
+}
+
+// runBatch loads the keys of lead with one call of load, stores them and
+// finishes their flights, whatever happens (a panic in here is handed to
+// the waiters as a *PanicError, never left hanging).
+func (c *Cache[V]) runBatch(ctx context.Context, bt *batch[V], lead []batchClaim[V], load BatchLoadFunc[V]) {
+	res := make([]outcome[V], len(lead))
+	all := make([]batchClaim[V], len(lead)) // lead is the caller's too
+	for j, cl := range lead {
+		cl.res = j
+		all[j] = cl
+	}
+	lead = all
+	defer func() {
+		if p := recover(); p != nil {
+			perr := &PanicError{Value: p, Stack: debug.Stack()}
+			for j := range res {
+				res[j] = outcome[V]{err: perr}
+			}
+		}
+		for j, cl := range all {
+			c.flights.finish(bt.dataKeys[cl.i], cl.call, res[j].f, res[j].err)
+		}
+	}()
 	started := c.opts.Now()
+	if c.flights.ended.Load() != bt.ended {
+		// A flight ended since the read and may have stored some of
+		// these keys (as miss.fill re-checks): read them again.
+		lead = c.recheckBatch(ctx, bt, lead, res)
+		if len(lead) == 0 {
+			return
+		}
+	}
+	keys := make([]string, len(lead))
+	for j, cl := range lead {
+		keys[j] = bt.keys[cl.i]
+	}
 	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.LoadTimeout)
 	defer cancel()
 
@@ -193,42 +274,72 @@ func (c *Cache[V]) runBatch(ctx context.Context, bt *batch[V], lead map[int]*bat
 		vals, err = safely(func() (map[string]V, error) { return load(lctx, keys) })
 		<-c.loadSlots
 	}
-	d := c.opts.Now().Sub(started)
-	if err != nil {
-		c.event(EventLoadError, "", d, err)
-	} else {
-		c.event(EventLoad, "", d, nil)
-	}
+	d := c.batchLoaded(started, err)
 
 	epoch := c.epoch.Load()
 	now := c.opts.Now()
-	for i, call := range lead {
+	for _, cl := range lead {
+		i, j := cl.i, cl.res
 		m := miss[V]{c: c, key: bt.keys[i], gen: bt.gen, dataKey: bt.dataKeys[i], found: bt.found[i], started: started, seq: bt.seqs[i]}
 		switch v, ok := vals[m.key]; {
 		case err != nil:
-			call.err = err
+			res[j].err = err
 		case !ok:
-			call.err = ErrNotFound
+			res[j].err = ErrNotFound
 			m.storeNotFound(lctx, now, d)
 		default:
-			call.val = v
+			info := Info{Source: SourceLoad, CreatedAt: now}
 			data, ttl, hard, eerr := c.encodeResult(Result[V]{Value: v}, now, d, bt.gen)
-			if eerr != nil {
-				break
+			if eerr == nil {
+				info.Expires = now.Add(ttl)
+				meta := entryMeta{soft: info.Expires, created: now, load: d}
+				switch m.store(lctx, data, hard) {
+				case stored:
+					info.Stored = true
+					c.putL1(m.key, bt.gen, epoch, v, meta)
+				case storeFailed:
+					c.hold(m.key, bt.gen, bt.epoch, v, meta)
+				}
 			}
-			meta := entryMeta{soft: now.Add(ttl), created: now, load: d}
-			switch m.store(lctx, data, hard) {
-			case stored:
-				c.putL1(m.key, bt.gen, epoch, v, meta)
-			case storeFailed:
-				c.hold(m.key, bt.gen, bt.epoch, v, meta)
-			}
+			res[j].f = flight[V]{val: v, info: info}
 		}
 	}
-	c.batchMu.Lock()
-	for i, call := range lead {
-		delete(c.batches, bt.dataKeys[i])
-		close(call.done)
+}
+
+// recheckBatch reads the keys of lead again, sets the outcome in res of
+// those now found fresh (or cached as not found) and returns the others,
+// with what the backend now holds for them as the base of their
+// compare-and-swap. If the read fails, it returns lead unchanged.
+func (c *Cache[V]) recheckBatch(ctx context.Context, bt *batch[V], lead []batchClaim[V], res []outcome[V]) []batchClaim[V] {
+	dataKeys := make([]string, len(lead))
+	for j, cl := range lead {
+		dataKeys[j] = bt.dataKeys[cl.i]
 	}
-	c.batchMu.Unlock()
+	var raws [][]byte
+	err := c.call(ctx, func(ctx context.Context) (err error) {
+		raws, err = backend.GetMany(ctx, c.backend, dataKeys)
+		return err
+	})
+	if err != nil {
+		return lead
+	}
+	rest := lead[:0:0]
+	for j, cl := range lead {
+		k := bt.keys[cl.i]
+		again := lookupResult[V]{state: stateMiss}
+		if raws[j] != nil {
+			again = c.classify(k, raws[j], false)
+		}
+		switch again.state {
+		case stateFresh:
+			res[cl.res].f = flight[V]{val: again.val, info: again.meta.info(SourceBackend)}
+			c.putL1(k, bt.gen, bt.epoch, again.val, again.meta)
+		case stateNegative:
+			res[cl.res].err = ErrNotFound
+		default:
+			bt.found[cl.i] = again
+			rest = append(rest, cl)
+		}
+	}
+	return rest
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cachekit/cachekit/internal/redistest"
 	"github.com/cachekit/cachekit/memo"
 )
 
@@ -133,4 +134,390 @@ func TestGetManyLeaderCanLeave(t *testing.T) {
 	if m["a"] != "va" || m["b"] != "vb" {
 		t.Fatalf("joined GetMany = %v, want the batch's values", m)
 	}
+}
+
+// batchCaches returns a cache over the memory backend and one over a real
+// Redis (with lockx as its Locker), for the tests that must hold on both.
+func batchCaches(t *testing.T) map[string]*memo.Cache[string] {
+	t.Helper()
+	s := redistest.Shared(t)
+	return map[string]*memo.Cache[string]{
+		"memory": newCache[string](t, newMemory(t, nil), &memo.Options{Logger: discardLogger()}),
+		"redis":  newNode[string](t, s.Addr, memo.Options{Namespace: redistest.Prefix(t), Logger: discardLogger()}).cache,
+	}
+}
+
+// gatedLoads counts loads per key; every load blocks until gate closes.
+type gatedLoads struct {
+	mu      sync.Mutex
+	perKey  map[string]int
+	batches [][]string
+	gate    chan struct{}
+	open    sync.Once
+	started chan string // one send per key loaded
+}
+
+// newGatedLoads returns loaders whose gate opens at the latest when t
+// ends (before the caches it uses close), so a failing test does not hang.
+func newGatedLoads(t *testing.T) *gatedLoads {
+	g := &gatedLoads{perKey: map[string]int{}, gate: make(chan struct{}), started: make(chan string, 100)}
+	t.Cleanup(g.release)
+	return g
+}
+
+// release opens the gate.
+func (g *gatedLoads) release() { g.open.Do(func() { close(g.gate) }) }
+
+func (g *gatedLoads) count(keys ...string) {
+	g.mu.Lock()
+	for _, k := range keys {
+		g.perKey[k]++
+	}
+	g.mu.Unlock()
+	for _, k := range keys {
+		g.started <- k
+	}
+}
+
+func (g *gatedLoads) loads(k string) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.perKey[k]
+}
+
+// single is a Get loader for key.
+func (g *gatedLoads) single(key string, err error, panicking bool) memo.LoadFunc[string] {
+	return func(context.Context) (string, error) {
+		g.count(key)
+		<-g.gate
+		if panicking {
+			panic("single loader")
+		}
+		return "v" + key, err
+	}
+}
+
+// batch is a GetMany loader.
+func (g *gatedLoads) batch(err error, panicking bool) memo.BatchLoadFunc[string] {
+	return func(_ context.Context, keys []string) (map[string]string, error) {
+		g.mu.Lock()
+		g.batches = append(g.batches, keys)
+		g.mu.Unlock()
+		g.count(keys...)
+		<-g.gate
+		if panicking {
+			panic("batch loader")
+		}
+		out := map[string]string{}
+		for _, k := range keys {
+			out[k] = "v" + k
+		}
+		return out, err
+	}
+}
+
+type getManyResult struct {
+	m   map[string]string
+	err error
+}
+
+type getResult struct {
+	v   string
+	err error
+}
+
+// TestGetManyJoinsGetFlight: a GetMany of a key a Get is loading waits for
+// that load instead of loading the key again; its own batch loads only the
+// other keys.
+func TestGetManyJoinsGetFlight(t *testing.T) {
+	t.Parallel()
+	for name, c := range batchCaches(t) {
+		t.Run(name, func(t *testing.T) {
+			g := newGatedLoads(t)
+			got := make(chan getResult, 1)
+			go func() {
+				v, err := c.Get(t.Context(), "k", g.single("k", nil, false))
+				got <- getResult{v, err}
+			}()
+			if k := <-g.started; k != "k" {
+				t.Fatalf("first load of %q", k)
+			}
+			many := make(chan getManyResult, 1)
+			go func() {
+				m, err := c.GetMany(t.Context(), []string{"k", "other"}, g.batch(nil, false))
+				many <- getManyResult{m, err}
+			}()
+			if k := <-g.started; k != "other" {
+				t.Fatalf("the GetMany loaded %q, want only other", k)
+			}
+			waitUntil(t, 5*time.Second, "GetMany joined the Get's flight", func() bool { return c.Stats().Coalesced >= 1 })
+			g.release()
+			if r := <-got; r.err != nil || r.v != "vk" {
+				t.Fatalf("Get = %q, %v", r.v, r.err)
+			}
+			r := <-many
+			if r.err != nil || r.m["k"] != "vk" || r.m["other"] != "vother" || len(r.m) != 2 {
+				t.Fatalf("GetMany = %v, %v", r.m, r.err)
+			}
+			if n := g.loads("k"); n != 1 {
+				t.Fatalf("k loaded %d times, want 1", n)
+			}
+			if len(g.batches) != 1 || len(g.batches[0]) != 1 {
+				t.Fatalf("batch loads = %v, want one of [other]", g.batches)
+			}
+		})
+	}
+}
+
+// TestGetJoinsGetManyFlight: a Get of a key a GetMany is loading waits for
+// the batch load instead of calling its own loader.
+func TestGetJoinsGetManyFlight(t *testing.T) {
+	t.Parallel()
+	for name, c := range batchCaches(t) {
+		t.Run(name, func(t *testing.T) {
+			g := newGatedLoads(t)
+			many := make(chan getManyResult, 1)
+			go func() {
+				m, err := c.GetMany(t.Context(), []string{"a", "b"}, g.batch(nil, false))
+				many <- getManyResult{m, err}
+			}()
+			<-g.started
+			<-g.started
+			got := make(chan getResult, 1)
+			go func() {
+				v, err := c.Get(t.Context(), "b", g.single("b", nil, false))
+				got <- getResult{v, err}
+			}()
+			waitUntil(t, 5*time.Second, "Get missed", func() bool { return c.Stats().Misses >= 3 })
+			g.release()
+			if r := <-got; r.err != nil || r.v != "vb" {
+				t.Fatalf("Get = %q, %v", r.v, r.err)
+			}
+			if r := <-many; r.err != nil || r.m["a"] != "va" || r.m["b"] != "vb" {
+				t.Fatalf("GetMany = %v, %v", r.m, r.err)
+			}
+			if n := g.loads("b"); n != 1 {
+				t.Fatalf("b loaded %d times, want 1 (by the batch)", n)
+			}
+			// Both stored: neither loads again.
+			if v, err := c.Get(t.Context(), "b", func(context.Context) (string, error) { return "", errors.New("loaded again") }); err != nil || v != "vb" {
+				t.Fatalf("Get after = %q, %v", v, err)
+			}
+		})
+	}
+}
+
+// TestGetAndGetManyColdKeyLoadOnce races Gets and GetManys of the same
+// cold keys: every key is loaded exactly once in the process.
+func TestGetAndGetManyColdKeyLoadOnce(t *testing.T) {
+	t.Parallel()
+	for name, c := range batchCaches(t) {
+		t.Run(name, func(t *testing.T) {
+			var mu sync.Mutex
+			loads := map[string]int{}
+			count := func(keys ...string) {
+				mu.Lock()
+				for _, k := range keys {
+					loads[k]++
+				}
+				mu.Unlock()
+			}
+			hold := func() { time.Sleep(20 * time.Millisecond) } // a slow origin, so the callers overlap
+			single := func(k string) memo.LoadFunc[string] {
+				return func(context.Context) (string, error) { count(k); hold(); return "v" + k, nil }
+			}
+			batch := func(_ context.Context, keys []string) (map[string]string, error) {
+				count(keys...)
+				hold()
+				out := map[string]string{}
+				for _, k := range keys {
+					out[k] = "v" + k
+				}
+				return out, nil
+			}
+			keys := []string{"k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7"}
+			start := make(chan struct{})
+			var wg sync.WaitGroup
+			errs := make(chan error, 64)
+			for i := 0; i < 16; i++ {
+				wg.Add(2)
+				go func() {
+					defer wg.Done()
+					<-start
+					k := keys[i%len(keys)]
+					if v, err := c.Get(t.Context(), k, single(k)); err != nil || v != "v"+k {
+						errs <- fmt.Errorf("Get(%s) = %q, %v", k, v, err)
+					}
+				}()
+				go func() {
+					defer wg.Done()
+					<-start
+					sub := keys[i%4 : i%4+4]
+					m, err := c.GetMany(t.Context(), sub, batch)
+					if err != nil || len(m) != len(sub) {
+						errs <- fmt.Errorf("GetMany(%v) = %v, %v", sub, m, err)
+					}
+				}()
+			}
+			close(start)
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+			for _, k := range keys {
+				if loads[k] != 1 {
+					t.Errorf("%s loaded %d times, want 1 (loads %v)", k, loads[k], loads)
+				}
+			}
+		})
+	}
+}
+
+// TestJoinedCallerLeavesOnItsContext: a GetMany joined on a Get's flight,
+// and a Get joined on a GetMany's, return when their own context ends; the
+// flight goes on for its leader, which gets the value, loaded once.
+func TestJoinedCallerLeavesOnItsContext(t *testing.T) {
+	t.Parallel()
+	for name, c := range batchCaches(t) {
+		t.Run(name, func(t *testing.T) {
+			g := newGatedLoads(t)
+			got := make(chan getResult, 1)
+			go func() {
+				v, err := c.Get(t.Context(), "k", g.single("k", nil, false))
+				got <- getResult{v, err}
+			}()
+			<-g.started
+			many := make(chan getManyResult, 1)
+			go func() {
+				m, err := c.GetMany(t.Context(), []string{"a", "b"}, g.batch(nil, false))
+				many <- getManyResult{m, err}
+			}()
+			<-g.started
+			<-g.started
+
+			ctx, cancel := context.WithCancel(t.Context())
+			joinedMany := make(chan error, 1)
+			go func() {
+				_, err := c.GetMany(ctx, []string{"k"}, g.batch(nil, false))
+				joinedMany <- err
+			}()
+			joinedGet := make(chan error, 1)
+			go func() {
+				_, err := c.Get(ctx, "a", g.single("a", nil, false))
+				joinedGet <- err
+			}()
+			waitUntil(t, 5*time.Second, "both missed, the GetMany joined", func() bool {
+				s := c.Stats()
+				return s.Misses >= 5 && s.Coalesced >= 1
+			})
+			cancel()
+			for _, ch := range []chan error{joinedMany, joinedGet} {
+				select {
+				case err := <-ch:
+					if !errors.Is(err, context.Canceled) {
+						t.Fatalf("joined caller = %v, want context.Canceled", err)
+					}
+				case <-time.After(5 * time.Second):
+					t.Fatal("a joined caller did not leave on its own context")
+				}
+			}
+			g.release()
+			if r := <-got; r.err != nil || r.v != "vk" {
+				t.Fatalf("Get = %q, %v", r.v, r.err)
+			}
+			if r := <-many; r.err != nil || r.m["a"] != "va" || r.m["b"] != "vb" {
+				t.Fatalf("GetMany = %v, %v", r.m, r.err)
+			}
+			if g.loads("k") != 1 || g.loads("a") != 1 || g.loads("b") != 1 {
+				t.Fatalf("loads = %v, want 1 each", g.perKey)
+			}
+		})
+	}
+}
+
+// TestJoinedFlightFailure: a loader's error or panic reaches the callers
+// of both kinds that shared its flight, and nothing is cached.
+func TestJoinedFlightFailure(t *testing.T) {
+	t.Parallel()
+	boom := errors.New("boom")
+	for _, tc := range []struct {
+		name     string
+		getLeads bool // the Get leads, the GetMany joins; else the reverse
+		panics   bool
+		want     error
+	}{
+		{"get-error", true, false, boom},
+		{"get-panic", true, true, memo.ErrLoaderPanic},
+		{"batch-error", false, false, boom},
+		{"batch-panic", false, true, memo.ErrLoaderPanic},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			for name, c := range batchCaches(t) {
+				t.Run(name, func(t *testing.T) {
+					g := newGatedLoads(t)
+					got := make(chan getResult, 1)
+					many := make(chan getManyResult, 1)
+					runGet := func() {
+						v, err := c.Get(t.Context(), "k", g.single("k", boom, tc.panics))
+						got <- getResult{v, err}
+					}
+					runMany := func() {
+						m, err := c.GetMany(t.Context(), []string{"k"}, g.batch(boom, tc.panics))
+						many <- getManyResult{m, err}
+					}
+					first, second := runMany, runGet
+					if tc.getLeads {
+						first, second = runGet, runMany
+					}
+					go first()
+					<-g.started
+					go second()
+					waitUntil(t, 5*time.Second, "the second caller missed", func() bool { return c.Stats().Misses >= 2 })
+					g.release()
+					if r := <-got; !errors.Is(r.err, tc.want) {
+						t.Fatalf("Get = %q, %v, want %v", r.v, r.err, tc.want)
+					}
+					if r := <-many; !errors.Is(r.err, tc.want) {
+						t.Fatalf("GetMany = %v, %v, want %v", r.m, r.err, tc.want)
+					}
+					if n := g.loads("k"); n != 1 {
+						t.Fatalf("k loaded %d times, want 1", n)
+					}
+					if tc.panics && c.Stats().LoadPanics != 1 {
+						t.Fatalf("LoadPanics = %d, want 1", c.Stats().LoadPanics)
+					}
+					// Nothing was cached: the next Get loads.
+					if v, err := c.Get(t.Context(), "k", func(context.Context) (string, error) { return "fresh", nil }); err != nil || v != "fresh" {
+						t.Fatalf("Get after the failure = %q, %v", v, err)
+					}
+				})
+			}
+		})
+	}
+}
+
+// TestInvalidateForgetsBatchFlight: after Invalidate returns, a Get does
+// not join a batch load that started before it (its value predates the
+// invalidation).
+func TestInvalidateForgetsBatchFlight(t *testing.T) {
+	t.Parallel()
+	c := newCache[string](t, newMemory(t, nil), nil)
+	g := newGatedLoads(t)
+	many := make(chan getManyResult, 1)
+	go func() {
+		m, err := c.GetMany(t.Context(), []string{"k"}, g.batch(nil, false))
+		many <- getManyResult{m, err}
+	}()
+	<-g.started
+	if err := c.Invalidate(t.Context(), "k"); err != nil {
+		t.Fatal(err)
+	}
+	v, err := c.Get(t.Context(), "k", func(context.Context) (string, error) { return "new", nil })
+	if err != nil || v != "new" {
+		t.Fatalf("Get after Invalidate = %q, %v, want new (not the batch's older load)", v, err)
+	}
+	g.release()
+	<-many
 }

@@ -46,15 +46,12 @@ type Cache[V any] struct {
 	lastCorrupt atomic.Pointer[byte] // the corrupt bytes counted last (read.go)
 	landed      landings             // when values landed, for the flights of earlier reads (landed.go)
 
-	loads      singleflight.Group // one load per data key (miss.go)
+	flights    flights[V]         // one load per data key, by Get or GetMany (flight.go)
 	lookups    singleflight.Group // one backend read per data key (read.go)
 	loadSlots  chan struct{}      // MaxConcurrentLoads
 	breaker    *breaker
 	stats      counters
 	refreshing sync.Map // data keys with a background refresh running (refresh.go)
-
-	batchMu sync.Mutex
-	batches map[string]*batchCall[V] // (batch.go)
 
 	// Pub/sub and the callers waiting for a value to land (notify.go).
 	pubsub  backend.PubSub
@@ -95,7 +92,6 @@ func New[V any](b backend.Backend, opts *Options) (*Cache[V], error) {
 		loadSlots: make(chan struct{}, o.MaxConcurrentLoads),
 		breaker:   newBreaker(o.BreakerThreshold, o.BreakerCooldown, o.Now),
 		waiters:   map[string]map[chan struct{}]struct{}{},
-		batches:   map[string]*batchCall[V]{},
 		closed:    make(chan struct{}),
 		invals:    newInvalSeqs(),
 	}

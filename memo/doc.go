@@ -11,7 +11,7 @@
 //
 // Get looks in the typed in-process L1 (when Options.L1Size > 0), then the
 // backend. On a miss, callers of one key in this process share one load
-// (x/sync/singleflight, DoChan). With an Options.Locker, the flight takes a
+// (one flight per key, which Get, Fetch and GetMany all join). With an Options.Locker, the flight takes a
 // distributed lock; a process that loses it does not load but waits for
 // the value to land — woken by the backend's pub/sub, with bounded polling
 // as a fallback — and only after Options.LockWait loads itself (liveness

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/cachekit/cachekit/backend"
 )
@@ -34,21 +35,28 @@ func newKeyspace(namespace string, version int) *keyspace {
 	return &keyspace{prefix: backend.EscapeKeyPart(namespace) + ":v" + strconv.Itoa(version) + ":"}
 }
 
-// data returns the backend key of key under generation gen.
+// data returns the backend key of key under generation gen, built in one
+// allocation.
 func (k *keyspace) data(gen uint64, key string) string {
-	e := backend.EscapeKeyPart(key)
-	if len(e) > maxKeyLen {
-		sum := sha256.Sum256([]byte(key))
-		// "%#" cannot come out of EscapeKeyPart ('%' is always followed by
-		// two hex digits there), so a hashed key never equals a user key.
-		e = "%#" + hex.EncodeToString(sum[:])
-	}
 	p := k.last.Load()
 	if p == nil || p.gen != gen {
 		p = &genPrefix{gen: gen, s: k.prefix + strconv.FormatUint(gen, 36) + ":"}
 		k.last.Store(p)
 	}
-	return p.s + e
+	n := backend.EscapedKeyPartLen(key)
+	if n > maxKeyLen {
+		sum := sha256.Sum256([]byte(key))
+		// "%#" cannot come out of EscapeKeyPart ('%' is always followed by
+		// two hex digits there), so a hashed key never equals a user key.
+		return p.s + "%#" + hex.EncodeToString(sum[:])
+	}
+	if n == len(key) {
+		return p.s + key // nothing to escape
+	}
+	buf := make([]byte, len(p.s), len(p.s)+n)
+	copy(buf, p.s)
+	buf = backend.AppendEscapedKeyPart(buf, key)
+	return unsafe.String(unsafe.SliceData(buf), len(buf)) // buf is never written again
 }
 
 // gen is the key holding the namespace generation.

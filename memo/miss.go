@@ -5,8 +5,6 @@ import (
 	"errors"
 	"time"
 
-	"golang.org/x/sync/singleflight"
-
 	"github.com/cachekit/cachekit/backend"
 	"github.com/cachekit/cachekit/codec"
 )
@@ -107,25 +105,25 @@ func (m *miss[V]) get(ctx context.Context) (V, Info, error) {
 	return m.join(ctx)
 }
 
-// join joins or starts the one load of the key in this process and waits
-// for it on the caller's own context.
+// join joins or starts the one load of the key in this process (a Get's
+// or a GetMany's) and waits for it on the caller's own context.
 func (m *miss[V]) join(ctx context.Context) (V, Info, error) {
 	c := m.c
-	led := false
-	leader := *m // the flight's own copy: the caller's miss stays on its stack
-	fill := func() (any, error) {
-		led = true
-		return leader.fill(ctx)
-	}
-	if ctx.Done() == nil {
-		// A caller that cannot leave waits for the flight anyway: it runs
-		// it itself when it leads, instead of on a goroutine of its own.
-		v, err, shared := c.loads.Do(m.dataKey, fill)
-		return m.joined(ctx, singleflight.Result{Val: v, Err: err, Shared: shared}, led)
+	call, led := c.flights.join(m.dataKey)
+	if led {
+		leader := *m // the flight's own copy: the caller's miss stays on its stack
+		fill := func() (flight[V], error) { return leader.fill(ctx) }
+		if ctx.Done() == nil {
+			// A caller that cannot leave waits for the flight anyway: it runs
+			// it itself when it leads, instead of on a goroutine of its own.
+			c.flights.do(m.dataKey, call, fill)
+			return m.joined(ctx, call, led)
+		}
+		c.flights.run(m.dataKey, call, fill)
 	}
 	select {
-	case res := <-c.loads.DoChan(m.dataKey, fill):
-		return m.joined(ctx, res, led)
+	case <-call.done:
+		return m.joined(ctx, call, led)
 	case <-ctx.Done():
 		var zero V
 		return zero, Info{}, ctx.Err()
@@ -133,17 +131,17 @@ func (m *miss[V]) join(ctx context.Context) (V, Info, error) {
 }
 
 // joined is what a caller gets from the flight it joined (or led).
-func (m *miss[V]) joined(ctx context.Context, res singleflight.Result, led bool) (V, Info, error) {
-	f, _ := res.Val.(flight[V])
+func (m *miss[V]) joined(ctx context.Context, call *flightCall[V], led bool) (V, Info, error) {
+	f := call.f
 	if !led && f.private {
 		// The leader's value may not be shared: load our own.
 		return m.fetchAlone(ctx)
 	}
-	if res.Shared && !led {
+	if !led {
 		m.c.event(EventCoalesced, m.key, 0, nil)
 		f.info.Coalesced = true
 	}
-	return f.val, f.info, res.Err
+	return f.val, f.info, call.err
 }
 
 // fill runs as the one flight for the key in this process. It takes the

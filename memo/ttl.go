@@ -9,7 +9,7 @@ import (
 	"github.com/cachekit/cachekit/backend"
 )
 
-// ErrNoExpiry is returned by [Cache.Persist] and by [Cache.Expire] with
+// ErrNoExpiry is returned by [Cache.Persist], and by [Cache.Expire] and [Cache.Incr] with
 // backend.NoExpiry: a cache never leaves a key without expiry.
 var ErrNoExpiry = errors.New("memo: cached keys always expire")
 

@@ -163,7 +163,7 @@ func (c *Cache[V]) tombstoneKeep() time.Duration {
 // compare-and-swap).
 func (c *Cache[V]) forgetFlights(dataKey string) {
 	c.lookups.Forget(dataKey)
-	c.loads.Forget(dataKey)
+	c.flights.forget(dataKey)
 }
 
 // Forget evicts key from this node's L1 only; the backend and other nodes
@@ -233,11 +233,17 @@ func (c *Cache[V]) WriteThrough(ctx context.Context, key string, v V, persist fu
 }
 
 // Incr adds delta to the counter key in the namespace (created with ttl,
-// > 0 or backend.NoExpiry) through the backend's counter capability, and
+// which must be > 0) through the backend's counter capability, and
 // returns the new value. Counters live beside cached values and are not
-// affected by Clear. It wraps errors.ErrUnsupported on a backend without
-// counters, and backend.ErrOutcomeUnknown when the reply was lost.
+// affected by Clear. Like every key a cache writes, a counter expires:
+// backend.NoExpiry is refused with [ErrNoExpiry] before any I/O (use
+// [Cache.Counter] for a typed counter with a default TTL). It wraps
+// errors.ErrUnsupported on a backend without counters, and
+// backend.ErrOutcomeUnknown when the reply was lost.
 func (c *Cache[V]) Incr(ctx context.Context, key string, delta int64, ttl time.Duration) (int64, error) {
+	if ttl == backend.NoExpiry {
+		return 0, fmt.Errorf("memo: Incr(%q): %w", key, ErrNoExpiry)
+	}
 	var n int64
 	err := c.call(ctx, func(ctx context.Context) (err error) {
 		n, err = backend.Incr(ctx, c.backend, c.keys.counter(key), delta, ttl)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cachekit/cachekit/backend"
 	"github.com/cachekit/cachekit/internal/redistest"
 	"github.com/cachekit/cachekit/memo"
 )
@@ -120,6 +121,14 @@ func TestWriteThroughAndIncr(t *testing.T) {
 	n, err := c.Incr(t.Context(), "views", 3, time.Minute)
 	if err != nil || n != 3 {
 		t.Fatalf("Incr = %d, %v", n, err)
+	}
+	// A cache never writes a key without expiry: NoExpiry is refused and
+	// the counter is untouched.
+	if n, err := c.Incr(t.Context(), "views", 1, backend.NoExpiry); !errors.Is(err, memo.ErrNoExpiry) || n != 0 {
+		t.Fatalf("Incr(NoExpiry) = %d, %v; want ErrNoExpiry", n, err)
+	}
+	if n, err := c.Incr(t.Context(), "views", 0, time.Minute); err != nil || n != 3 {
+		t.Fatalf("Incr(0) after a refused Incr = %d, %v; want 3", n, err)
 	}
 }
 

@@ -12,13 +12,15 @@ import (
 // GetMany returns one value per key, in the order of keys: nil for a miss
 // (including a value over [Options.MaxValueBytes], counted by
 // [Backend.OversizedReads]), a non-nil (possibly empty) slice for a
-// present value. It takes one round trip and never receives an oversized
-// value: a read-only Lua script checks each key's STRLEN before its GET
-// (one script per [Options.ScanCount] keys on a standalone server, one per
-// hash slot on a Cluster, all in one pipeline, so never CROSSSLOT; a slot
-// caught half-migrated, which answers TRYAGAIN, is read key by key, which
-// follows ASK); on a Ring, bounded reads as [Backend.Get] does. An empty key yields
-// [backend.ErrInvalidKey].
+// present value. It takes one round trip and never receives more than
+// MaxValueBytes+1 bytes of a value: one pipeline of GETRANGE key 0
+// MaxValueBytes per key and a multi-key EXISTS per group of keys (per
+// [Options.ScanCount] keys on a standalone server, per hash slot on a
+// Cluster, so never CROSSSLOT), which tells missing keys from empty values;
+// only an empty value (or a group whose keys changed during the read, or a
+// slot caught half-migrated) costs a second round trip for those keys. On a
+// Ring it reads key by key in one pipeline, as [Backend.Get] does. An empty
+// key yields [backend.ErrInvalidKey].
 func (b *Backend) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 	for _, k := range keys {
 		if err := b.check(ctx, k); err != nil {
@@ -29,7 +31,7 @@ func (b *Backend) GetMany(ctx context.Context, keys []string) ([][]byte, error) 
 	if len(keys) == 0 {
 		return out, nil
 	}
-	read := b.getManyScripted
+	read := b.getManyRanged
 	if b.topo == ring {
 		read = b.getManyBounded
 	}

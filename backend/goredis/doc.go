@@ -118,8 +118,11 @@
 // a pipeline Get send GETRANGE key 0 MaxValueBytes with EXISTS key in one
 // round trip (a server cost close to a GET's); only an empty value costs
 // a second round trip (a Lua script that checks STRLEN), since GETRANGE
-// answers an empty string for a missing key too. GetMany reads each hash
-// slot's keys with one such script.
+// answers an empty string for a missing key too. GetMany sends a GETRANGE
+// per key and one multi-key EXISTS per group of keys (per hash slot on a
+// Cluster) in one round trip; the EXISTS count tells missing keys from
+// empty values, and only a group holding an empty value re-reads its empty
+// replies with that script.
 //
 // # Bad input
 //

@@ -178,8 +178,7 @@ func guards(cmd redis.Cmder) bool {
 }
 
 // reads reports whether cmd, named name, only reads: a read command, or
-// an EVALSHA of one of the Backend's read-only scripts (checkedGetScript,
-// getManyScript).
+// an EVALSHA of the Backend's read-only script (checkedGetScript).
 func reads(cmd redis.Cmder, name string) bool {
 	if name != "evalsha" {
 		return readCommand(name)
@@ -189,7 +188,7 @@ func reads(cmd redis.Cmder, name string) bool {
 		return false
 	}
 	sha, _ := args[1].(string)
-	return sha == checkedGetScript.sha || sha == getManyScript.sha
+	return sha == checkedGetScript.sha
 }
 
 // pipelineGuards reports whether the guard handles a pipeline: one with a

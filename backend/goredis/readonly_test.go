@@ -424,6 +424,9 @@ func guardedPair(t testing.TB) (guarded, plain *redis.Client) {
 // pays one allocation, the wrapper. Not parallel: it counts the process'
 // allocations.
 func TestReadOnlyGuardCost(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts: without -race only")
+	}
 	guarded, plain := guardedPair(t)
 	ctx := t.Context()
 	key := prefix(t) + "k"

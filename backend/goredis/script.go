@@ -60,32 +60,3 @@ func (s *script) do(ctx context.Context, c redis.UniversalClient, name, body, ke
 	}
 	return cmd.Val(), nil
 }
-
-// runKeys runs the script on keys (which must share a hash slot on a
-// Cluster) with args and returns its reply.
-func (s *script) runKeys(ctx context.Context, c redis.UniversalClient, keys []string, args ...any) (any, error) {
-	v, err := s.cmd(ctx, c, "evalsha", s.sha, keys, args)
-	if err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
-		v, err = s.cmd(ctx, c, "eval", s.src, keys, args)
-	}
-	return v, err
-}
-
-// cmd sends one EVAL or EVALSHA of the idempotent script over keys.
-func (s *script) cmd(ctx context.Context, c redis.UniversalClient, name, body string, keys []string, args []any) (any, error) {
-	cmd := redis.NewCmd(ctx, evalArgs(name, body, keys, args)...)
-	if err := c.Process(ctx, cmd); err != nil {
-		return nil, err
-	}
-	return cmd.Val(), nil
-}
-
-// evalArgs builds the arguments of EVAL/EVALSHA body over keys and args.
-func evalArgs(name, body string, keys []string, args []any) []any {
-	a := make([]any, 0, 3+len(keys)+len(args))
-	a = append(a, name, body, len(keys))
-	for _, k := range keys {
-		a = append(a, k)
-	}
-	return append(a, args...)
-}
