@@ -165,7 +165,7 @@ func (m *miss[V]) fill(callerCtx context.Context) (flight[V], error) {
 		// Locker, processes do not wait for each other's loads). Unless
 		// this node stored the key's value after the caller's read began:
 		// then the read may have missed it (see landings).
-		if c.landed.since(m.dataKey, m.found.mark, c.nanotime()) {
+		if c.landed.since(m.dataKey, m.found.mark) {
 			return m.recheckAndLoad(ctx)
 		}
 		return m.loadAndStore(ctx, false)
