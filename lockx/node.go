@@ -167,15 +167,38 @@ func (c *nodeConn) SetNX(name, value string, expiry time.Duration) (bool, error)
 	if c.rec.kind != recAcquire {
 		return c.Conn.SetNX(name, value, expiry)
 	}
-	fenced := "0"
-	if c.rec.fenced {
-		fenced = "1"
+	c.rec.setValue(value)
+	var ttl any
+	if c.rec.ttlArg != nil && expiry == c.rec.ttl {
+		ttl = c.rec.ttlArg
+	} else {
+		ttl = expiry.Milliseconds()
 	}
-	v, err := c.Conn.Eval(acquireScript, name, name+fenceSuffix, name+abandonSuffix+value,
-		value, expiry.Milliseconds(), fenceTTL.Milliseconds(), fenced)
+	fenced := argUnfenced
+	if c.rec.fenced {
+		fenced = argFenced
+	}
+	fence, abandoned := derivedKeys(name, value)
+	v, err := c.Conn.Eval(acquireScript, name, fence, abandoned, value, ttl, argFenceTTL, fenced)
 	c.rec.set(c.idx, v, err)
 	tok, _ := v.(int64)
 	return err == nil && tok > 0, err
+}
+
+// Arguments of acquireScript that never change, boxed once (each boxing
+// of a non-constant is an allocation per grant).
+var (
+	argFenceTTL any = fenceTTL.Milliseconds()
+	argFenced   any = "1"
+	argUnfenced any = "0"
+)
+
+// derivedKeys returns the fence counter key of the lock key name and the
+// abandon marker of its attempt value, built in one allocation.
+func derivedKeys(name, value string) (fence, abandoned string) {
+	s := name + fenceSuffix + name + abandonSuffix + value
+	n := len(name) + len(fenceSuffix)
+	return s[:n], s[n:]
 }
 
 // Eval runs redsync's extend and release scripts. During an acquisition
@@ -213,9 +236,13 @@ const (
 type recorder struct {
 	kind   int
 	fenced bool            // recAcquire: mint a fencing token with the grant
+	ttl    time.Duration   // recAcquire: the lease ...
+	ttlArg any             // ... in ms, boxed once by the driver (nil: box it per grant)
 	ctx    context.Context // lockx's context for the operation, set by withRecorder
 	mu     sync.Mutex
 	res    []nodeResult
+	value  string        // recAcquire: the attempt's value, as sent
+	one    [1]nodeResult // res of a single node, without an allocation of its own
 }
 
 // nodeResult is one node's reply: val > 0 means granted / extended /
@@ -230,7 +257,42 @@ type nodeResult struct {
 func (r nodeResult) ok() bool { return r.done && r.err == nil && r.val > 0 }
 
 func newRecorder(kind, nodes int) *recorder {
-	return &recorder{kind: kind, res: make([]nodeResult, nodes)}
+	r := &recorder{kind: kind}
+	if nodes == 1 {
+		r.res = r.one[:]
+	} else {
+		r.res = make([]nodeResult, nodes)
+	}
+	return r
+}
+
+// setValue records the value an acquisition attempt sends (the same on
+// every node).
+func (r *recorder) setValue(v string) {
+	r.mu.Lock()
+	r.value = v
+	r.mu.Unlock()
+}
+
+// attemptValue returns the value the attempt sent, or "" if no node was
+// sent one.
+func (r *recorder) attemptValue() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.value
+}
+
+// maxGranted returns the highest token among the nodes that granted.
+func (r *recorder) maxGranted() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var tok int64
+	for _, res := range r.res {
+		if res.ok() {
+			tok = max(tok, res.val)
+		}
+	}
+	return tok
 }
 
 func (r *recorder) set(i int, v any, err error) {

@@ -73,7 +73,9 @@ func NewRedlock(clients []redis.UniversalClient, o *Options) (*Locker, error) {
 		redsync.WithExpiry(cfg.ttl),
 		redsync.WithTries(1), // lockx runs the retry loop, with context-aware errors
 		redsync.WithTimeoutFactor(float64(attemptTimeout(cfg.ttl)) / float64(cfg.ttl)),
+		redsync.WithGenValueFunc(attemptValue),
 	}
+	d.ttl, d.ttlArg = cfg.ttl, cfg.ttl.Milliseconds()
 	return &Locker{cfg: cfg, drv: d}, nil
 }
 
@@ -116,34 +118,35 @@ type redisDriver struct {
 	rs          *redsync.Redsync
 	nodes       []*nodePool
 	quorum      int
-	acquireOpts []redsync.Option // built once: TTL, one try, attempt timeout
+	acquireOpts []redsync.Option // built once: TTL, one try, attempt timeout, value
+	ttl         time.Duration
+	ttlArg      any // ttl in ms, boxed once for acquireScript
 }
 
+// attemptValue is the random value of one acquisition attempt (redsync
+// calls it once per attempt; nodeConn.SetNX records it, so that lockx can
+// release an attempt that failed).
+func attemptValue() (string, error) { return rand.Text(), nil }
+
 func (d *redisDriver) acquire(ctx context.Context, name, key string, ttl time.Duration, fenced bool) (lease, error) {
-	// lockx chooses the attempt's value (redsync would keep it to itself
-	// when the attempt fails) so that it can release a failed attempt.
-	value := rand.Text()
-	m := d.rs.NewMutex(key, append(d.acquireOpts[:len(d.acquireOpts):len(d.acquireOpts)],
-		redsync.WithGenValueFunc(func() (string, error) { return value, nil }))...)
+	m := d.rs.NewMutex(key, d.acquireOpts...)
 	rec := newRecorder(recAcquire, len(d.nodes))
-	rec.fenced = fenced
+	rec.fenced, rec.ttl, rec.ttlArg = fenced, d.ttl, d.ttlArg
 	if err := m.TryLockContext(withRecorder(ctx, rec)); err != nil {
-		res := rec.snapshot()
+		// redsync keeps a failed attempt's value to itself: the nodes'
+		// SetNX recorded it.
+		res, value := rec.snapshot(), rec.attemptValue()
 		d.abandon(ctx, key, value, ttl, res)
 		return nil, d.classify("acquire", name, res, ErrNotObtained)
 	}
-	res := rec.snapshot()
 	var tok int64
 	if fenced {
-		for _, r := range res {
-			if r.ok() {
-				tok = max(tok, r.val)
-			}
-		}
+		tok = rec.maxGranted()
 	}
 	if fenced && d.quorum > 1 {
+		res := rec.snapshot()
 		if err := d.propagate(ctx, name, key, m, res, tok); err != nil {
-			d.abandon(ctx, key, value, ttl, res)
+			d.abandon(ctx, key, m.Value(), ttl, res)
 			return nil, err
 		}
 	}
@@ -171,8 +174,10 @@ func (d *redisDriver) abandon(ctx context.Context, key, value string, ttl time.D
 			nodes = append(nodes, d.nodes[i])
 		}
 	}
-	if len(nodes) == 0 {
-		return // every node refused: the lock was someone else's
+	if len(nodes) == 0 || value == "" {
+		// Every node refused (the lock was someone else's), or no grant
+		// was ever sent (no SetNX recorded a value).
+		return
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), unlockTimeout)
 	done := make(chan struct{})

@@ -30,7 +30,9 @@ type Cache[V any] struct {
 	gen          atomic.Uint64
 	genCheckedAt atomic.Int64
 	genRefresh   atomic.Bool
-	genTouchedAt atomic.Int64 // when this node last set the generation key's expiry
+	genTouchedAt atomic.Int64             // when this node last set the generation key's expiry
+	renamed      atomic.Pointer[renaming] // the last renameGeneration
+	minted       atomic.Uint64            // the generation this node last tried to create
 
 	// epoch is bumped by every invalidation this node sees; an L1 write
 	// that straddles a bump is undone (l1.go).

@@ -31,3 +31,16 @@ func (c *Cache[V]) heldValue(key string, gen uint64) (*l1Entry[V], bool) {
 	}
 	return t.get(key, gen, c.nanotime())
 }
+
+// heldFlight serves, as a flight's result, the value a flight of this node
+// that ended after the caller looked kept for the key (in the L1, or held
+// because the backend could not take it): a second load of the key would
+// follow the first by milliseconds, and the backend does not have a held
+// value to find on a re-check. (The caller's miss is already counted.)
+func (m *miss[V]) heldFlight() (flight[V], bool) {
+	e, ok := m.c.heldValue(m.key, m.gen)
+	if !ok {
+		return flight[V]{}, false
+	}
+	return flight[V]{val: e.val, info: e.meta.info(SourceL1)}, true
+}

@@ -129,7 +129,12 @@ func (c *Cache[V]) loadGeneration(ctx context.Context) {
 			c.opts.Logger.Warn("memo: corrupt namespace generation; ignoring", "key", c.keys.gen(), "err", perr)
 			return
 		}
-		c.setGeneration(g)
+		if g == c.minted.Load() {
+			// This node's own mint, whose reply was lost: a rename.
+			c.renameGeneration(g)
+		} else {
+			c.setGeneration(g)
+		}
 		c.touchGeneration(ctx, raw)
 	default:
 		return // keep the last known generation; retry later
@@ -142,6 +147,7 @@ func (c *Cache[V]) loadGeneration(ctx context.Context) {
 // (compare-and-swap on absence), it returns that one.
 func (c *Cache[V]) mintGeneration(ctx context.Context) (uint64, bool) {
 	g := rand.Uint64() | 1
+	c.minted.Store(g) // recognised if the write lands but its reply is lost
 	val := []byte(strconv.FormatUint(g, 10))
 	var raw []byte
 	err := c.call(ctx, func(ctx context.Context) error {
@@ -219,10 +225,19 @@ func (c *Cache[V]) touchGeneration(ctx context.Context, raw []byte) {
 // older than the newest generation it knew. (A Clear this node never heard
 // of and whose generation vanished before it was read is not honoured by
 // its L1 until L1TTL, as for any missed message.)
+//
+// Loads and reads of this node that began under the old generation keep
+// their values under the new one (renamedGen): a Redis restart loses the
+// generation key, and every value loaded meanwhile would otherwise be
+// stored and kept where no Get looks any more, and loaded again.
 func (c *Cache[V]) renameGeneration(g uint64) {
-	old := c.gen.Swap(g)
+	old := c.gen.Load()
 	if old == g {
 		return
+	}
+	c.renamed.Store(&renaming{from: old, to: g}) // before the switch: see renamedGen
+	if !c.gen.CompareAndSwap(old, g) {
+		return // a Clear or another read moved it meanwhile
 	}
 	if c.l1 != nil {
 		c.l1.retag(old, g)
@@ -230,6 +245,21 @@ func (c *Cache[V]) renameGeneration(g uint64) {
 	if c.held != nil {
 		c.held.retag(old, g)
 	}
+}
+
+// renaming is a renameGeneration: values of generation from are kept
+// under to.
+type renaming struct{ from, to uint64 }
+
+// renamedGen returns the generation under which a value read or loaded
+// under gen is kept: the current one when this node renamed gen into it,
+// else gen. An L1 write of gen that misses the rename's retagging is moved
+// by it; one that comes before the switch is retagged by the rename.
+func (c *Cache[V]) renamedGen(gen uint64) uint64 {
+	if r := c.renamed.Load(); r != nil && r.from == gen && c.gen.Load() == r.to {
+		return r.to
+	}
+	return gen
 }
 
 // setGeneration moves this node to generation g, flushing its L1 when g

@@ -128,6 +128,7 @@ func (c *Cache[V]) putIn(t *l1[V], key string, gen, epoch uint64, v V, m entryMe
 	if t == nil {
 		return
 	}
+	gen = c.renamedGen(gen)
 	now := c.opts.Now()
 	exp := now.Add(c.jitter(c.opts.L1TTL))
 	if !m.soft.IsZero() && m.soft.Before(exp) {

@@ -38,8 +38,9 @@ type miss[V any] struct {
 	// started is when the flight began: a load that took longer than a
 	// tombstone lives does not store (see store).
 	started time.Time
-	// epoch is the invalidation epoch before the first read: a value kept
-	// on this node is dropped if an invalidation came after it.
+	// epoch is the invalidation epoch before the first read, then before
+	// the load: a value kept on this node is dropped if an invalidation
+	// came after it.
 	epoch uint64
 	// seq is the key's invalidation sequence before the first read: the
 	// load does not store if an invalidation this node heard of came after
@@ -112,7 +113,10 @@ func (m *miss[V]) join(ctx context.Context) (V, Info, error) {
 	call, led := c.flights.join(m.dataKey)
 	if led {
 		leader := *m // the flight's own copy: the caller's miss stays on its stack
-		fill := func() (flight[V], error) { return leader.fill(ctx) }
+		fill := func() (flight[V], error) {
+			leader.followRename() // the caller's read may predate a rename: the flight uses the new key
+			return leader.fill(ctx)
+		}
 		if ctx.Done() == nil {
 			// A caller that cannot leave waits for the flight anyway: it runs
 			// it itself when it leads, instead of on a goroutine of its own.
@@ -150,6 +154,9 @@ func (m *miss[V]) joined(ctx context.Context, call *flightCall[V], led bool) (V,
 func (m *miss[V]) fill(callerCtx context.Context) (flight[V], error) {
 	c := m.c
 	m.started = c.opts.Now()
+	if f, ok := m.heldFlight(); ok {
+		return f, nil
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(callerCtx), c.opts.LoadTimeout+c.opts.LockWait)
 	defer cancel()
 	// Degraded: the backend just failed (the caller's read, or the breaker
@@ -355,7 +362,13 @@ func (m *miss[V]) loadAndStore(ctx context.Context, storeLater bool) (flight[V],
 	if err := c.takeLoadSlot(ctx); err != nil {
 		return flight[V]{}, err
 	}
+	// The value postdates what this node saw before the fetch: a hold of
+	// it checks for invalidations from here on, not from the caller's
+	// read (which may predate a subscription gap's flush by a whole flight:
+	// the held value was dropped and the key loaded a third time).
+	m.epoch = c.epoch.Load()
 	res, d, err := m.callFetch(ctx)
+	m.followRename()
 	if err != nil {
 		return m.loadFailed(ctx, d, err)
 	}
@@ -405,6 +418,20 @@ func (m *miss[V]) loadAndStore(ctx context.Context, storeLater bool) (flight[V],
 		info.Stored = storeIt(ctx)
 	}
 	return flight[V]{val: res.Value, info: info}, nil
+}
+
+// followRename moves a load that began under a generation this node has
+// since renamed (its key vanished from the backend, see renameGeneration)
+// to the new one, so that its value is stored and kept where Gets now
+// look. The new generation's key held nothing the miss saw: the store
+// compares against absence there.
+func (m *miss[V]) followRename() {
+	g := m.c.renamedGen(m.gen)
+	if g == m.gen {
+		return
+	}
+	m.gen, m.dataKey = g, m.c.keys.data(g, m.key)
+	m.found.raw = nil
 }
 
 // loadFailed handles a failed fetch: not-found is cached negatively, a

@@ -114,14 +114,14 @@ func TestOutageLoadsOncePerKey(t *testing.T) {
 			for _, c := range l.reset() {
 				total += c
 			}
-			// The target is 1.1 loads per key. Measured here: 50-66
-			// (1.0-1.32x): a restart delivers a subscription gap, which
-			// flushes L1 and refuses the stores of loads that overlap it (a
-			// missed invalidation cannot be ruled out), and it can land in
-			// the middle of the reload. Without the held values this was
-			// 67-758. The bound below is what the design keeps today; the
-			// 1.1x target is open (see the session note).
-			if limit := keys * 15 / 10; total > limit {
+			// Recovery costs at most one load per key (Redis restarts
+			// empty; a subscription gap flushes the L1) and a few more for
+			// loads in flight when the gap lands. It was 1.0-1.32x while
+			// the generation lost in the restart was replaced under the
+			// loads in flight (stored under the old one, reloaded under
+			// the new; see TestRenameKeepsLoadsInFlight), and 67-758
+			// without held values.
+			if limit := keys * 11 / 10; total > limit {
 				t.Errorf("%d loads for %d keys on recovery, want ≤ %d", total, keys, limit)
 			}
 			if p := l.peak.Load(); p > maxLoads {
@@ -129,5 +129,90 @@ func TestOutageLoadsOncePerKey(t *testing.T) {
 			}
 			t.Logf("outage: %d Gets served, %d keys loaded; recovery: %d loads", served, len(during), total)
 		})
+	}
+}
+
+// TestRenameKeepsLoadsInFlight: when the namespace generation key vanishes
+// (a Redis restart without persistence, an eviction) the node moves to a
+// new generation and keeps what it holds; a load that began under the old
+// generation and ends after the move is stored under the new one, where
+// Gets look, instead of where nothing reads it any more (every load in
+// flight during the move was repeated: up to 1.3x loads per key on
+// recovery in TestOutageLoadsOncePerKey).
+func TestRenameKeepsLoadsInFlight(t *testing.T) {
+	t.Parallel()
+	s := redistest.Shared(t)
+	rc := s.Client(t)
+	ctx := t.Context()
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixNano())
+	ns := redistest.Prefix(t)
+	n := newNode[string](t, s.Addr, memo.Options{Namespace: ns, Locker: memo.LockerFunc(noLock),
+		Now: func() time.Time { return time.Unix(0, clock.Load()) }})
+	genKey := memo.GenerationKey(ns, 1)
+	old, err := rc.Get(ctx, genKey).Result()
+	if err != nil {
+		t.Fatalf("GET %s: %v", genKey, err)
+	}
+
+	started, release := make(chan struct{}), make(chan struct{})
+	got := make(chan error, 1)
+	go func() {
+		v, err := n.cache.Get(ctx, "a", func(context.Context) (string, error) {
+			close(started)
+			<-release
+			return "a:v1", nil
+		})
+		if err == nil && v != "a:v1" {
+			err = fmt.Errorf("Get(a) = %q, want a:v1", v)
+		}
+		got <- err
+	}()
+	<-started
+
+	// The generation key vanishes; the node notices at its next read of
+	// it (at most a second apart) and moves to a new generation.
+	if err := rc.Del(ctx, genKey).Err(); err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(int64(1100 * time.Millisecond))
+	probe := func(context.Context) (string, error) { return "p", nil }
+	var gen uint64
+	deadline := time.Now().Add(5 * time.Second)
+	for i := 0; ; i++ {
+		// Each probe key is stored under the generation the node uses.
+		p := fmt.Sprint("probe", i)
+		if _, err := n.cache.Get(ctx, p, probe); err != nil {
+			t.Fatal(err)
+		}
+		if now, err := rc.Get(ctx, genKey).Result(); err == nil && now != old {
+			g, err := memo.ParseGeneration([]byte(now))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rc.Exists(ctx, memo.DataKey(ns, 1, g, p)).Val() == 1 {
+				gen = g
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the node did not move to a new generation")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+
+	close(release)
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	if rc.Exists(ctx, memo.DataKey(ns, 1, gen, "a")).Val() != 1 {
+		t.Errorf("the load that spanned the move is not stored under the new generation")
+	}
+	var loads atomic.Int32
+	if _, err := n.cache.Get(ctx, "a", func(context.Context) (string, error) { loads.Add(1); return "a:v1", nil }); err != nil {
+		t.Fatal(err)
+	}
+	if l := loads.Load(); l != 0 {
+		t.Errorf("Get(a) after the move loaded %d times, want 0 (the value is stored)", l)
 	}
 }

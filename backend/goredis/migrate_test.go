@@ -146,8 +146,10 @@ func TestScanFollowsSlotMovedMidScan(t *testing.T) {
 				}
 			}
 			if len(missing) > 0 {
-				t.Fatalf("Scan missed %d of %d keys after %d keys of slot %d moved mid-scan: %v",
-					len(missing), len(all), moved, slot, missing[:min(len(missing), 5)])
+				// keysOnNodes tells a Scan miss from keys the migration
+				// itself lost.
+				t.Fatalf("Scan missed %d of %d keys after %d keys of slot %d moved mid-scan: %v; %d of the %d keys are on the nodes now",
+					len(missing), len(all), moved, slot, missing[:min(len(missing), 5)], keysOnNodes(t, cl, p+"*"), len(all))
 			}
 			// The moved keys are really on the other node.
 			want := moved
@@ -167,9 +169,10 @@ func TestScanFollowsSlotMovedMidScan(t *testing.T) {
 // TestScanSlotMovedBetweenWalks moves a whole slot from the master walked
 // last to the master walked first, while the middle one is walked (one
 // master at a time, as when a Cluster has more masters than a walk scans
-// at once). Neither master's view changes around its own walk: only a
-// baseline read before any walk starts shows the move. Scan must report
-// the slot's keys (found on the new owner by a rescan).
+// at once). Neither master's view changes around its own walk, and no
+// view owns the slot: Scan must notice that (CLUSTER SLOTS says the slot
+// is served) and report the slot's keys, found on the new owner by a
+// rescan.
 func TestScanSlotMovedBetweenWalks(t *testing.T) {
 	t.Parallel()
 	cl, b := migrationCluster(t, 20)
@@ -317,10 +320,9 @@ func TestScanIncompleteWhenSlotKeepsMoving(t *testing.T) {
 	}
 }
 
-// TestDeletePatternWithoutScripts denies EVAL (as an ACL may, or as a
-// server before Redis 7.0 fails to compile the cross-slot script):
-// DeletePattern falls back to one UNLINK per slot and deletes every key,
-// with an exact count.
+// TestDeletePatternWithoutScripts denies EVAL (as an ACL may):
+// DeletePattern runs no script and deletes every key, with an exact
+// count.
 func TestDeletePatternWithoutScripts(t *testing.T) {
 	t.Parallel()
 	cl, b := migrationCluster(t, 100)

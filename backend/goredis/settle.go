@@ -17,28 +17,44 @@ const maxRescans = 3
 // settle makes a Cluster walk complete despite slot migrations. SCAN is
 // per node: a key that moves from a master not yet scanned to one already
 // scanned is never seen. Every master's own view of its slots (CLUSTER
-// NODES) is read before any walk starts, and again before and after its
-// own walk; the slots that changed owner, were being migrated or
-// imported, or were redirected meanwhile are rescanned, one master at a time, each migration's source before its
-// target (so a key that moves during the rescan is met on one side or the
-// other). A rescan counts only if every master's view of those slots
-// stayed the same from the end of the previous pass to the end of the
-// rescan; otherwise it is repeated, at most maxRescans times, and then the
-// walk fails with backend.ErrIncomplete.
-func (w *walk) settle(ctx context.Context, base map[string]nodeView, first []pass) error {
-	var moving slotSet
+// NODES) is read in the round trips of its first and last SCAN (a view
+// kept from an earlier walk would not do: a slot that left a master
+// before its walk and came back during it need not change the master's
+// config epoch, so only a view read as the walk starts shows it). A slot is
+// covered when some master owned it in both views, with the same identity,
+// role and config epoch, and no master saw it being migrated or
+// imported: that
+// master's SCAN met every key of the slot that existed for the whole
+// walk. Every other slot is rescanned: slots that changed owner around
+// some master's walk, were being migrated or imported, or whose UNLINK a
+// master redirected; and slots owned in no view at all (a slot can move
+// from a master not yet walked to one already walked, changing neither
+// one's view around its own walk), unless CLUSTER SLOTS says no master
+// serves them. Rescans go one master at a time, each migration's source
+// before its target (so a key that moves during the rescan is met on one
+// side or the other). A rescan counts only if every master's view of
+// those slots stayed the same from the end of the previous pass to the
+// end of the rescan; otherwise it is repeated, at most maxRescans times,
+// and then the walk fails with backend.ErrIncomplete.
+func (w *walk) settle(ctx context.Context, first []pass) error {
+	var moving, seen slotSet
 	prev := make(map[string]nodeView, len(first)) // by address
 	for _, p := range first {
+		// A slot owned in some view but not covered is in moved: owned
+		// in one view only, or the master's identity changed.
 		m := moved(&p.before, &p.after)
 		moving.union(&m)
-		addr := p.node.Options().Addr
-		if b, ok := base[addr]; ok {
-			// Since the start of the whole pass, not only of this
-			// node's walk (see views).
-			m = moved(&b, &p.after)
-			moving.union(&m)
+		seen.union(&p.before.owned)
+		seen.union(&p.after.owned)
+		prev[p.node.Options().Addr] = p.after
+	}
+	if unseen := seen.complement(); unseen.len() > 0 && len(first) > 0 {
+		served, err := w.served(ctx, first[0].node)
+		if err != nil {
+			return err
 		}
-		prev[addr] = p.after
+		unseen.intersect(&served)
+		moving.union(&unseen)
 	}
 	moving.union(&w.redirected)
 	for round := 0; moving.len() > 0; round++ {
@@ -56,6 +72,23 @@ func (w *walk) settle(ctx context.Context, base map[string]nodeView, first []pas
 		prev = next.views
 	}
 	return nil
+}
+
+// served returns the slots that some master serves, from c's CLUSTER
+// SLOTS.
+func (w *walk) served(ctx context.Context, c *redis.Client) (slotSet, error) {
+	var s slotSet
+	ranges, err := c.ClusterSlots(ctx).Result()
+	if err != nil {
+		return s, w.b.fail(ctx, "CLUSTER SLOTS", "", err)
+	}
+	for _, r := range ranges {
+		if r.Start < 0 || r.End < r.Start || r.End >= slotCount {
+			return s, fmt.Errorf("goredis: CLUSTER SLOTS: bad range %d-%d", r.Start, r.End)
+		}
+		s.addRange(uint16(r.Start), uint16(r.End))
+	}
+	return s, nil
 }
 
 // rescanned is what one rescan saw: every master's view after its walk,

@@ -10,12 +10,21 @@ const slotCount = 16384
 // '}' after it, when not empty), modulo 16384. go-redis keeps its own slot
 // function internal.
 func slot(key string) uint16 {
-	if i := strings.IndexByte(key, '{'); i >= 0 {
-		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
-			key = key[i+1 : i+1+j]
-		}
+	if tag, ok := hashTag(key); ok {
+		key = tag
 	}
 	return crc16(key) % slotCount
+}
+
+// hashTag returns key's hash tag (the bytes between the first '{' and the
+// first '}' after it) and whether it has a non-empty one.
+func hashTag(key string) (string, bool) {
+	if i := strings.IndexByte(key, '{'); i >= 0 {
+		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
+			return key[i+1 : i+1+j], true
+		}
+	}
+	return "", false
 }
 
 // crc16 is CRC-16/XMODEM (polynomial 0x1021, initial value 0), the

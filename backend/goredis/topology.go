@@ -22,6 +22,20 @@ func (s *slotSet) union(o *slotSet) {
 		s[i] |= o[i]
 	}
 }
+func (s *slotSet) intersect(o *slotSet) {
+	for i := range s {
+		s[i] &= o[i]
+	}
+}
+
+// complement returns the slots not in s.
+func (s *slotSet) complement() slotSet {
+	var c slotSet
+	for i := range s {
+		c[i] = ^s[i]
+	}
+	return c
+}
 func (s *slotSet) xorInto(a, b *slotSet) {
 	for i := range s {
 		s[i] |= a[i] ^ b[i]

@@ -29,8 +29,6 @@ type walk struct {
 
 	done atomic.Int64 // keys deleted (DeletePattern) or reported (Scan)
 
-	noScript atomic.Bool // the cross-slot unlink script failed: use one UNLINK per slot
-
 	mu         sync.Mutex // serialises fn; guards stopped and redirected
 	stopped    error      // the first error fn returned: fn is not called again
 	redirected slotSet    // slots whose UNLINK a master redirected (MOVED, ASK, TRYAGAIN)
@@ -51,43 +49,11 @@ func (b *Backend) walkPattern(ctx context.Context, pattern string, del bool, fn 
 	if err != nil {
 		return 0, err
 	}
-	var base map[string]nodeView
-	if b.topo == cluster {
-		if base, err = w.views(ctx, nodes); err != nil {
-			return 0, err
-		}
-	}
 	passes, err := w.parallel(ctx, nodes)
 	if err == nil && b.topo == cluster {
-		err = w.settle(ctx, base, passes)
+		err = w.settle(ctx, passes)
 	}
 	return w.done.Load(), err
-}
-
-// views reads every master's view of its slots (CLUSTER NODES), all
-// before any walk starts: the common baseline of the first pass. A node's
-// own before view is not enough, as walks need not overlap: a slot that
-// moves from a master not yet walked to one already walked changes
-// neither one's view around its own walk.
-func (w *walk) views(ctx context.Context, nodes []*redis.Client) (map[string]nodeView, error) {
-	out := make([]nodeView, len(nodes))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(w.limit())
-	for i, n := range nodes {
-		g.Go(func() error {
-			var err error
-			out[i], err = w.view(gctx, n.ClusterNodes(gctx))
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	m := make(map[string]nodeView, len(nodes))
-	for i, n := range nodes {
-		m[n.Options().Addr] = out[i]
-	}
-	return m, nil
 }
 
 // limit is how many masters a walk scans at once.
@@ -161,17 +127,17 @@ func (w *walk) node(ctx context.Context, c *redis.Client) (pass, error) {
 				return res, err
 			}
 		}
+		if w.del {
+			// UNLINKs go before the next SCAN, so that it runs over the
+			// table without this page (queueUnlinks never leads with a
+			// command that go-redis would re-send the pipeline for).
+			unlinks = w.queueUnlinks(ctx, pipe, keys)
+		}
 		if next == 0 && topo {
 			view = pipe.ClusterNodes(ctx)
 		}
 		if next != 0 {
 			scan = pipe.Scan(ctx, next, w.pattern, count)
-		}
-		if w.del {
-			// UNLINKs go after the SCAN: go-redis re-sends a whole
-			// pipeline when its first command fails with a transient
-			// error such as TRYAGAIN, which is handled here instead.
-			unlinks = w.queueUnlinks(ctx, pipe, keys)
 		}
 		if pipe.Len() == 0 {
 			return res, nil

@@ -162,3 +162,43 @@ func BenchmarkSyncMapLoadParallel(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkDeletePattern deletes the matching half of n keys (the other
+// half shares the shards but not the prefix) and reports ns per key
+// stored: flat across n when DeletePattern is linear (one pass over each
+// shard, O(1) per removal).
+func BenchmarkDeletePattern(b *testing.B) {
+	for _, n := range []int{1_000, 10_000, 100_000} {
+		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) {
+			m, err := New(&Options{MaxEntries: 2 * n})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { m.Close() })
+			ctx := context.Background()
+			items := make([]backend.Item, n)
+			for i := range items {
+				p := "a"
+				if i%2 == 1 {
+					p = "b"
+				}
+				items[i] = backend.Item{Key: fmt.Sprintf("%s:user:%d", p, i), Value: benchValue[:8], TTL: time.Hour}
+			}
+			var spent time.Duration
+			for b.Loop() {
+				b.StopTimer()
+				if err := m.SetMany(ctx, items); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				t0 := time.Now()
+				got, err := m.DeletePattern(ctx, "a:*")
+				spent += time.Since(t0)
+				if err != nil || got != int64(n/2) {
+					b.Fatalf("DeletePattern = %d, %v; want %d", got, err, n/2)
+				}
+			}
+			b.ReportMetric(float64(spent.Nanoseconds())/float64(b.N)/float64(n), "ns/key")
+		})
+	}
+}
