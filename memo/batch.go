@@ -192,22 +192,37 @@ func (c *Cache[V]) awaitBatch(ctx context.Context, bt *batch[V], claims []batchC
 
 // loadAlone loads keys with this caller's load and stores nothing: they
 // were loaded by a Fetch whose result may not be shared (see
-// miss.fetchAlone).
+// miss.fetchAlone). The load runs detached, bounded by LoadTimeout; the
+// caller waits for it on its own context.
 func (c *Cache[V]) loadAlone(ctx context.Context, keys []string, load BatchLoadFunc[V], out map[string]V) error {
 	if err := c.takeLoadSlot(ctx); err != nil {
 		return err
 	}
-	defer func() { <-c.loadSlots }()
-	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.LoadTimeout)
-	defer cancel()
-	started := c.opts.Now()
-	vals, err := safely(func() (map[string]V, error) { return load(lctx, keys) })
-	c.batchLoaded(started, err)
-	if err != nil {
-		return err
+	type loaded struct {
+		vals map[string]V
+		err  error
+	}
+	done := make(chan loaded, 1)
+	go func() {
+		defer func() { <-c.loadSlots }()
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.LoadTimeout)
+		defer cancel()
+		started := c.opts.Now()
+		vals, err := safely(func() (map[string]V, error) { return load(lctx, keys) })
+		c.batchLoaded(started, err)
+		done <- loaded{vals, err}
+	}()
+	var l loaded
+	select {
+	case l = <-done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if l.err != nil {
+		return l.err
 	}
 	for _, k := range keys {
-		if v, ok := vals[k]; ok {
+		if v, ok := l.vals[k]; ok {
 			out[k] = v
 		}
 	}

@@ -521,3 +521,65 @@ func TestInvalidateForgetsBatchFlight(t *testing.T) {
 	g.release()
 	<-many
 }
+
+// TestPrivateJoinerLeavesOnItsContext: a Get or a GetMany that joined a
+// Fetch whose result was Private loads the key on its own afterwards; it
+// still leaves on its own context while that load runs, not after the
+// loader returns (LoadTimeout later).
+func TestPrivateJoinerLeavesOnItsContext(t *testing.T) {
+	t.Parallel()
+	for _, kind := range []string{"Get", "GetMany"} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			c := newCache[string](t, newMemory(t, nil), &memo.Options{LoadTimeout: time.Minute})
+			fetchGate, fetchStarted := make(chan struct{}), make(chan struct{})
+			go func() {
+				_, _, _ = c.Fetch(t.Context(), "k", func(context.Context, *memo.Entry[string]) (memo.Result[string], error) {
+					close(fetchStarted)
+					<-fetchGate
+					return memo.Result[string]{Value: "private", Private: true}, nil
+				})
+			}()
+			<-fetchStarted
+			ownGate, ownStarted := make(chan struct{}), make(chan struct{}, 1)
+			defer close(ownGate)
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			left := make(chan error, 1)
+			go func() {
+				var err error
+				if kind == "Get" {
+					_, err = c.Get(ctx, "k", func(context.Context) (string, error) {
+						ownStarted <- struct{}{}
+						<-ownGate
+						return "own", nil
+					})
+				} else {
+					_, err = c.GetMany(ctx, []string{"k"}, func(context.Context, []string) (map[string]string, error) {
+						ownStarted <- struct{}{}
+						<-ownGate
+						return map[string]string{"k": "own"}, nil
+					})
+				}
+				left <- err
+			}()
+			waitUntil(t, 5*time.Second, "the caller missed", func() bool { return c.Stats().Misses >= 2 })
+			close(fetchGate)
+			<-ownStarted
+			cancel()
+			select {
+			case err := <-left:
+				if !errors.Is(err, context.Canceled) {
+					t.Fatalf("%s = %v, want context.Canceled", kind, err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("%s did not leave on its own context while its own load ran", kind)
+			}
+			// (A Get that joined a Private flight is not counted as
+			// coalesced: it loads for itself.)
+			if s := c.Stats(); kind == "GetMany" && s.Coalesced != 1 {
+				t.Fatalf("Coalesced = %d: the caller did not join the Fetch's flight", s.Coalesced)
+			}
+		})
+	}
+}

@@ -17,9 +17,10 @@ import (
 // serves comes from the backend, as any read's.
 
 // landedMax bounds the data keys remembered; landedWindow (in
-// BackendTimeouts) is how long one is: a read that began before a value
-// landed ends within BackendTimeout, and its caller reaches the flight
-// group at once.
+// BackendTimeouts) is how long one is kept before it may be pruned: a
+// read that began before a value landed ends within BackendTimeout, and
+// its caller reaches the flight group at once. A caller later than that,
+// or whose key was pruned, reads again all the same (landings.forgot).
 const (
 	landedMax    = 1024
 	landedWindow = 4
@@ -32,6 +33,10 @@ type landings struct {
 	marks atomic.Uint64
 	mu    sync.Mutex
 	m     map[string]landing
+	// forgot is the newest stamp of a landing no longer in m: a read whose
+	// mark is older may have begun before it, whatever its key, and reads
+	// the backend again (an extra round trip, never a second load).
+	forgot uint64
 }
 
 type landing struct {
@@ -58,27 +63,37 @@ func (l *landings) landed(dataKey string, now, keep int64) {
 }
 
 // prune drops the entries past their window and, if that is not enough,
-// arbitrary ones down to half the bound (their keys may then be loaded
-// twice, never served wrong). Called with mu held.
+// arbitrary ones down to half the bound; since then answers yes for
+// their keys to every read older than the newest of them. Called with mu
+// held.
 func (l *landings) prune(now int64) {
 	for k, e := range l.m {
 		if now >= e.until {
-			delete(l.m, k)
+			l.forget(k, e)
 		}
 	}
-	for k := range l.m {
+	for k, e := range l.m {
 		if len(l.m) < landedMax/2 {
 			return
 		}
-		delete(l.m, k)
+		l.forget(k, e)
 	}
 }
 
-// since reports whether a value of dataKey landed after a read stamped
-// mark began (and not longer ago than its window).
-func (l *landings) since(dataKey string, mark uint64, now int64) bool {
+// forget drops the entry e of k, keeping its stamp in forgot. Called with
+// mu held.
+func (l *landings) forget(k string, e landing) {
+	delete(l.m, k)
+	l.forgot = max(l.forgot, e.stamp)
+}
+
+// since reports whether a value of dataKey may have landed after a read
+// stamped mark began: it did, or a landing the record forgot (past its
+// window, or over its bound) came after mark.
+func (l *landings) since(dataKey string, mark uint64) bool {
 	l.mu.Lock()
 	e, ok := l.m[dataKey]
+	forgot := l.forgot
 	l.mu.Unlock()
-	return ok && e.stamp > mark && now < e.until
+	return mark < forgot || (ok && e.stamp > mark)
 }

@@ -2,6 +2,7 @@ package memo
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -94,4 +95,71 @@ type countingGets struct {
 func (b *countingGets) Get(ctx context.Context, key string) ([]byte, error) {
 	b.gets.Add(1)
 	return b.Backend.Get(ctx, key)
+}
+
+// TestLandedForgetsNoEarlierRead: the landing record is bounded, but what
+// it forgets (past its window, or over its bound) never makes a flight
+// whose caller's read began before a landing load without reading the
+// backend again: one load per key per process, however many keys landed
+// meanwhile and however late the caller reaches the flight group.
+func TestLandedForgetsNoEarlierRead(t *testing.T) {
+	mb, err := memory.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = mb.Close() })
+	var clock atomic.Int64
+	clock.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	now := func() time.Time { return time.Unix(0, clock.Load()) }
+	c, err := New[string](mb, &Options{Namespace: "landedbound", TTL: time.Hour, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	ctx := t.Context()
+	var loads atomic.Int32
+	load := func(context.Context) (string, error) { loads.Add(1); return "v", nil }
+	missSince := func(key string, mark uint64) string {
+		t.Helper()
+		gen := c.generation()
+		m := miss[string]{c: c, key: key, gen: gen, dataKey: c.keys.data(gen, key), load: load,
+			found: lookupResult[string]{state: stateMiss, mark: mark},
+			epoch: c.epoch.Load(), seq: c.invals.of(key)}
+		v, _, err := m.join(ctx)
+		if err != nil {
+			t.Fatalf("Get(%q) = %v", key, err)
+		}
+		return v
+	}
+
+	t.Run("over the bound", func(t *testing.T) {
+		before := c.landed.mark()
+		for i := range landedMax + landedMax/2 {
+			if _, err := c.Get(ctx, fmt.Sprint("bound", i), load); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := len(c.landed.m); n > landedMax {
+			t.Fatalf("%d landings remembered, bound %d", n, landedMax)
+		}
+		loads.Store(0)
+		for i := range landedMax + landedMax/2 {
+			missSince(fmt.Sprint("bound", i), before)
+		}
+		if n := loads.Load(); n != 0 {
+			t.Fatalf("%d keys loaded a second time by flights of reads that began before they landed", n)
+		}
+	})
+	t.Run("past the window", func(t *testing.T) {
+		before := c.landed.mark()
+		if _, err := c.Get(ctx, "late", load); err != nil {
+			t.Fatal(err)
+		}
+		clock.Add(int64(landedWindow*c.opts.BackendTimeout) + int64(time.Second))
+		loads.Store(0)
+		missSince("late", before)
+		if n := loads.Load(); n != 0 {
+			t.Fatalf("loaded %d more times: a caller that reached the flight group late loaded its key again", n)
+		}
+	})
 }

@@ -172,7 +172,7 @@ func (m *miss[V]) fill(callerCtx context.Context) (flight[V], error) {
 		// Locker, processes do not wait for each other's loads). Unless
 		// this node stored the key's value after the caller's read began:
 		// then the read may have missed it (see landings).
-		if c.landed.since(m.dataKey, m.found.mark, c.nanotime()) {
+		if c.landed.since(m.dataKey, m.found.mark) {
 			return m.recheckAndLoad(ctx)
 		}
 		return m.loadAndStore(ctx, false)
@@ -318,7 +318,9 @@ func (m *miss[V]) callFetch(ctx context.Context) (Result[V], time.Duration, erro
 }
 
 // fetchAlone runs this caller's own fetch and stores nothing: the result
-// of a Private fetch for a key is never shared or stored.
+// of a Private fetch for a key is never shared or stored. The fetch runs
+// detached, bounded by LoadTimeout; the caller waits for it on its own
+// context.
 func (m *miss[V]) fetchAlone(ctx context.Context) (V, Info, error) {
 	c := m.c
 	var zero V
@@ -326,13 +328,30 @@ func (m *miss[V]) fetchAlone(ctx context.Context) (V, Info, error) {
 		return zero, Info{}, err
 	}
 	t0 := c.opts.Now()
-	res, d, err := m.callFetch(context.WithoutCancel(ctx))
-	if err != nil {
-		c.event(EventLoadError, m.key, d, err)
-		return zero, Info{}, err
+	type fetched struct {
+		res Result[V]
+		err error
 	}
-	c.event(EventLoad, m.key, d, nil)
-	return res.Value, Info{Source: SourceLoad, CreatedAt: t0}, nil
+	done := make(chan fetched, 1)
+	own := *m // the caller's miss stays on its stack
+	go func() {
+		res, d, err := own.callFetch(context.WithoutCancel(ctx))
+		if err != nil {
+			c.event(EventLoadError, own.key, d, err)
+		} else {
+			c.event(EventLoad, own.key, d, nil)
+		}
+		done <- fetched{res, err}
+	}()
+	select {
+	case f := <-done:
+		if f.err != nil {
+			return zero, Info{}, f.err
+		}
+		return f.res.Value, Info{Source: SourceLoad, CreatedAt: t0}, nil
+	case <-ctx.Done():
+		return zero, Info{}, ctx.Err()
+	}
 }
 
 // loadAndStore calls the fetch, then stores the result unless the key

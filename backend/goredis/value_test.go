@@ -377,3 +377,66 @@ func TestGetCostsARawGET(t *testing.T) {
 		t.Logf("Get(%s): %v allocations; raw GET: %v", tc.key, ours, ref)
 	}
 }
+
+// TestReusedPipelinesConcurrent: Get and GetMany share reused pipelines;
+// many goroutines reading their own keys on one Backend, some with
+// contexts that end mid-read, each get their own values and misses, never
+// another caller's (go test -race checks the pipelines are not shared).
+func TestReusedPipelinesConcurrent(t *testing.T) {
+	t.Parallel()
+	topologies(t, func(t *testing.T, b *goredis.Backend) {
+		ctx := t.Context()
+		p := prefix(t)
+		const workers, rounds = 16, 60
+		var items []backend.Item
+		for w := range workers {
+			for i := range 4 {
+				k := fmt.Sprintf("%sw%d:%d", p, w, i)
+				items = append(items, backend.Item{Key: k, Value: []byte(k), TTL: time.Minute})
+			}
+		}
+		if err := b.SetMany(ctx, items); err != nil {
+			t.Fatal(err)
+		}
+		errs := make(chan error, workers)
+		for w := range workers {
+			go func() {
+				errs <- func() error {
+					for r := range rounds {
+						k := fmt.Sprintf("%sw%d:%d", p, w, r%4)
+						missing := k + "missing"
+						if r%5 == 4 {
+							// A context that ends during the read: the
+							// pipeline goes back to the pool after an error.
+							cctx, cancel := context.WithTimeout(ctx, time.Duration(r%3)*50*time.Microsecond)
+							_, _ = b.Get(cctx, k)
+							_, _ = b.GetMany(cctx, []string{k, missing})
+							cancel()
+							continue
+						}
+						if r%2 == 0 {
+							v, err := b.Get(ctx, k)
+							if err != nil || string(v) != k {
+								return fmt.Errorf("Get(%s) = %q, %v", k, v, err)
+							}
+							if v, err := b.Get(ctx, missing); !errors.Is(err, backend.ErrNotFound) {
+								return fmt.Errorf("Get(%s) = %q, %v; want ErrNotFound", missing, v, err)
+							}
+							continue
+						}
+						got, err := b.GetMany(ctx, []string{missing, k})
+						if err != nil || got[0] != nil || string(got[1]) != k {
+							return fmt.Errorf("GetMany(%s, %s) = %q, %v", missing, k, got, err)
+						}
+					}
+					return nil
+				}()
+			}()
+		}
+		for range workers {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
