@@ -10,6 +10,7 @@ import (
 
 	"github.com/cachekit/cachekit/backend"
 	"github.com/cachekit/cachekit/backend/backendtest"
+	"github.com/cachekit/cachekit/backend/memory"
 	"github.com/cachekit/cachekit/internal/glob"
 )
 
@@ -213,4 +214,24 @@ func FuzzQuoteGlob(f *testing.F) {
 			t.Fatalf("EscapeKeyPart(%q) = %q is not a literal pattern", s, ek)
 		}
 	})
+}
+
+// TestGetNonEmptyFallback: on a backend without the capability,
+// GetNonEmpty is Get with an empty value read as a miss.
+func TestGetNonEmptyFallback(t *testing.T) {
+	b, err := memory.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	_ = b.Set(ctx, "v", []byte("x"), time.Minute)
+	_ = b.Set(ctx, "empty", []byte{}, time.Minute)
+	if v, err := backend.GetNonEmpty(ctx, b, "v"); err != nil || string(v) != "x" {
+		t.Fatalf("GetNonEmpty(v) = %q, %v", v, err)
+	}
+	for _, k := range []string{"empty", "missing"} {
+		if v, err := backend.GetNonEmpty(ctx, b, k); !errors.Is(err, backend.ErrNotFound) {
+			t.Fatalf("GetNonEmpty(%s) = %q, %v; want ErrNotFound", k, v, err)
+		}
+	}
 }

@@ -99,6 +99,31 @@ type Message struct {
 	Gap bool
 }
 
+// NonEmptyGetter is implemented by backends with a cheaper read for callers
+// whose stored values are never empty (memo's entries are envelopes of at
+// least a header): an empty value may then read as a miss, which spares the
+// backend telling an empty value from a missing key (backend/goredis: one
+// size-bounded GETRANGE instead of GETRANGE and EXISTS).
+type NonEmptyGetter interface {
+	// GetNonEmpty is Get, except that an empty value may be reported as
+	// an error wrapping ErrNotFound.
+	GetNonEmpty(ctx context.Context, key string) ([]byte, error)
+}
+
+// GetNonEmpty reads key using b's [NonEmptyGetter] capability when present,
+// or Get otherwise; an empty value is an error wrapping ErrNotFound either
+// way. For callers that never store empty values.
+func GetNonEmpty(ctx context.Context, b Backend, key string) ([]byte, error) {
+	if g, ok := b.(NonEmptyGetter); ok {
+		return g.GetNonEmpty(ctx, key)
+	}
+	v, err := b.Get(ctx, key)
+	if err == nil && len(v) == 0 {
+		return nil, ErrNotFound
+	}
+	return v, err
+}
+
 // GetMany reads keys using b's [Batcher] capability when present, or one
 // Get per key otherwise. Results follow [Batcher.GetMany]: nil for a miss.
 func GetMany(ctx context.Context, b Backend, keys []string) ([][]byte, error) {

@@ -2,6 +2,8 @@ package memo
 
 import (
 	"context"
+
+	"github.com/cachekit/cachekit/backend"
 )
 
 // Peek returns the value Get would serve for key right now without
@@ -29,7 +31,7 @@ func (c *Cache[V]) Peek(ctx context.Context, key string) (v V, found bool, err e
 	}
 	var raw []byte
 	err = c.call(ctx, func(ctx context.Context) (err error) {
-		raw, err = c.backend.Get(ctx, c.keys.data(gen, key))
+		raw, err = backend.GetNonEmpty(ctx, c.backend, c.keys.data(gen, key))
 		return err
 	})
 	r := c.found(key, raw, err, true)

@@ -81,7 +81,7 @@ func (c *Cache[V]) lookup(ctx context.Context, key, dataKey string, r *lookupRes
 func (c *Cache[V]) lookupFresh(ctx context.Context, key, dataKey string, seen []byte) (r lookupResult[V]) {
 	var raw []byte
 	err := c.call(ctx, func(ctx context.Context) (err error) {
-		raw, err = c.backend.Get(ctx, dataKey)
+		raw, err = backend.GetNonEmpty(ctx, c.backend, dataKey) // entries are never empty
 		return err
 	})
 	c.foundInto(&r, key, raw, err, seen == nil || !bytes.Equal(raw, seen))
@@ -155,7 +155,7 @@ type sharedRead struct {
 func (c *Cache[V]) readShared(ctx context.Context, dataKey string) (any, error) {
 	r := sharedRead{mark: c.landed.mark()}
 	err := c.call(ctx, func(ctx context.Context) (err error) {
-		r.raw, err = c.backend.Get(ctx, dataKey)
+		r.raw, err = backend.GetNonEmpty(ctx, c.backend, dataKey) // entries are never empty
 		return err
 	})
 	return r, err

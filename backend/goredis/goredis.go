@@ -258,6 +258,30 @@ func (b *Backend) Get(ctx context.Context, key string) ([]byte, error) {
 	return b.boundedGet(ctx, key)
 }
 
+// GetNonEmpty is Get for callers whose values are never empty, such as
+// memo (it implements [backend.NonEmptyGetter]): one GETRANGE key 0
+// MaxValueBytes and no EXISTS, so an empty value reads as a miss
+// ([backend.ErrNotFound]). The size bound is Get's: a value over
+// [Options.MaxValueBytes] is a miss that also wraps [backend.ErrTooLarge],
+// and no more than MaxValueBytes+1 bytes are received.
+func (b *Backend) GetNonEmpty(ctx context.Context, key string) ([]byte, error) {
+	if err := b.check(ctx, key); err != nil {
+		return nil, err
+	}
+	cmd := redis.NewStringCmd(ctx, "getrange", key, 0, b.maxArg)
+	_ = b.c.Process(ctx, cmd)
+	v, err := cmd.Bytes()
+	switch {
+	case err != nil:
+		return nil, b.fail(ctx, "GETRANGE", key, err)
+	case len(v) > b.opt.MaxValueBytes:
+		return nil, b.oversized(key, len(v))
+	case len(v) == 0:
+		return nil, backend.ErrNotFound
+	}
+	return v, nil
+}
+
 // Set stores value under key for ttl (> 0 or [backend.NoExpiry]), with
 // millisecond precision: a TTL is rounded up to a whole millisecond
 // ([backend.RoundTTL]; 500µs is stored as 1ms). A value over

@@ -76,8 +76,15 @@ func TestOversizedReadIsBoundedMiss(t *testing.T) {
 					if limit := uint64(max) + 1<<20; n > limit {
 						t.Fatalf("GetMany(20 MiB value) allocated %d bytes, want ≤ %d", n, limit)
 					}
-					if got := b.OversizedReads() - before; got != 2 {
-						t.Fatalf("OversizedReads grew by %d, want 2", got)
+					n = allocated(func() { _, err = b.GetNonEmpty(ctx, key) })
+					if !errors.Is(err, backend.ErrNotFound) || !errors.Is(err, backend.ErrTooLarge) {
+						t.Fatalf("GetNonEmpty(20 MiB value) = %v, want ErrNotFound and ErrTooLarge", err)
+					}
+					if limit := uint64(max) + 1<<20; n > limit {
+						t.Fatalf("GetNonEmpty(20 MiB value) allocated %d bytes, want ≤ %d", n, limit)
+					}
+					if got := b.OversizedReads() - before; got != 3 {
+						t.Fatalf("OversizedReads grew by %d, want 3", got)
 					}
 					// The control: a raw GET allocates the whole value.
 					if n := allocated(func() { _ = b.Client().Get(ctx, key).Err() }); n < big {
@@ -439,4 +446,38 @@ func TestReusedPipelinesConcurrent(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestGetNonEmpty: the read for callers that never store empty values is
+// one GETRANGE, hit or miss (memo's miss costs one command less); a value
+// reads whole, a missing key and an empty value are ErrNotFound.
+func TestGetNonEmpty(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t) // a server of its own: commands are counted
+	b := dial(t, &redis.UniversalOptions{Addrs: []string{srv.Addr}}, nil)
+	raw := srv.Client(t)
+	ctx := t.Context()
+	p := prefix(t)
+	if err := b.Set(ctx, p+"v", []byte("value"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Set(ctx, p+"empty", []byte{}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	before := sent(t, raw, "getrange") + sent(t, raw, "exists") + sent(t, raw, "get")
+	if v, err := b.GetNonEmpty(ctx, p+"v"); err != nil || string(v) != "value" {
+		t.Fatalf("GetNonEmpty(v) = %q, %v", v, err)
+	}
+	for _, k := range []string{"missing", "empty"} {
+		if v, err := b.GetNonEmpty(ctx, p+k); !errors.Is(err, backend.ErrNotFound) {
+			t.Fatalf("GetNonEmpty(%s) = %q, %v; want ErrNotFound", k, v, err)
+		}
+	}
+	if n := sent(t, raw, "getrange") + sent(t, raw, "exists") + sent(t, raw, "get") - before; n != 3 {
+		t.Fatalf("3 GetNonEmpty calls sent %d read commands, want 3 (one GETRANGE each)", n)
+	}
+	// Get still tells the empty value from the missing key.
+	if v, err := b.Get(ctx, p+"empty"); err != nil || v == nil || len(v) != 0 {
+		t.Fatalf("Get(empty) = %q (nil %v), %v; want a present empty value", v, v == nil, err)
+	}
 }
