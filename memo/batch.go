@@ -27,6 +27,7 @@ type batchClaim[V any] struct {
 type batch[V any] struct {
 	gen      uint64
 	ended    uint64            // flights.ended before the read
+	mark     uint64            // landed.mark() before the read
 	epoch    uint64            // the invalidation epoch before the read
 	seqs     []uint64          // each key's invalidation sequence before the read
 	keys     []string          // user keys missing from L1
@@ -96,6 +97,7 @@ func (c *Cache[V]) GetMany(ctx context.Context, keys []string, load BatchLoadFun
 func (c *Cache[V]) readBatch(ctx context.Context, bt *batch[V], out map[string]V) (missing []int, err error) {
 	bt.epoch = c.epoch.Load()
 	bt.ended = c.flights.ended.Load()
+	bt.mark = c.landed.mark()
 	bt.dataKeys = make([]string, len(bt.keys))
 	bt.seqs = make([]uint64, len(bt.keys))
 	for i, k := range bt.keys {
@@ -268,13 +270,30 @@ func (c *Cache[V]) runBatch(ctx context.Context, bt *batch[V], lead []batchClaim
 		}
 	}()
 	started := c.opts.Now()
-	if c.flights.ended.Load() != bt.ended {
+	switch {
+	case c.opts.Locker == nil:
+		// Only the keys this node stored since the read began may have
+		// been missed by it (see landings): read those again, as a Get's
+		// flight does. Under steady misses of other keys, the batch still
+		// loads after two round trips.
+		var again, keep []batchClaim[V]
+		for _, cl := range lead {
+			if c.landed.since(bt.dataKeys[cl.i], bt.mark) {
+				again = append(again, cl)
+			} else {
+				keep = append(keep, cl)
+			}
+		}
+		if len(again) > 0 {
+			lead = append(keep, c.recheckBatch(ctx, bt, again, res)...)
+		}
+	case c.flights.ended.Load() != bt.ended:
 		// A flight ended since the read and may have stored some of
 		// these keys (as miss.fill re-checks): read them again.
 		lead = c.recheckBatch(ctx, bt, lead, res)
-		if len(lead) == 0 {
-			return
-		}
+	}
+	if len(lead) == 0 {
+		return
 	}
 	keys := make([]string, len(lead))
 	for j, cl := range lead {

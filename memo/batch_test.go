@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cachekit/cachekit/backend/memory"
 	"github.com/cachekit/cachekit/internal/redistest"
 	"github.com/cachekit/cachekit/memo"
 )
@@ -579,6 +580,86 @@ func TestPrivateJoinerLeavesOnItsContext(t *testing.T) {
 			// coalesced: it loads for itself.)
 			if s := c.Stats(); kind == "GetMany" && s.Coalesced != 1 {
 				t.Fatalf("Coalesced = %d: the caller did not join the Fetch's flight", s.Coalesced)
+			}
+		})
+	}
+}
+
+// gatedBatcher is a memory backend whose GetMany calls are counted and,
+// while hold is set, hold their reply (the read done) until release.
+type gatedBatcher struct {
+	*memory.Backend
+	getMany atomic.Int32
+	hold    atomic.Bool
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g *gatedBatcher) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
+	g.getMany.Add(1)
+	vals, err := g.Backend.GetMany(ctx, keys)
+	if g.hold.CompareAndSwap(true, false) { // the read is done, its reply not yet back
+		close(g.entered)
+		<-g.release
+	}
+	return vals, err
+}
+
+// TestGetManyReadsAgainOnlyWhatLanded: without a Locker, a GetMany whose
+// backend read overlapped another key's flight (which loaded and stored)
+// does not read its own keys again: two round trips, like a Get's miss
+// (it used to read them all again whenever any flight had ended). A key
+// this node stored during the read is read again, not loaded.
+func TestGetManyReadsAgainOnlyWhatLanded(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name        string
+		during      []string // keys a Get loads and stores while the batch reads
+		wantLoads   int32
+		wantGetMany int32
+	}{
+		{"other key landed", []string{"other"}, 3, 1},
+		{"own key landed", []string{"other", "shared"}, 2, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			g := &gatedBatcher{Backend: newMemory(t, nil), entered: make(chan struct{}), release: make(chan struct{})}
+			c := newCache[string](t, g, nil)
+			ctx := t.Context()
+			var loads atomic.Int32
+			load := func(_ context.Context, keys []string) (map[string]string, error) {
+				loads.Add(int32(len(keys)))
+				out := map[string]string{}
+				for _, k := range keys {
+					out[k] = "v-" + k
+				}
+				return out, nil
+			}
+			g.hold.Store(true)
+			done := make(chan map[string]string)
+			go func() {
+				m, err := c.GetMany(ctx, []string{"a", "b", "shared"}, load)
+				if err != nil {
+					t.Error(err)
+				}
+				done <- m
+			}()
+			<-g.entered
+			for _, k := range tc.during {
+				if _, err := c.Get(ctx, k, func(context.Context) (string, error) { return "v-" + k, nil }); err != nil {
+					t.Fatal(err)
+				}
+			}
+			close(g.release)
+			m := <-done
+			if len(m) != 3 || m["a"] != "v-a" || m["shared"] != "v-shared" {
+				t.Fatalf("GetMany = %v", m)
+			}
+			if got := loads.Load(); got != tc.wantLoads {
+				t.Errorf("the batch loaded %d keys, want %d", got, tc.wantLoads)
+			}
+			if got := g.getMany.Load(); got != tc.wantGetMany {
+				t.Errorf("GetMany reached the backend %d times, want %d", got, tc.wantGetMany)
 			}
 		})
 	}
