@@ -332,6 +332,15 @@ func testCounter(t *testing.T, b backend.Backend, p string) {
 	if err != nil || n != 1 {
 		t.Fatalf("Incr(NoExpiry) = %d, %v; want 1", n, err)
 	}
+	// Values beyond a double's 53-bit precision come back exact (a Lua
+	// script's reply is a double: 1<<60 + 1 came back as 1<<60).
+	const big = 1<<60 + 7
+	mustSet(t, b, p+"big", []byte("1152921504606846983"), time.Minute)
+	for i := int64(1); i <= 3; i++ {
+		if n, err := backend.Incr(ctx, b, p+"big", 1, time.Minute); err != nil || n != big+i {
+			t.Fatalf("Incr(2^60+%d, 1) = %d, %v; want %d", 6+i, n, err, int64(big+i))
+		}
+	}
 }
 
 func testCounterConcurrent(t *testing.T, b backend.Backend, p string) {

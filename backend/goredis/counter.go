@@ -3,6 +3,7 @@ package goredis
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -11,14 +12,17 @@ import (
 
 // incrScript adds ARGV[1] and, only when it created the key, sets the
 // expiry ARGV[2] (milliseconds; "0" = none), in one atomic step: the key
-// is never left without its TTL between two commands.
+// is never left without its TTL between two commands. It returns the new
+// value as the stored decimal string, not INCRBY's reply: Lua holds
+// numbers as doubles, so a value above 2^53 would come back rounded (a
+// counter at 1.8e18 returned the same value for several increments).
 var incrScript = newScript(`
 local existed = redis.call('EXISTS', KEYS[1])
-local n = redis.call('INCRBY', KEYS[1], ARGV[1])
+redis.call('INCRBY', KEYS[1], ARGV[1])
 if existed == 0 and ARGV[2] ~= '0' then
 	redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
-return n`, false)
+return redis.call('GET', KEYS[1])`, false)
 
 // casScript stores ARGV[3] with expiry ARGV[4] (milliseconds; "0" = none)
 // if the current value equals ARGV[2], or, when ARGV[1] is "absent", if
@@ -69,11 +73,17 @@ func (b *Backend) incrResult(ctx context.Context, key string, reply any, err err
 		}
 		return 0, b.failUnsure(ctx, "INCRBY", key, err)
 	}
-	n, ok := reply.(int64)
-	if !ok {
-		return 0, fmt.Errorf("goredis: INCRBY %q: unexpected reply %T", key, reply)
+	switch r := reply.(type) {
+	case string: // incrScript's reply: the stored value, exact
+		n, err := strconv.ParseInt(r, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("goredis: INCRBY %q: unexpected reply %q", key, r)
+		}
+		return n, nil
+	case int64:
+		return r, nil
 	}
-	return n, nil
+	return 0, fmt.Errorf("goredis: INCRBY %q: unexpected reply %T", key, reply)
 }
 
 // CompareAndSwap stores value under key with ttl (> 0 or
