@@ -81,16 +81,26 @@ func (b *Backend) getManyBounded(ctx context.Context, keys []string, out [][]byt
 	_, _ = pipe.Exec(ctx) // errors are per command
 	for i, r := range reads {
 		v, err := b.result(ctx, r)
-		switch {
-		case err == nil:
-			if v == nil {
-				v = []byte{}
-			}
-			out[i] = v
-		case errors.Is(err, backend.ErrNotFound):
-		default:
+		if err := setFound(out, i, v, err); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// setFound puts the outcome of one key's read in out[i], as GetMany
+// reports it: the value (a non-nil empty slice for an empty value), or
+// nil for a miss (an error wrapping backend.ErrNotFound). Any other error
+// is returned.
+func setFound(out [][]byte, i int, v []byte, err error) error {
+	switch {
+	case err == nil:
+		if v == nil {
+			v = []byte{}
+		}
+		out[i] = v
+	case !errors.Is(err, backend.ErrNotFound):
+		return err
 	}
 	return nil
 }
@@ -216,14 +226,7 @@ func (b *Backend) getManyRanged(ctx context.Context, keys []string, out [][]byte
 			reply, err = checkedGetScript.run(ctx, b.c, keys[i], b.opt.MaxValueBytes)
 		}
 		v, err := b.checked(ctx, keys[i], reply, err)
-		switch {
-		case err == nil:
-			if v == nil {
-				v = []byte{}
-			}
-			out[i] = v
-		case errors.Is(err, backend.ErrNotFound):
-		default:
+		if err := setFound(out, i, v, err); err != nil {
 			return err
 		}
 	}
