@@ -98,19 +98,28 @@ func interleaveParallel(b *testing.B, workers, perWorker int, oursName string, o
 		wg.Wait()
 		return time.Since(t0)
 	}
+	alternate(b, workers*perWorker, oursName, func() time.Duration { return burst(ours) },
+		refName, func() time.Duration { return burst(ref) })
+}
+
+// alternate runs one phase of each side per b.Loop iteration, the order
+// alternating so neither always goes first, and reports each side's time
+// per call (calls per phase) and the ratio ours/ref.
+func alternate(b *testing.B, calls int, oursName string, ours func() time.Duration, refName string, ref func() time.Duration) {
+	b.Helper()
 	var tOurs, tRef time.Duration
 	rounds := 0
 	for b.Loop() {
 		rounds++
 		if rounds%2 == 1 {
-			tOurs += burst(ours)
-			tRef += burst(ref)
+			tOurs += ours()
+			tRef += ref()
 		} else {
-			tRef += burst(ref)
-			tOurs += burst(ours)
+			tRef += ref()
+			tOurs += ours()
 		}
 	}
-	n := float64(rounds * workers * perWorker)
+	n := float64(rounds * calls)
 	b.ReportMetric(float64(tOurs)/n, oursName+"-ns/call")
 	b.ReportMetric(float64(tRef)/n, refName+"-ns/call")
 	b.ReportMetric(float64(tOurs)/float64(tRef), fmt.Sprintf("%s/%s", oursName, refName))

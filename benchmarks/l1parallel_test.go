@@ -1,7 +1,6 @@
 package benchmarks
 
 import (
-	"fmt"
 	"runtime"
 	"sync"
 	"testing"
@@ -86,20 +85,6 @@ func interleaveWorkers(b *testing.B, block int, oursName string, ours postGetter
 		done.Wait()
 		return time.Since(t0)
 	}
-	var tOurs, tRef time.Duration
-	rounds := 0
-	for b.Loop() {
-		rounds++
-		if rounds%2 == 1 {
-			tOurs += phase(ours)
-			tRef += phase(ref)
-		} else {
-			tRef += phase(ref)
-			tOurs += phase(ours)
-		}
-	}
-	n := float64(rounds * block * workers)
-	b.ReportMetric(float64(tOurs)/n, oursName+"-ns/call")
-	b.ReportMetric(float64(tRef)/n, refName+"-ns/call")
-	b.ReportMetric(float64(tOurs)/float64(tRef), fmt.Sprintf("%s/%s", oursName, refName))
+	alternate(b, block*workers, oursName, func() time.Duration { return phase(ours) },
+		refName, func() time.Duration { return phase(ref) })
 }
