@@ -37,38 +37,20 @@ func median(v []float64) float64 {
 // RatioSeries groups the ratio metrics of results by sub-benchmark and
 // unit, in order of first appearance.
 func RatioSeries(results []Result) []Series {
-	var out []Series
-	idx := map[string]int{}
-	for _, r := range results {
-		group := r.Name
-		if _, sub, ok := strings.Cut(r.Name, "/"); ok {
-			group = sub
-		}
-		units := make([]string, 0, len(r.Metrics))
-		for u := range r.Metrics {
-			if IsRatio(u) {
-				units = append(units, u)
-			}
-		}
-		sort.Strings(units)
-		for _, u := range units {
-			k := group + "\x00" + u
-			i, ok := idx[k]
-			if !ok {
-				i = len(out)
-				idx[k] = i
-				out = append(out, Series{Group: group, Metric: u})
-			}
-			out[i].Vals = append(out[i].Vals, r.Metrics[u])
-		}
-	}
-	return out
+	return series(results, IsRatio)
 }
 
 // AbsSeries is like RatioSeries for the absolute per-call figures the
 // interleaved benchmarks report next to their ratio ("memo-ns/call",
 // "cachekit-req/s", "parallel-ns/op").
 func AbsSeries(results []Result) []Series {
+	return series(results, func(u string) bool { return strings.Contains(u, "-") && !IsRatio(u) })
+}
+
+// series groups the metrics of results whose unit keep accepts by
+// sub-benchmark and unit, in order of first appearance (units sorted
+// within a result).
+func series(results []Result, keep func(unit string) bool) []Series {
 	var out []Series
 	idx := map[string]int{}
 	for _, r := range results {
@@ -78,7 +60,7 @@ func AbsSeries(results []Result) []Series {
 		}
 		units := make([]string, 0, len(r.Metrics))
 		for u := range r.Metrics {
-			if strings.Contains(u, "-") && !IsRatio(u) {
+			if keep(u) {
 				units = append(units, u)
 			}
 		}
