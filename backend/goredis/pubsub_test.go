@@ -167,11 +167,32 @@ func waitLoops(t *testing.T, want int) {
 	}
 }
 
+// settledLoops returns loops() once it has held still for 100 ms: an
+// earlier test's subscription may still be ending (its Backend closed in a
+// cleanup), and counting it in the baseline made the count after Close
+// one short (seen once in CI-like runs: 5, want 6).
+func settledLoops(t *testing.T) int {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	n := loops()
+	for {
+		time.Sleep(100 * time.Millisecond) // polling a count: no event to wait on
+		m := loops()
+		if m == n {
+			return n
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("subscription goroutines still changing after 5s (%d, then %d)", n, m)
+		}
+		n = m
+	}
+}
+
 // TestSubscriptionCloseStopsGoroutine is not parallel: it counts the
 // process's subscription goroutines.
 func TestSubscriptionCloseStopsGoroutine(t *testing.T) {
 	b := newStandalone(t)
-	base := loops()
+	base := settledLoops(t)
 	var subs []backend.Subscription
 	for i := range 5 {
 		sub, err := b.Subscribe(t.Context(), fmt.Sprintf("%sc%d", prefix(t), i))
