@@ -92,6 +92,15 @@ func startCluster(bin, dir string, masters int) (*Cluster, error) {
 		if err := cl.Do(ctx, "CLUSTER", "ADDSLOTSRANGE", lo, hi).Err(); err != nil {
 			return fail(fmt.Errorf("CLUSTER ADDSLOTSRANGE on %s: %w", c.Nodes[i].Addr, err))
 		}
+		// Distinct config epochs before the nodes meet, as redis-cli
+		// --cluster create assigns them. Left at 0, the epochs collide and
+		// are settled by gossip after cluster_state:ok; a slot migration
+		// finished while they still settle (SETSLOT NODE bumps the
+		// importing node's epoch) can then lose to a stale claim of the
+		// old owner, and the new owner deletes the slot's keys.
+		if err := cl.Do(ctx, "CLUSTER", "SET-CONFIG-EPOCH", i+1).Err(); err != nil {
+			return fail(fmt.Errorf("CLUSTER SET-CONFIG-EPOCH on %s: %w", c.Nodes[i].Addr, err))
+		}
 	}
 	for i := 1; i < masters; i++ {
 		if err := clients[0].Do(ctx, "CLUSTER", "MEET", "127.0.0.1", c.Nodes[i].Port, busPorts[i]).Err(); err != nil {
@@ -115,6 +124,10 @@ func startCluster(bin, dir string, masters int) (*Cluster, error) {
 				ready = false
 				break
 			}
+			if nodes, err := cl.ClusterNodes(ctx).Result(); err != nil || !epochsKnown(nodes, masters) {
+				ready = false
+				break
+			}
 		}
 		if ready {
 			return c, nil
@@ -125,6 +138,25 @@ func startCluster(bin, dir string, masters int) (*Cluster, error) {
 		case <-time.After(20 * time.Millisecond): // polling cluster gossip: no event to wait on
 		}
 	}
+}
+
+// epochsKnown reports whether a CLUSTER NODES reply shows the config
+// epochs 1…masters, one per master, as startCluster assigned them.
+func epochsKnown(nodes string, masters int) bool {
+	seen := make(map[string]bool, masters)
+	for line := range strings.Lines(nodes) {
+		f := strings.Fields(line)
+		if len(f) < 7 || !strings.Contains(f[2], "master") {
+			continue
+		}
+		seen[f[6]] = true
+	}
+	for e := 1; e <= masters; e++ {
+		if !seen[strconv.Itoa(e)] {
+			return false
+		}
+	}
+	return len(seen) == masters
 }
 
 // startClusterNode starts one cluster-enabled node, not yet part of any

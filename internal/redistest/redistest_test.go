@@ -163,6 +163,24 @@ func TestMoveSlot(t *testing.T) {
 	c := StartCluster(t, 3)
 	cc := c.Client(t)
 	ctx := t.Context()
+	// A migration is finished safely only once the masters' config epochs
+	// are distinct and known everywhere; with epochs still settling, the
+	// new owner lost the slot and its keys (0, want 150, in CI).
+	for i, n := range c.Nodes {
+		nodes, err := n.Client(t).ClusterNodes(ctx).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		epochs := map[string]bool{}
+		for line := range strings.Lines(nodes) {
+			if f := strings.Fields(line); len(f) > 6 && f[6] != "0" {
+				epochs[f[6]] = true
+			}
+		}
+		if len(epochs) != 3 {
+			t.Fatalf("node %d sees config epochs %v right after StartCluster, want 3 distinct non-zero:\n%s", i, epochs, nodes)
+		}
+	}
 	slot, err := cc.ClusterKeySlot(ctx, "m").Result()
 	if err != nil {
 		t.Fatal(err)
