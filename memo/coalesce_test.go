@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,9 +14,10 @@ import (
 	"github.com/cachekit/cachekit/memo"
 )
 
+// TestCoalescingAndCancelledLeader is not parallel: it counts the
+// process's goroutines (see checkGoroutines).
 func TestCoalescingAndCancelledLeader(t *testing.T) {
-	t.Parallel()
-	base := runtime.NumGoroutine()
+	checkGoroutines(t)
 	c := newCache[string](t, newMemory(t, nil), nil)
 	release := make(chan struct{})
 	started := make(chan struct{})
@@ -72,8 +72,6 @@ func TestCoalescingAndCancelledLeader(t *testing.T) {
 	if s := c.Stats(); s.Coalesced < n/2 || s.Coalesced > n {
 		t.Fatalf("Coalesced = %d, want most of %d", s.Coalesced, n)
 	}
-	_ = c.Close()
-	goroutinesSettle(t, base)
 }
 
 func TestLoaderPanic(t *testing.T) {
