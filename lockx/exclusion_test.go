@@ -143,7 +143,8 @@ func TestPausedHolder(t *testing.T) {
 			holder := im.new(t, paused)
 			other := holder
 			if im.client != nil {
-				other = im.new(t, &Options{TTL: 300 * time.Millisecond, RetryDelay: 5 * time.Millisecond})
+				// The new holder's lock must stay held to the end: heldTTL.
+				other = im.new(t, &Options{TTL: heldTTL, RetryDelay: 5 * time.Millisecond})
 			}
 			var res fenced
 

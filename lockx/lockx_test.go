@@ -69,6 +69,13 @@ func mustLocker(t *testing.T) func(*Locker, error) *Locker {
 	}
 }
 
+// heldTTL is the lease of a test lock that must stay held while its
+// watchdog runs. A lease lapses when the holder's process cannot run a
+// TTL/3 tick and the extension's round trip within 2/3 of the TTL: under
+// -race on a loaded 2-core machine, 300 ms leases lapsed (~200 ms stalls)
+// in TestWatchdogKeepsAlive, TestWatchdogCycles and TestPausedHolder.
+const heldTTL = time.Second
+
 var impls = []impl{
 	{
 		name: "local",

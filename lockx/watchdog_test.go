@@ -19,7 +19,7 @@ func TestWatchdogKeepsAlive(t *testing.T) {
 		t.Run(im.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
-			const ttl = 300 * time.Millisecond
+			const ttl = heldTTL
 			l := im.new(t, &Options{TTL: ttl})
 			lk, err := l.Lock(ctx, "alive")
 			if err != nil {
@@ -51,7 +51,9 @@ func TestWatchdogCycles(t *testing.T) {
 	for _, im := range impls[:2] {
 		t.Run(im.name, func(t *testing.T) {
 			ctx := t.Context()
-			const ttl = 300 * time.Millisecond
+			// Shorter than heldTTL, so that the 2,000 cycles see many
+			// ticks, and still twice the stall seen at 300 ms.
+			const ttl = 600 * time.Millisecond
 			l := im.new(t, &Options{TTL: ttl})
 			var (
 				returned   sync.Map // *Lock → Unlock has returned
@@ -161,7 +163,9 @@ func TestWatchdogMaxHold(t *testing.T) {
 		t.Run(im.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
-			l := im.new(t, &Options{TTL: 300 * time.Millisecond, MaxHold: 500 * time.Millisecond})
+			// MaxHold comes before the lease could lapse: what ends the
+			// lock is MaxHold, not a tick that came late.
+			l := im.new(t, &Options{TTL: heldTTL, MaxHold: 500 * time.Millisecond})
 			start := time.Now()
 			lk, err := l.Lock(ctx, "maxhold")
 			if err != nil {
