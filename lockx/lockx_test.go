@@ -73,7 +73,9 @@ func mustLocker(t *testing.T) func(*Locker, error) *Locker {
 // watchdog runs. A lease lapses when the holder's process cannot run a
 // TTL/3 tick and the extension's round trip within 2/3 of the TTL: under
 // -race on a loaded 2-core machine, 300 ms leases lapsed (~200 ms stalls)
-// in TestWatchdogKeepsAlive, TestWatchdogCycles and TestPausedHolder.
+// in TestWatchdogKeepsAlive, TestWatchdogCycles and TestPausedHolder, and
+// 600 ms ones too (a plain sleep loop there overslept by up to 509 ms
+// within a minute).
 const heldTTL = time.Second
 
 var impls = []impl{

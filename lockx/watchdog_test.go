@@ -51,9 +51,7 @@ func TestWatchdogCycles(t *testing.T) {
 	for _, im := range impls[:2] {
 		t.Run(im.name, func(t *testing.T) {
 			ctx := t.Context()
-			// Shorter than heldTTL, so that the 2,000 cycles see many
-			// ticks, and still twice the stall seen at 300 ms.
-			const ttl = 600 * time.Millisecond
+			const ttl = heldTTL
 			l := im.new(t, &Options{TTL: ttl})
 			var (
 				returned   sync.Map // *Lock → Unlock has returned
