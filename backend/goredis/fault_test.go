@@ -93,8 +93,16 @@ func TestIncrReadTimeoutNotRetried(t *testing.T) {
 	raw := redis.NewClient(&redis.Options{Addr: s.Addr, ReadTimeout: 100 * time.Millisecond, MaxRetries: 3, ContextTimeoutEnabled: true})
 	t.Cleanup(func() { _ = raw.Close() })
 	ctx := t.Context()
-	if _, err := b.Incr(ctx, "warm", 1, time.Minute); err != nil {
-		t.Fatal(err)
+	// Load the script. Its reply may take longer than the 100 ms
+	// ReadTimeout on a loaded machine: try again, up to 10 s.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		_, err := b.Incr(ctx, "warm", 1, time.Minute)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
 	}
 	// Open several pooled connections: a retry on a fresh connection would
 	// block in the connection handshake and never send the command, so
@@ -124,14 +132,23 @@ func TestIncrReadTimeoutNotRetried(t *testing.T) {
 }
 
 // warm opens at least 6 idle connections in c's pool: it holds 6 sticky
-// connections at once (each answered a PING), then returns them.
+// connections at once (each answered a PING), then returns them. The
+// clients warmed have a short ReadTimeout (100 ms), which a fresh
+// connection's handshake or PING can exceed on a loaded machine ("PING =
+// i/o timeout" under -race at load ~10): a connection that times out is
+// dropped and another one tried, for up to 10 s.
 func warm(t *testing.T, c *redis.Client) {
 	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
 	var conns []*redis.Conn
-	for range 6 {
+	for len(conns) < 6 {
 		cn := c.Conn()
 		if err := cn.Ping(t.Context()).Err(); err != nil {
-			t.Fatalf("PING = %v", err)
+			_ = cn.Close()
+			if time.Now().After(deadline) {
+				t.Fatalf("PING = %v", err)
+			}
+			continue // each try waited out a read timeout: no sleep needed
 		}
 		conns = append(conns, cn)
 	}
