@@ -26,7 +26,8 @@ type Sentinel struct {
 
 // StartSentinel starts a master, a replica and a Sentinel (quorum 1) and
 // stops them in tb's cleanup. It returns once the Sentinel reports the
-// master and the replica is in sync.
+// master, the replica is in sync, and the Sentinel knows the replica as
+// one it could promote (SENTINEL FAILOVER works at once).
 func StartSentinel(tb testing.TB) *Sentinel {
 	tb.Helper()
 	bin := Require(tb)
@@ -56,16 +57,33 @@ func StartSentinel(tb testing.TB) *Sentinel {
 	for {
 		addr, err1 := sc.GetMasterAddrByName(ctx, SentinelMaster).Result()
 		info, err2 := rc.Info(ctx, "replication").Result()
+		replicas, err3 := sc.Replicas(ctx, SentinelMaster).Result()
 		if err1 == nil && len(addr) == 2 && addr[1] == strconv.Itoa(s.Master.Port) &&
-			err2 == nil && containsLine(info, "master_link_status:up") {
+			err2 == nil && containsLine(info, "master_link_status:up") &&
+			err3 == nil && promotable(replicas, s.Replica.Port) {
 			return s
 		}
 		select {
 		case <-ctx.Done():
-			tb.Fatalf("redistest: sentinel not ready: %v %v", err1, err2)
+			tb.Fatalf("redistest: sentinel not ready: %v %v %v %v", err1, err2, err3, replicas)
 		case <-time.After(20 * time.Millisecond): // polling replication state: no event to wait on
 		}
 	}
+}
+
+// promotable reports whether a SENTINEL REPLICAS reply lists the replica
+// on port as one the Sentinel would promote: flags exactly "slave" (not
+// down or disconnected) and its link to the master "ok". The Sentinel
+// learns of a replica from the master's INFO, which it reads every 10 s,
+// and then connects to the replica: until both have happened, SENTINEL
+// FAILOVER answers NOGOODSLAVE (TestSentinelFailover under load).
+func promotable(replicas []map[string]string, port int) bool {
+	for _, r := range replicas {
+		if r["port"] == strconv.Itoa(port) && r["flags"] == "slave" && r["master-link-status"] == "ok" {
+			return true
+		}
+	}
+	return false
 }
 
 // FailoverClient returns a go-redis failover client for s with
