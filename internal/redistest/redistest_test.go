@@ -248,3 +248,25 @@ func TestClusterReplicasFailover(t *testing.T) {
 		t.Fatalf("ROLE of the old master = %v, %v; want slave", role, err)
 	}
 }
+
+// TestPortTakenByAnother: a server launched on a port another server
+// already serves fails to bind and exits, and launch must not take the
+// other server's PONG for its own (another test binary can take a port
+// between freePort and the bind).
+func TestPortTakenByAnother(t *testing.T) {
+	t.Parallel()
+	other := Start(t)
+	s := &Server{Addr: other.Addr, Port: other.Port, bin: Require(t), dir: t.TempDir()}
+	err := s.launch()
+	if err == nil {
+		s.stop()
+		t.Fatalf("launch on %s, a port another redis-server serves = nil, want an error", other.Addr)
+	}
+	if !strings.Contains(err.Error(), "another process") && !strings.Contains(err.Error(), "process exited") {
+		t.Fatalf("launch on a taken port = %v, want it to name the other process (or our exit)", err)
+	}
+	// Start itself moves on to another port.
+	if s2 := Start(t); s2.Port == other.Port {
+		t.Fatalf("Start took port %d, already served", s2.Port)
+	}
+}

@@ -10,8 +10,10 @@
 package redistest
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -142,7 +144,7 @@ func (s *Server) launch() error {
 	s.cmd, s.done, s.paused = cmd, done, false
 	s.mu.Unlock()
 
-	if err := s.waitPing(done); err != nil {
+	if err := s.waitPing(done, cmd.Process.Pid); err != nil {
 		_ = cmd.Process.Kill()
 		<-done
 		log, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
@@ -151,7 +153,14 @@ func (s *Server) launch() error {
 	return nil
 }
 
-func (s *Server) waitPing(done <-chan struct{}) error {
+// waitPing waits until the server on s.Addr answers PING and is the
+// process pid: another test binary may have started its own server on the
+// port between freePort and our bind. Ours then fails to bind and exits,
+// but the other one answers the PING first; taking it for ours, a test
+// used a server it did not own (its Pause stopped nothing; writes on
+// "frozen" Redis succeeded whenever the other binary had not frozen its
+// own).
+func (s *Server) waitPing(done <-chan struct{}, pid int) error {
 	deadline := time.Now().Add(startTimeout)
 	var err error
 	for time.Now().Before(deadline) {
@@ -161,11 +170,52 @@ func (s *Server) waitPing(done <-chan struct{}) error {
 		default:
 		}
 		if err = ping(s.Addr); err == nil {
+			got, err := serverPID(s.Addr)
+			if err != nil {
+				return err
+			}
+			if got != pid {
+				return fmt.Errorf("port %d is served by another process (pid %d, ours is %d)", s.Port, got, pid)
+			}
 			return nil
 		}
 		time.Sleep(10 * time.Millisecond) // polling a starting process: no event to wait on
 	}
 	return err
+}
+
+// serverPID asks the server on addr for its process id (INFO server,
+// over a raw connection like ping).
+func serverPID(addr string) (int, error) {
+	conn, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := conn.Write([]byte("INFO server\r\n")); err != nil {
+		return 0, err
+	}
+	// The reply is one bulk string: "$<length>\r\n<text>\r\n".
+	r := bufio.NewReader(conn)
+	head, err := r.ReadString('\n')
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(head, "$")))
+	if err != nil || !strings.HasPrefix(head, "$") {
+		return 0, fmt.Errorf("INFO server: unexpected reply %q", head)
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(r, body); err != nil {
+		return 0, err
+	}
+	for line := range strings.Lines(string(body)) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "process_id:"); ok {
+			return strconv.Atoi(v)
+		}
+	}
+	return 0, errors.New("INFO server: no process_id")
 }
 
 // ping sends an inline PING over a raw connection (no client library, so no
