@@ -18,7 +18,7 @@ import (
 func TestMutualExclusion(t *testing.T) {
 	t.Parallel()
 	const lockers, workers = 5, 20
-	opts := &Options{TTL: 5 * time.Second, RetryDelay: 5 * time.Millisecond, MaxRetryDelay: 50 * time.Millisecond}
+	opts := &Options{TTL: 5 * time.Second, RetryDelay: 5 * time.Millisecond, MaxRetryDelay: DefaultMaxRetryDelay}
 	tests := []struct {
 		name  string
 		iters int // per worker
