@@ -118,6 +118,9 @@ type Backend struct {
 
 	pipes sync.Pool // of redis.Pipeliner, reused by Get
 
+	valueHint atomic.Int64 // bytes per value of the last streamed GetMany, to size the next one's memory
+	bigKeys   bigKeys      // keys a MGET found oversized: GetMany reads them with GETRANGE
+
 	mu   sync.Mutex
 	subs map[*subscription]struct{} // open subscriptions, closed by Close
 }

@@ -197,9 +197,11 @@ func (b *Backend) getManyRanged(ctx context.Context, keys []string, out [][]byte
 			switch {
 			case len(v) > b.opt.MaxValueBytes:
 				_ = b.oversized(keys[i], len(v))
+				b.bigKeys.add(keys[i])
 				present++
 			case len(v) > 0:
 				out[i] = v
+				b.bigKeys.forget(keys[i])
 				present++
 			default:
 				empty = append(empty, i)
