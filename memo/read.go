@@ -172,7 +172,13 @@ func (c *Cache[V]) classify(key string, raw []byte, count bool) (r lookupResult[
 // classifyInto is classify into r.
 func (c *Cache[V]) classifyInto(r *lookupResult[V], key string, raw []byte, count bool) {
 	var v V
-	m, err := c.env.Decode(raw, &v)
+	c.classifyTo(r, key, raw, count, &v)
+}
+
+// classifyTo is classifyInto decoding into *dst, memory of the caller's (a
+// batch decodes into one slice of V instead of allocating a V per key).
+func (c *Cache[V]) classifyTo(r *lookupResult[V], key string, raw []byte, count bool, dst *V) {
+	m, err := c.env.Decode(raw, dst)
 	if err != nil {
 		if count && c.firstSight(raw) {
 			c.event(EventCorrupt, key, 0, err)
@@ -191,7 +197,7 @@ func (c *Cache[V]) classifyInto(r *lookupResult[V], key string, raw []byte, coun
 			r.state = stateMiss
 		}
 	default:
-		r.val, r.has = v, true
+		r.val, r.has = *dst, true
 		r.state = c.valueState(m.SoftExpiry, r.meta.staleWindow)
 	}
 }
