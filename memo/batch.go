@@ -117,7 +117,8 @@ func (c *Cache[V]) readBatch(ctx context.Context, bt *batch[V], out map[string]V
 	case err != nil && c.opts.FailClosed:
 		return nil, unavailable(err)
 	}
-	var vals []V // what the values decode into: one allocation for the batch
+	var vals []V      // what the values decode into: one allocation for the batch
+	var now time.Time // the clock, read once for the batch
 	for i, k := range bt.keys {
 		var f lookupResult[V]
 		switch {
@@ -128,8 +129,9 @@ func (c *Cache[V]) readBatch(ctx context.Context, bt *batch[V], out map[string]V
 		default:
 			if len(vals) == 0 {
 				vals = make([]V, len(bt.keys)-i)
+				now = c.opts.Now()
 			}
-			c.classifyTo(&f, k, raws[i], true, &vals[0])
+			c.classifyTo(&f, k, raws[i], true, &vals[0], now)
 			vals = vals[1:]
 		}
 		switch f.state {
