@@ -190,11 +190,7 @@ func (m *miss[V]) fill(callerCtx context.Context) (flight[V], error) {
 			defer rcancel()
 			_ = release(rctx)
 		}
-		defer func() {
-			if !c.background(unlock) {
-				unlock() // closing: no background work, but the lock is ours
-			}
-		}()
+		defer c.releaseLater(unlock)
 	}
 	// Another process may have stored the value between the caller's read
 	// and the lock (its holder released it after the store).
