@@ -123,7 +123,7 @@ func (m *miss[V]) join(ctx context.Context) (V, Info, error) {
 			c.flights.do(m.dataKey, call, fill)
 			return m.joined(ctx, call, led)
 		}
-		c.flights.run(m.dataKey, call, fill)
+		c.goFlight(func() { c.flights.do(m.dataKey, call, fill) })
 	}
 	select {
 	case <-call.done:

@@ -3,6 +3,8 @@ package memo_test
 import (
 	"context"
 	"fmt"
+	"runtime"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -76,4 +78,40 @@ func TestLockReleaseNotWaited(t *testing.T) {
 	if n := released.Load(); n != 2 {
 		t.Fatalf("released = %d after Close, want 2", n)
 	}
+}
+
+// TestFlightsOfLeavingCallersRunTogether: the flights of callers that can
+// leave run on kept goroutines, never one waiting behind another: two
+// loads that each wait for the other to start both finish, and the kept
+// goroutines end with Close.
+func TestFlightsOfLeavingCallersRunTogether(t *testing.T) {
+	base := runtime.NumGoroutine()
+	c, err := memo.New[string](newMemory(t, nil), &memo.Options{TTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := range 3 { // later rounds find the kept goroutines idle
+		var started sync.WaitGroup
+		started.Add(2)
+		errs := make(chan error, 2)
+		for i := range 2 {
+			go func() {
+				ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+				defer cancel()
+				_, err := c.Get(ctx, fmt.Sprint("k", round, i), func(context.Context) (string, error) {
+					started.Done()
+					started.Wait() // the other load must be running too
+					return "v", nil
+				})
+				errs <- err
+			}()
+		}
+		for range 2 {
+			if err := <-errs; err != nil {
+				t.Fatalf("round %d: Get = %v (the loads did not run together)", round, err)
+			}
+		}
+	}
+	_ = c.Close()
+	goroutinesSettle(t, base)
 }
