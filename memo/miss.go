@@ -123,7 +123,8 @@ func (m *miss[V]) join(ctx context.Context) (V, Info, error) {
 			c.flights.do(m.dataKey, call, fill)
 			return m.joined(ctx, call, led)
 		}
-		c.goFlight(func() { c.flights.do(m.dataKey, call, fill) })
+		dataKey := m.dataKey // not m: the caller's miss stays on its stack
+		c.goFlight(func() { c.flights.do(dataKey, call, fill) })
 	}
 	select {
 	case <-call.done:
