@@ -187,7 +187,12 @@ func (m *miss[V]) fill(callerCtx context.Context) (flight[V], error) {
 		// load failed) when the flight returns, and a lock that is not
 		// released expires by itself.
 		unlock := func() {
-			rctx, rcancel := context.WithTimeout(context.WithoutCancel(callerCtx), c.opts.BackendTimeout)
+			rctx := context.WithoutCancel(callerCtx)
+			if sctx, ok := c.detachedTimeout(rctx, &c.timeouts); ok {
+				_ = release(sctx) // bounded by the shared timeout: no timer of its own
+				return
+			}
+			rctx, rcancel := context.WithTimeout(rctx, c.opts.BackendTimeout)
 			defer rcancel()
 			_ = release(rctx)
 		}
