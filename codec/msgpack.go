@@ -1,6 +1,7 @@
 package codec
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"sync"
@@ -60,11 +61,35 @@ func (msgpackCodec) Unmarshal(data []byte, v any) (err error) {
 	if err := checkMsgpack(data); err != nil {
 		return err
 	}
-	if err := msgpack.Unmarshal(data, v); err != nil {
+	if err := unmarshalMsgpack(data, v); err != nil {
 		zeroTarget(v)
 		return corrupt("msgpack", err)
 	}
 	return nil
+}
+
+// msgpackReader is a pooled decoder with the reader it decodes from, so a
+// decode allocates no reader (msgpack.Unmarshal allocates a bytes.Reader
+// per call).
+type msgpackReader struct {
+	r   bytes.Reader
+	dec *msgpack.Decoder
+}
+
+var msgpackReaders = sync.Pool{New: func() any { return &msgpackReader{dec: msgpack.NewDecoder(nil)} }}
+
+// unmarshalMsgpack is msgpack.Unmarshal with a pooled reader: the decoder
+// is reset (every option off, as msgpack.Unmarshal's Reset leaves it) to
+// read data.
+func unmarshalMsgpack(data []byte, v any) error {
+	m := msgpackReaders.Get().(*msgpackReader)
+	m.r.Reset(data)
+	m.dec.Reset(&m.r)
+	err := m.dec.Decode(v)
+	m.dec.Reset(nil)
+	m.r.Reset(nil)
+	msgpackReaders.Put(m) // not reached after a panic: that decoder is dropped
+	return err
 }
 
 // appendWriter is an io.Writer (and io.ByteWriter) that appends to a slice.

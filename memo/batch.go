@@ -102,8 +102,8 @@ func (c *Cache[V]) readBatch(ctx context.Context, bt *batch[V], out map[string]V
 	bt.seqs = make([]uint64, len(bt.keys))
 	for i, k := range bt.keys {
 		bt.seqs[i] = c.invals.of(k)
-		bt.dataKeys[i] = c.keys.data(bt.gen, k)
 	}
+	c.keys.dataAll(bt.gen, bt.keys, bt.dataKeys)
 	var raws [][]byte
 	rctx, cancel := fairShare(ctx) // the rest of the budget is for the load
 	err = c.call(rctx, func(ctx context.Context) (err error) {
@@ -117,6 +117,8 @@ func (c *Cache[V]) readBatch(ctx context.Context, bt *batch[V], out map[string]V
 	case err != nil && c.opts.FailClosed:
 		return nil, unavailable(err)
 	}
+	var vals []V      // what the values decode into: one allocation for the batch
+	var now time.Time // the clock, read once for the batch
 	for i, k := range bt.keys {
 		var f lookupResult[V]
 		switch {
@@ -125,7 +127,12 @@ func (c *Cache[V]) readBatch(ctx context.Context, bt *batch[V], out map[string]V
 		case raws[i] == nil:
 			f = lookupResult[V]{state: stateMiss}
 		default:
-			f = c.classify(k, raws[i], true)
+			if len(vals) == 0 {
+				vals = make([]V, len(bt.keys)-i)
+				now = c.opts.Now()
+			}
+			c.classifyTo(&f, k, raws[i], true, &vals[0], now)
+			vals = vals[1:]
 		}
 		switch f.state {
 		case stateFresh:

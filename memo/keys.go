@@ -38,25 +38,59 @@ func newKeyspace(namespace string, version int) *keyspace {
 // data returns the backend key of key under generation gen, built in one
 // allocation.
 func (k *keyspace) data(gen uint64, key string) string {
+	p := k.genPrefix(gen)
+	n := backend.EscapedKeyPartLen(key)
+	if n > maxKeyLen {
+		return hashedKey(p, key)
+	}
+	if n == len(key) {
+		return p + key // nothing to escape
+	}
+	buf := make([]byte, len(p), len(p)+n)
+	copy(buf, p)
+	buf = backend.AppendEscapeKeyPart(buf, key)
+	return unsafe.String(unsafe.SliceData(buf), len(buf)) // buf is never written again
+}
+
+// dataAll sets dst[i] to data(gen, keys[i]) for every key, building the
+// keys kept as is (all but the hashed long ones) in one allocation.
+func (k *keyspace) dataAll(gen uint64, keys, dst []string) {
+	p := k.genPrefix(gen)
+	size := 0
+	for _, key := range keys {
+		if n := backend.EscapedKeyPartLen(key); n <= maxKeyLen {
+			size += len(p) + n
+		}
+	}
+	buf := make([]byte, 0, size) // never grown: the strings below stay put
+	for i, key := range keys {
+		if backend.EscapedKeyPartLen(key) > maxKeyLen {
+			dst[i] = hashedKey(p, key)
+			continue
+		}
+		start := len(buf)
+		buf = append(buf, p...)
+		buf = backend.AppendEscapeKeyPart(buf, key)
+		dst[i] = unsafe.String(unsafe.SliceData(buf[start:]), len(buf)-start) // these bytes are never written again
+	}
+}
+
+// genPrefix returns "<ns>:v<version>:<gen>:".
+func (k *keyspace) genPrefix(gen uint64) string {
 	p := k.last.Load()
 	if p == nil || p.gen != gen {
 		p = &genPrefix{gen: gen, s: k.prefix + strconv.FormatUint(gen, 36) + ":"}
 		k.last.Store(p)
 	}
-	n := backend.EscapedKeyPartLen(key)
-	if n > maxKeyLen {
-		sum := sha256.Sum256([]byte(key))
-		// "%#" cannot come out of EscapeKeyPart ('%' is always followed by
-		// two hex digits there), so a hashed key never equals a user key.
-		return p.s + "%#" + hex.EncodeToString(sum[:])
-	}
-	if n == len(key) {
-		return p.s + key // nothing to escape
-	}
-	buf := make([]byte, len(p.s), len(p.s)+n)
-	copy(buf, p.s)
-	buf = backend.AppendEscapeKeyPart(buf, key)
-	return unsafe.String(unsafe.SliceData(buf), len(buf)) // buf is never written again
+	return p.s
+}
+
+// hashedKey is the data key of a key too long to keep, under prefix p: its
+// SHA-256. "%#" cannot come out of EscapeKeyPart ('%' is always followed by
+// two hex digits there), so a hashed key never equals a user key.
+func hashedKey(p, key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return p + "%#" + hex.EncodeToString(sum[:])
 }
 
 // gen is the key holding the namespace generation.

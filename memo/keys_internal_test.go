@@ -33,3 +33,21 @@ func TestDataKey(t *testing.T) {
 		t.Errorf("data allocates %.0f times, want 1", n)
 	}
 }
+
+// TestDataKeysAllocs: dataAll builds what data builds for every key (plain,
+// escaped, empty, hashed), the kept keys in one allocation.
+func TestDataKeysAllocs(t *testing.T) {
+	k := newKeyspace("ns:x", 3)
+	keys := []string{"post:42", "plain", "", "{tag}*", strings.Repeat("a:", maxKeyLen/3+1), strings.Repeat("b", maxKeyLen), "last"}
+	got := make([]string, len(keys))
+	k.dataAll(9, keys, got)
+	for i, key := range keys {
+		if want := k.data(9, key); got[i] != want {
+			t.Errorf("dataAll[%d] = %q, want %q", i, got[i], want)
+		}
+	}
+	plain := keys[:4]
+	if n := testing.AllocsPerRun(100, func() { k.dataAll(9, plain, got) }); n != 1 {
+		t.Errorf("dataAll of %d keys allocates %.0f times, want 1", len(plain), n)
+	}
+}

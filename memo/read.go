@@ -172,7 +172,15 @@ func (c *Cache[V]) classify(key string, raw []byte, count bool) (r lookupResult[
 // classifyInto is classify into r.
 func (c *Cache[V]) classifyInto(r *lookupResult[V], key string, raw []byte, count bool) {
 	var v V
-	m, err := c.env.Decode(raw, &v)
+	c.classifyTo(r, key, raw, count, &v, time.Time{})
+}
+
+// classifyTo is classifyInto decoding into *dst, memory of the caller's (a
+// batch decodes into one slice of V instead of allocating a V per key),
+// and judging expiry at now (zero: Options.Now(), read if needed; a batch
+// reads the clock once for all its keys).
+func (c *Cache[V]) classifyTo(r *lookupResult[V], key string, raw []byte, count bool, dst *V, now time.Time) {
+	m, err := c.env.Decode(raw, dst)
 	if err != nil {
 		if count && c.firstSight(raw) {
 			c.event(EventCorrupt, key, 0, err)
@@ -187,22 +195,31 @@ func (c *Cache[V]) classifyInto(r *lookupResult[V], key string, raw []byte, coun
 		r.state = stateMiss
 	case codec.KindNotFound:
 		r.state = stateNegative
-		if !m.SoftExpiry.IsZero() && !c.opts.Now().Before(m.SoftExpiry) {
+		if !m.SoftExpiry.IsZero() && !c.orNow(now).Before(m.SoftExpiry) {
 			r.state = stateMiss
 		}
 	default:
-		r.val, r.has = v, true
-		r.state = c.valueState(m.SoftExpiry, r.meta.staleWindow)
+		r.val, r.has = *dst, true
+		r.state = c.valueState(m.SoftExpiry, r.meta.staleWindow, now)
 	}
 }
 
-// valueState is the state of a value that becomes stale at soft (zero:
-// never), with its own stale window staleWindow.
-func (c *Cache[V]) valueState(soft time.Time, staleWindow time.Duration) lookupState {
+// orNow returns now, or Options.Now() if now is zero.
+func (c *Cache[V]) orNow(now time.Time) time.Time {
+	if now.IsZero() {
+		return c.opts.Now()
+	}
+	return now
+}
+
+// valueState is the state at now (zero: Options.Now()) of a value that
+// becomes stale at soft (zero: never), with its own stale window
+// staleWindow.
+func (c *Cache[V]) valueState(soft time.Time, staleWindow time.Duration, now time.Time) lookupState {
 	if soft.IsZero() {
 		return stateFresh
 	}
-	now := c.opts.Now()
+	now = c.orNow(now)
 	switch {
 	case now.Before(soft):
 		return stateFresh

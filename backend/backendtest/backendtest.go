@@ -275,6 +275,32 @@ func testBatch(t *testing.T, b backend.Backend, p string) {
 	if got[50] == nil || len(got[50]) != 0 {
 		t.Fatalf("GetMany(empty value) = %#v, want non-nil empty slice", got[50])
 	}
+	// The caller owns every value: appending to one changes no other, and
+	// writing into one does not change what is stored.
+	for i := range 50 {
+		if got[i] != nil {
+			_ = append(got[i], '!', '!', '!', '!')
+		}
+	}
+	for i := 0; i < 50; i++ {
+		if i%3 != 0 && string(got[i]) != fmt.Sprint(i) {
+			t.Fatalf("after appending to the values: GetMany[%d] = %q, want %q", i, got[i], fmt.Sprint(i))
+		}
+	}
+	for i := range 50 {
+		if got[i] != nil {
+			got[i][0] = '#'
+		}
+	}
+	again, err := backend.GetMany(ctx, b, keys)
+	if err != nil {
+		t.Fatalf("GetMany, again = %v", err)
+	}
+	for i := 0; i < 50; i++ {
+		if i%3 != 0 && string(again[i]) != fmt.Sprint(i) {
+			t.Fatalf("after writing into the values read: GetMany[%d] = %q, want %q", i, again[i], fmt.Sprint(i))
+		}
+	}
 	if got, err := backend.GetMany(ctx, b, nil); err != nil || len(got) != 0 {
 		t.Fatalf("GetMany(nil) = %v, %v; want empty, nil", got, err)
 	}

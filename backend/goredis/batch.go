@@ -12,15 +12,16 @@ import (
 // GetMany returns one value per key, in the order of keys: nil for a miss
 // (including a value over [Options.MaxValueBytes], counted by
 // [Backend.OversizedReads]), a non-nil (possibly empty) slice for a
-// present value. It takes one round trip and never receives more than
-// MaxValueBytes+1 bytes of a value: one pipeline of GETRANGE key 0
-// MaxValueBytes per key and a multi-key EXISTS per group of keys (per
-// [Options.ScanCount] keys on a standalone server, per hash slot on a
-// Cluster, so never CROSSSLOT), which tells missing keys from empty values;
-// only an empty value (or a group whose keys changed during the read, or a
-// slot caught half-migrated) costs a second round trip for those keys. On a
-// Ring it reads key by key in one pipeline, as [Backend.Get] does. An empty
-// key yields [backend.ErrInvalidKey].
+// present value. It takes one round trip: one pipeline of MGET per group
+// of keys ([Options.ScanCount] keys on a standalone server, one hash slot
+// on a Cluster, so never CROSSSLOT), whose replies are parsed as they
+// stream in and never read more than MaxValueBytes+1 bytes of a value: a
+// longer one stops the read (the connection is closed) and the batch is
+// read again with bounded GETRANGEs (see "Value size" in the package
+// documentation). The values of one call may share memory, each slice's
+// capacity ending at its length. On a Ring it reads key by key in one
+// pipeline, as [Backend.Get] does. An empty key yields
+// [backend.ErrInvalidKey].
 func (b *Backend) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 	for _, k := range keys {
 		if err := b.check(ctx, k); err != nil {
@@ -29,6 +30,9 @@ func (b *Backend) GetMany(ctx context.Context, keys []string) ([][]byte, error) 
 	}
 	out := make([][]byte, len(keys))
 	if len(keys) == 0 {
+		return out, nil
+	}
+	if b.topo != ring && !b.bigKeys.anyOf(keys) && b.getManyStreamed(ctx, keys, out) {
 		return out, nil
 	}
 	read := b.getManyRanged

@@ -81,7 +81,8 @@ type Options struct {
 	// GetMany and pipeline reads of a larger value written by another
 	// client report a miss (an error wrapping both [backend.ErrNotFound]
 	// and [backend.ErrTooLarge]; see [Backend.OversizedReads]) and never
-	// receive more than MaxValueBytes+1 bytes of it. Default 4 MiB
+	// read or allocate more than MaxValueBytes+1 bytes of it (see "Value
+	// size" in the package documentation). Default 4 MiB
 	// ([backend.DefaultMaxValueBytes]); at most 512 MiB, Redis' own limit.
 	MaxValueBytes int
 
@@ -117,6 +118,9 @@ type Backend struct {
 	maxArg         any          // int64(MaxValueBytes), boxed once for GETRANGE
 
 	pipes sync.Pool // of redis.Pipeliner, reused by Get
+
+	valueHint atomic.Int64 // bytes per value of the last streamed GetMany, to size the next one's memory
+	bigKeys   bigKeys      // keys a MGET found oversized: GetMany reads them with GETRANGE
 
 	mu   sync.Mutex
 	subs map[*subscription]struct{} // open subscriptions, closed by Close

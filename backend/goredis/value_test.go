@@ -268,9 +268,8 @@ func (r *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 }
 
 // TestGetManyOneRoundTrip: a GetMany of present and missing keys is one
-// pipeline and nothing else, on a standalone server and on a Cluster; an
-// empty value costs one more round trip (the atomic re-read of the empty
-// replies of its group).
+// pipeline and nothing else, on a standalone server and on a Cluster, and
+// so is one with an empty value (a MGET tells it from a missing key).
 func TestGetManyOneRoundTrip(t *testing.T) {
 	t.Parallel()
 	topologies(t, func(t *testing.T, b *goredis.Backend) {
@@ -304,17 +303,14 @@ func TestGetManyOneRoundTrip(t *testing.T) {
 		if err := b.Client().Set(ctx, empty, "", time.Minute).Err(); err != nil {
 			t.Fatal(err)
 		}
-		// Once so that the server knows the re-read's script (a first
-		// EVALSHA answers NOSCRIPT and is sent again as EVAL).
-		_, _ = b.GetMany(ctx, []string{empty})
 		rt.cmds.Store(0)
 		rt.pipes.Store(0)
 		got, err = b.GetMany(ctx, []string{keys[0], empty, keys[1]})
 		if err != nil || got[1] == nil || len(got[1]) != 0 || got[2] != nil || string(got[0]) != keys[0] {
 			t.Fatalf("GetMany(value, empty, missing) = %q, %v", got, err)
 		}
-		if c, pp := rt.cmds.Load(), rt.pipes.Load(); c != 0 || pp != 2 {
-			t.Fatalf("GetMany with an empty value sent %d commands and %d pipelines, want 0 and 2", c, pp)
+		if c, pp := rt.cmds.Load(), rt.pipes.Load(); c != 0 || pp != 1 {
+			t.Fatalf("GetMany with an empty value sent %d commands and %d pipelines, want 0 and 1", c, pp)
 		}
 	})
 }
@@ -479,5 +475,133 @@ func TestGetNonEmpty(t *testing.T) {
 	// Get still tells the empty value from the missing key.
 	if v, err := b.Get(ctx, p+"empty"); err != nil || v == nil || len(v) != 0 {
 		t.Fatalf("Get(empty) = %q (nil %v), %v; want a present empty value", v, v == nil, err)
+	}
+}
+
+// TestGetManyStreamedOversized: GetMany reads with one MGET, each value's
+// length checked as the reply streams in. A 20 MiB value in the batch stops
+// the MGET at its header: the connection is closed with the value unread
+// (the client has one connection, so a reused one would hand the next
+// command the value's bytes as its reply) and the batch is read again with
+// bounded GETRANGEs: a miss for the big value, the others whole, one
+// oversized read counted. The key is remembered: the next GetMany holding
+// it reads with GETRANGE at once, no MGET; once the key holds a small value
+// again, a bounded read forgets it and GetMany is back to one MGET.
+func TestGetManyStreamedOversized(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t) // a server of its own: commands are counted
+	b := dial(t, &redis.UniversalOptions{Addrs: []string{srv.Addr}, PoolSize: 1}, &goredis.Options{MaxValueBytes: 64 << 10})
+	raw := srv.Client(t)
+	ctx := t.Context()
+	keys := []string{"a", "big", "missing", "empty", "b"}
+	if err := raw.Set(ctx, "big", bytes.Repeat([]byte("x"), 20<<20), time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]string{"a": "va", "empty": "", "b": "vb"} {
+		if err := b.Set(ctx, k, []byte(v), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(what string, got [][]byte, err error, big string) {
+		t.Helper()
+		want := map[string]string{"a": "va", "big": big, "empty": "", "b": "vb"}
+		if err != nil || len(got) != len(keys) {
+			t.Fatalf("%s: GetMany = %d values, %v", what, len(got), err)
+		}
+		for i, k := range keys {
+			w, ok := want[k]
+			if ok && k == "big" && big == "" {
+				ok = false // the oversized value: a miss
+			}
+			if (got[i] != nil) != ok || string(got[i]) != w && ok {
+				t.Fatalf("%s: GetMany[%s] = %q (nil %v), want %q (present %v)", what, k, got[i], got[i] == nil, w, ok)
+			}
+		}
+	}
+	counts := func() (mget, getrange int) { return sent(t, raw, "mget"), sent(t, raw, "getrange") }
+
+	before := b.OversizedReads()
+	got, err := b.GetMany(ctx, keys)
+	check("first read", got, err, "")
+	if n := b.OversizedReads() - before; n != 1 {
+		t.Fatalf("OversizedReads grew by %d, want 1", n)
+	}
+	m0, g0 := counts()
+	if m0 != 1 || g0 != len(keys) {
+		t.Fatalf("first read sent %d MGET and %d GETRANGE, want 1 (stopped) and %d (the bounded re-read)", m0, g0, len(keys))
+	}
+	// The connection that had the value in flight was closed: these run on
+	// a fresh one.
+	if v, err := b.Get(ctx, "a"); err != nil || string(v) != "va" {
+		t.Fatalf("Get(a) after the stopped MGET = %q, %v", v, err)
+	}
+	got, err = b.GetMany(ctx, []string{"a", "b"})
+	if err != nil || string(got[0]) != "va" || string(got[1]) != "vb" {
+		t.Fatalf("GetMany(a, b) after the stopped MGET = %q, %v", got, err)
+	}
+	got, err = b.GetMany(ctx, keys)
+	check("second read", got, err, "")
+	m1, g1 := counts()
+	if m1 != m0+1 || g1 != g0+1+len(keys) {
+		t.Fatalf("Get, GetMany(a, b) and GetMany(big...) sent %d MGET and %d GETRANGE, want 1 and %d (big is remembered)", m1-m0, g1-g0, 1+len(keys))
+	}
+
+	if err := b.Set(ctx, "big", []byte("small now"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	got, err = b.GetMany(ctx, keys) // bounded (remembered), and forgets big
+	check("after the overwrite", got, err, "small now")
+	got, err = b.GetMany(ctx, keys)
+	check("after the overwrite, again", got, err, "small now")
+	m2, g2 := counts()
+	if m2 != m1+1 || g2 != g1+len(keys) {
+		t.Fatalf("two GetMany after the overwrite sent %d MGET and %d GETRANGE, want 1 and %d", m2-m1, g2-g1, len(keys))
+	}
+	if n := b.OversizedReads() - before; n != 2 {
+		t.Fatalf("OversizedReads grew by %d, want 2", n)
+	}
+}
+
+// TestGetManyAllocs: GetMany of 100 present 700-byte values allocates no
+// more than one allocation per value plus a constant (go-redis' limited
+// reader per streamed value; the values share a few allocations), under a
+// third of a raw MGET read as bytes (a string per value, its []byte copy,
+// the reply's []any).
+func TestGetManyAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts: without -race only")
+	}
+	b := newStandalone(t)
+	ctx := t.Context()
+	p := prefix(t)
+	keys := make([]string, 100)
+	items := make([]backend.Item, len(keys))
+	for i := range keys {
+		keys[i] = fmt.Sprintf("%sk%d", p, i)
+		items[i] = backend.Item{Key: keys[i], Value: bytes.Repeat([]byte{byte(i)}, 700), TTL: time.Minute}
+	}
+	if err := b.SetMany(ctx, items); err != nil {
+		t.Fatal(err)
+	}
+	c := b.Client()
+	ours := testing.AllocsPerRun(50, func() {
+		got, err := b.GetMany(ctx, keys)
+		if err != nil || len(got[99]) != 700 {
+			t.Fatalf("GetMany = %d values, %v", len(got), err)
+		}
+	})
+	ref := testing.AllocsPerRun(50, func() {
+		vals, err := c.MGet(ctx, keys...).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := make([][]byte, len(vals))
+		for i, v := range vals {
+			out[i] = []byte(v.(string))
+		}
+	})
+	t.Logf("GetMany of 100 values: %v allocations; raw MGET read as bytes: %v", ours, ref)
+	if ours > 100+20 || ours > ref/3 {
+		t.Fatalf("GetMany of 100 values: %v allocations, want ≤ 120 and ≤ a third of a raw MGET's %v", ours, ref)
 	}
 }
