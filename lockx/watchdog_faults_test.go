@@ -63,7 +63,11 @@ func waitExtendedPast(t *testing.T, lk *Lock, until time.Time) {
 func TestWatchdogSurvivesSlowExtension(t *testing.T) {
 	t.Parallel()
 	s := redistest.Start(t)
-	const ttl = 1200 * time.Millisecond
+	// The pause is longer than TTL/3 and leaves ~800 ms of the lease for
+	// the extension to land after the resume (with TTL 1.2 s and a 600 ms
+	// pause, ~190 ms were left, and a loaded machine (load ~22) took longer:
+	// "watchdog could not extend before its lease ran out").
+	const ttl = 3 * time.Second
 	l := mustLocker(t)(New(s.Client(t), withPrefix(t, &Options{TTL: ttl})))
 	held, proceed, _ := holdFirstExtension(l)
 	ctx := t.Context()
@@ -72,7 +76,7 @@ func TestWatchdogSurvivesSlowExtension(t *testing.T) {
 		until := lk.Until()
 		s.Pause(t)
 		close(proceed) // the extension goes to the frozen server
-		const pause = ttl / 2
+		const pause = ttl/3 + 200*time.Millisecond
 		time.Sleep(pause) // the fault's duration
 		s.Resume(t)
 		waitExtendedPast(t, lk, until)
