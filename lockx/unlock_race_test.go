@@ -13,7 +13,11 @@ import (
 // and no extension may start after Unlock returned.
 func TestUnlockWaitsForTickInProgress(t *testing.T) {
 	t.Parallel()
-	l, err := NewLocal(&Options{TTL: 600 * time.Millisecond})
+	// The lease must outlast the held tick and the Unlock behind it: with
+	// 600 ms, a loaded machine (load ~25) released after the lease had
+	// run out ("Unlock = lock lost").
+	const ttl = 1500 * time.Millisecond
+	l, err := NewLocal(&Options{TTL: ttl})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +58,7 @@ func TestUnlockWaitsForTickInProgress(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("Unlock = %v", err)
 	}
-	deadline := time.After(500 * time.Millisecond) // more than two ticks
+	deadline := time.After(2*ttl/3 + 100*time.Millisecond) // more than two ticks
 	<-deadline
 	if n := afterUnlock.Load(); n != 0 {
 		t.Fatalf("%d watchdog extensions started after Unlock returned", n)
