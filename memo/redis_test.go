@@ -255,7 +255,11 @@ func TestClusterBackend(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := newCache[int](t, b, &memo.Options{Namespace: redistest.Prefix(t), Locker: l, L1Size: 10})
+	// A 5 s BackendTimeout: the writes below must succeed on a healthy
+	// cluster, and at load ~32 one outlived the default 250 ms
+	// ("Invalidate across slots: … i/o timeout").
+	c := newCache[int](t, b, &memo.Options{Namespace: redistest.Prefix(t), Locker: l, L1Size: 10,
+		BackendTimeout: 5 * time.Second})
 	ctx := t.Context()
 	got, err := c.GetMany(ctx, []string{"a", "b", "c", "{x}", "d*"}, func(_ context.Context, keys []string) (map[string]int, error) {
 		out := map[string]int{}
