@@ -9,7 +9,9 @@ import (
 
 func TestStatsCountAcquisitionsContentionWaitsAndLoss(t *testing.T) {
 	t.Parallel()
-	l, err := NewLocal(&Options{TTL: 50 * time.Millisecond, DisableWatchdog: true})
+	// The lease outlasts the 20 ms Lock below by far: with 50 ms it had
+	// run out before that Lock on a loaded machine, which then got it.
+	l, err := NewLocal(&Options{TTL: heldTTL, DisableWatchdog: true})
 	if err != nil {
 		t.Fatal(err)
 	}
