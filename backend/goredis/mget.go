@@ -61,7 +61,9 @@ func (b *Backend) getManyStreamed(ctx context.Context, keys []string, out [][]by
 	total := 0
 	for g := range readers {
 		r := &readers[g]
-		if errors.Is(cmds[g].Err(), errOversizedReply) {
+		if r.oversized {
+			// Not errors.Is(cmds[g].Err(), errOversizedReply): go-redis
+			// gives the MGETs after a stopped one the same error, unread.
 			b.bigKeys.add(keys[r.idx[r.n]])
 		}
 		if cmds[g].Err() != nil || !r.done() {
@@ -97,6 +99,8 @@ type mgetReader struct {
 	buf   []byte // the free end of the current allocation
 	bytes int    // value bytes read
 	err   error  // an error reply (MOVED, TRYAGAIN, …): the keys are read again another way
+
+	oversized bool // the read stopped at the header of element n, over max
 }
 
 // done reports whether the reply was read whole: every element, and no
@@ -144,6 +148,7 @@ func (r *mgetReader) Write(p []byte) (int, error) {
 			return 0, errUnexpectedReply
 		}
 		if n > r.max {
+			r.oversized = true
 			return 0, errOversizedReply
 		}
 		r.want = n
