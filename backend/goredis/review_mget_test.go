@@ -315,5 +315,3 @@ func TestGetManyTenThousand(t *testing.T) {
 		}
 	})
 }
-
-
