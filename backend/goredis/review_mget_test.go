@@ -315,3 +315,52 @@ func TestGetManyTenThousand(t *testing.T) {
 		}
 	})
 }
+
+// TestGetManyListWithOversized: a key holding a list reads as missing (the
+// package documentation: "MGET answers nil for a key holding another type
+// than a string, so GetMany reads such a key as missing") also when
+// another key of the batch is oversized and the batch is read again with
+// the bounded GETRANGEs, which Redis answers WRONGTYPE for a list: the
+// batch's other values are not lost to an error.
+func TestGetManyListWithOversized(t *testing.T) {
+	t.Parallel()
+	topologies(t, func(t *testing.T, b *goredis.Backend) {
+		ctx := t.Context()
+		p := prefix(t)
+		c := b.Client()
+		if err := c.RPush(ctx, p+"list", "l").Err(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Del(context.Background(), p+"list").Err() })
+		if err := c.Set(ctx, p+"big", bytes.Repeat([]byte("x"), b.MaxValueBytes()+1), time.Minute).Err(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Del(context.Background(), p+"big").Err() })
+		for _, k := range []string{"a", "empty"} {
+			v := k
+			if k == "empty" {
+				v = ""
+			}
+			if err := b.Set(ctx, p+k, []byte(v), time.Minute); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, names := range [][]string{{"a", "list", "empty", "missing"}, {"a", "list", "big", "empty", "missing"}} {
+			keys := make([]string, len(names))
+			for i, n := range names {
+				keys[i] = p + n
+			}
+			got, err := b.GetMany(ctx, keys)
+			if err != nil {
+				t.Fatalf("GetMany(%v) = %v", names, err)
+			}
+			want := map[string]string{"a": "a", "empty": ""}
+			for i, n := range names {
+				w, ok := want[n]
+				if (got[i] != nil) != ok || string(got[i]) != w {
+					t.Fatalf("GetMany(%v)[%s] = %q (nil %v), want %q (present %v)", names, n, got[i], got[i] == nil, w, ok)
+				}
+			}
+		}
+	})
+}
