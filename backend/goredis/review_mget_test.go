@@ -364,3 +364,67 @@ func TestGetManyListWithOversized(t *testing.T) {
 		}
 	})
 }
+
+// TestGetManyMigratingSlotDistinctValues: during a slot's migration, over
+// RESP2 and RESP3, with one connection per node, a GetMany of the slot's
+// keys (each with its own value) in every state — none moved (the source
+// answers), some moved (TRYAGAIN), all moved (ASK) — reads every key's own
+// value, a missing key of the slot as missing, and keys of other slots
+// alongside.
+func TestGetManyMigratingSlotDistinctValues(t *testing.T) {
+	t.Parallel()
+	cl := redistest.StartCluster(t, 3)
+	ctx := t.Context()
+	const tag = "m"
+	slot := int(goredisSlot(tag))
+	from := ownerOf(cl, slot)
+	to := (from + 1) % len(cl.Nodes)
+	var bs []*goredis.Backend
+	for _, proto := range []int{2, 3} {
+		bs = append(bs, dial(t, &redis.UniversalOptions{Addrs: cl.Addrs(), IsClusterMode: true, Protocol: proto, PoolSize: 1}, nil))
+	}
+	p := prefix(t)
+	var inSlot, keys []string
+	want := map[string]string{}
+	for i := range 12 {
+		k := fmt.Sprintf("%s{%s}:%d", p, tag, i)
+		inSlot = append(inSlot, k)
+		want[k] = fmt.Sprintf("value of %d %s", i, strings.Repeat("+", i*13))
+		o := fmt.Sprintf("%sother:%d", p, i)
+		want[o] = "other " + strconv.Itoa(i)
+		keys = append(keys, k, o)
+	}
+	keys = append(keys, p+"{"+tag+"}:missing")
+	for k, v := range want {
+		if err := bs[0].Set(ctx, k, []byte(v), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(state string) {
+		t.Helper()
+		for i, b := range bs {
+			got, err := b.GetMany(ctx, keys)
+			if err != nil {
+				t.Fatalf("%s, RESP%d: GetMany = %v", state, i+2, err)
+			}
+			for j, k := range keys {
+				w, ok := want[k]
+				if (got[j] != nil) != ok || string(got[j]) != w {
+					t.Fatalf("%s, RESP%d: GetMany[%s] = %q (nil %v), want %q", state, i+2, k, got[j], got[j] == nil, w)
+				}
+			}
+		}
+	}
+	if err := cl.BeginMigration(ctx, slot, from, to); err != nil {
+		t.Fatal(err)
+	}
+	check("migration begun, nothing moved")
+	if err := cl.MigrateKeys(ctx, from, to, inSlot[:5]...); err != nil {
+		t.Fatal(err)
+	}
+	check("5 of 12 moved")
+	if err := cl.MigrateKeys(ctx, from, to, inSlot[5:]...); err != nil {
+		t.Fatal(err)
+	}
+	check("all moved, slot still migrating")
+}
