@@ -190,3 +190,34 @@ func BenchmarkMissLockedInterleaved(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkMiss runs each miss path alone, for its allocations (the
+// interleaved benchmarks report none): memo without and with the lockx
+// Locker, and go-redis/cache Once.
+func BenchmarkMiss(b *testing.B) {
+	for _, impl := range []string{"memo/locker=none", "memo/locker=lockx", "gocache"} {
+		b.Run("impl="+impl, func(b *testing.B) {
+			client, be := newRedis(b)
+			var miss missFunc
+			switch impl {
+			case "gocache":
+				miss = newPeerMiss(b, client, "gocache")
+			default:
+				var locker memo.Locker
+				if impl == "memo/locker=lockx" {
+					l, err := lockx.New(redistest.Shared(b).Client(b), &lockx.Options{Prefix: redistest.Prefix(b)})
+					if err != nil {
+						b.Fatal(err)
+					}
+					locker = l
+				}
+				miss = newMemoMissWith(b, be, redistest.Prefix(b), locker, false)
+			}
+			miss() // scripts loaded, connections dialled
+			b.ReportAllocs()
+			for b.Loop() {
+				miss()
+			}
+		})
+	}
+}

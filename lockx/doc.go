@@ -1,4 +1,4 @@
-// Package lockx provides distributed locks over Redis (through
+// Package lockx provides distributed locks over Redis (Redlock through
 // github.com/go-redsync/redsync/v4) and a process-local implementation with
 // the same API: TTL leases with a watchdog, fencing tokens, errors that say
 // when the caller's context ended, and Redlock quorums over independent
@@ -119,7 +119,11 @@
 //
 // # How lockx uses redsync
 //
-// Each acquisition attempt is one redsync Mutex (one try): redsync fans
+// Over one server ([New]) there is no quorum to count: each grant,
+// extension and release is one script call (EVALSHA) on the caller's
+// goroutine, with the semantics described below for one node. Over
+// several ([NewRedlock]) each acquisition attempt is one redsync Mutex
+// (one try): redsync fans
 // out to the nodes in parallel, counts the quorum and computes the
 // validity after drift. lockx's pool wrapper replaces the per-node SET NX
 // with the token-minting script and records each node's reply (to mint the

@@ -144,8 +144,9 @@ func newConfig(o *Options) (config, error) {
 	return c, nil
 }
 
-// driver performs one acquisition attempt; Redis (via redsync) and the
-// process-local map implement it.
+// driver performs one acquisition attempt; one Redis node (singleDriver),
+// Redlock nodes (redisDriver, via redsync) and the process-local map
+// implement it.
 type driver interface {
 	// acquire makes one attempt. It mints a fencing token with the grant
 	// when fenced is set (the lease's token is 0 otherwise). It returns

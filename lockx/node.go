@@ -104,23 +104,15 @@ type redsyncPool = rsredis.Pool
 // each node's reply so that lockx can mint tokens and tell "taken" from
 // "unreachable" per node.
 type nodePool struct {
-	idx    int
-	addr   string
-	inner  rsredis.Pool
-	single bool // the only node: no stragglers to detach
+	idx   int
+	addr  string
+	inner rsredis.Pool
 }
 
 func (p *nodePool) Get(ctx context.Context) (rsredis.Conn, error) {
 	rec, _ := ctx.Value(recorderKey{}).(*recorder)
 	if rec == nil {
 		return p.inner.Get(ctx)
-	}
-	if p.single {
-		c, err := p.inner.Get(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return &nodeConn{Conn: c, idx: p.idx, rec: rec}, nil
 	}
 	// In fail-fast mode redsync cancels its per-attempt context as soon as
 	// the quorum is decided, cutting off the slower nodes mid-command: a
@@ -241,8 +233,7 @@ type recorder struct {
 	ctx    context.Context // lockx's context for the operation, set by withRecorder
 	mu     sync.Mutex
 	res    []nodeResult
-	value  string        // recAcquire: the attempt's value, as sent
-	one    [1]nodeResult // res of a single node, without an allocation of its own
+	value  string // recAcquire: the attempt's value, as sent
 }
 
 // nodeResult is one node's reply: val > 0 means granted / extended /
@@ -257,13 +248,7 @@ type nodeResult struct {
 func (r nodeResult) ok() bool { return r.done && r.err == nil && r.val > 0 }
 
 func newRecorder(kind, nodes int) *recorder {
-	r := &recorder{kind: kind}
-	if nodes == 1 {
-		r.res = r.one[:]
-	} else {
-		r.res = make([]nodeResult, nodes)
-	}
-	return r
+	return &recorder{kind: kind, res: make([]nodeResult, nodes)}
 }
 
 // setValue records the value an acquisition attempt sends (the same on

@@ -41,8 +41,6 @@ func NewRedlock(clients []redis.UniversalClient, o *Options) (*Locker, error) {
 	if len(clients) == 0 {
 		return nil, errors.New("lockx: no Redis clients")
 	}
-	nodes := make([]*nodePool, len(clients))
-	pools := make([]redsyncPool, len(clients))
 	for i, c := range clients {
 		if c == nil {
 			return nil, fmt.Errorf("lockx: client %d is nil", i)
@@ -53,8 +51,6 @@ func NewRedlock(clients []redis.UniversalClient, o *Options) (*Locker, error) {
 		if !contextTimeoutEnabled(c) {
 			return nil, fmt.Errorf("lockx: client %d (%s) must be built with ContextTimeoutEnabled: true", i, clientAddr(c, i))
 		}
-		nodes[i] = &nodePool{idx: i, addr: clientAddr(c, i), inner: goredis.NewPool(c), single: len(clients) == 1}
-		pools[i] = nodes[i]
 	}
 	cfg, err := newConfig(o)
 	if err != nil {
@@ -62,6 +58,15 @@ func NewRedlock(clients []redis.UniversalClient, o *Options) (*Locker, error) {
 	}
 	if err := checkEviction(clients, cfg.logger, cfg.strictEviction); err != nil {
 		return nil, err
+	}
+	if len(clients) == 1 {
+		return &Locker{cfg: cfg, drv: newSingleDriver(clients[0], clientAddr(clients[0], 0), cfg.ttl)}, nil
+	}
+	nodes := make([]*nodePool, len(clients))
+	pools := make([]redsyncPool, len(clients))
+	for i, c := range clients {
+		nodes[i] = &nodePool{idx: i, addr: clientAddr(c, i), inner: goredis.NewPool(c)}
+		pools[i] = nodes[i]
 	}
 	d := &redisDriver{rs: redsync.New(pools...), nodes: nodes, quorum: len(clients)/2 + 1}
 	// No fail-fast while acquiring: redsync would return at quorum with
@@ -108,9 +113,10 @@ func clientAddr(c redis.UniversalClient, i int) string {
 	return fmt.Sprintf("node#%d", i)
 }
 
-// redisDriver acquires through redsync: redsync runs the attempt (parallel
-// fan-out to the nodes, quorum counting, validity after drift), extension
-// and release. lockx replaces the per-node SET NX by a script that also
+// redisDriver acquires through redsync over two or more nodes (Redlock;
+// one node has singleDriver): redsync runs the attempt (parallel fan-out
+// to the nodes, quorum counting, validity after drift), extension and
+// release. lockx replaces the per-node SET NX by a script that also
 // mints the fencing token in the same atomic step (see nodeConn.SetNX),
 // chooses each attempt's value, and releases failed attempts itself
 // (abandon).
@@ -142,8 +148,6 @@ func (d *redisDriver) acquire(ctx context.Context, name, key string, ttl time.Du
 	var tok int64
 	if fenced {
 		tok = rec.maxGranted()
-	}
-	if fenced && d.quorum > 1 {
 		res := rec.snapshot()
 		if err := d.propagate(ctx, name, key, m, res, tok); err != nil {
 			d.abandon(ctx, key, m.Value(), ttl, res)
@@ -153,10 +157,7 @@ func (d *redisDriver) acquire(ctx context.Context, name, key string, ttl time.Du
 	// Extension and release may return as soon as the quorum is decided
 	// (a frozen node then does not hold up the watchdog or Unlock); the
 	// remaining nodes finish in the background (see nodePool.Get).
-	held := m
-	if len(d.nodes) > 1 {
-		held = d.rs.NewMutex(key, redsync.WithExpiry(ttl), redsync.WithValue(m.Value()), redsync.WithFailFast(true))
-	}
+	held := d.rs.NewMutex(key, redsync.WithExpiry(ttl), redsync.WithValue(m.Value()), redsync.WithFailFast(true))
 	return &redisLease{d: d, name: name, m: held, tok: tok, exp: m.Until()}, nil
 }
 
@@ -303,14 +304,12 @@ func (l *redisLease) extend(ctx context.Context) (time.Time, error) {
 }
 
 func (l *redisLease) release(ctx context.Context) error {
-	if len(l.d.nodes) > 1 {
-		// Fail-fast returns at quorum and Unlock then cancels ctx: detach
-		// so that the slower nodes' deletes still run to ctx's deadline.
-		if dl, ok := ctx.Deadline(); ok {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithDeadline(context.WithoutCancel(ctx), dl)
-			context.AfterFunc(ctx, cancel)
-		}
+	// Fail-fast returns at quorum and Unlock then cancels ctx: detach so
+	// that the slower nodes' deletes still run to ctx's deadline.
+	if dl, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(context.WithoutCancel(ctx), dl)
+		context.AfterFunc(ctx, cancel)
 	}
 	rec := newRecorder(recEval, len(l.d.nodes))
 	if ok, _ := l.m.UnlockContext(withRecorder(ctx, rec)); ok {

@@ -68,6 +68,8 @@ type Cache[V any] struct {
 	bgMu      sync.RWMutex // orders background starts before Close's Wait
 	closed    chan struct{}
 	wg        sync.WaitGroup
+	releasers workers // run flights' unlocks (workers.go)
+	flyers    workers // run flights whose callers can leave
 }
 
 // New returns a Cache over b. Options may be nil. If b implements
@@ -94,6 +96,8 @@ func New[V any](b backend.Backend, opts *Options) (*Cache[V], error) {
 		breaker:   newBreaker(o.BreakerThreshold, o.BreakerCooldown, o.Now),
 		waiters:   map[string]map[chan struct{}]struct{}{},
 		closed:    make(chan struct{}),
+		releasers: newWorkers(),
+		flyers:    newWorkers(),
 		invals:    newInvalSeqs(),
 	}
 	if o.L1Size > 0 {

@@ -58,11 +58,6 @@ func (g *flights[V]) finish(dataKey string, call *flightCall[V], f flight[V], er
 	close(call.done)
 }
 
-// run runs fill as the flight call of dataKey on a new goroutine (see do).
-func (g *flights[V]) run(dataKey string, call *flightCall[V], fill func() (flight[V], error)) {
-	go g.do(dataKey, call, fill)
-}
-
 // do runs fill as the flight call of dataKey and finishes the flight with
 // its outcome. A panic (a loader's is already recovered by safely; this
 // one would be memo's) becomes the flight's error: the waiters get a

@@ -123,7 +123,8 @@ func (m *miss[V]) join(ctx context.Context) (V, Info, error) {
 			c.flights.do(m.dataKey, call, fill)
 			return m.joined(ctx, call, led)
 		}
-		c.flights.run(m.dataKey, call, fill)
+		dataKey := m.dataKey // not m: the caller's miss stays on its stack
+		c.goFlight(func() { c.flights.do(dataKey, call, fill) })
 	}
 	select {
 	case <-call.done:
@@ -186,15 +187,16 @@ func (m *miss[V]) fill(callerCtx context.Context) (flight[V], error) {
 		// load failed) when the flight returns, and a lock that is not
 		// released expires by itself.
 		unlock := func() {
-			rctx, rcancel := context.WithTimeout(context.WithoutCancel(callerCtx), c.opts.BackendTimeout)
+			rctx := context.WithoutCancel(callerCtx)
+			if sctx, ok := c.detachedTimeout(rctx, &c.timeouts); ok {
+				_ = release(sctx) // bounded by the shared timeout: no timer of its own
+				return
+			}
+			rctx, rcancel := context.WithTimeout(rctx, c.opts.BackendTimeout)
 			defer rcancel()
 			_ = release(rctx)
 		}
-		defer func() {
-			if !c.background(unlock) {
-				unlock() // closing: no background work, but the lock is ours
-			}
-		}()
+		defer c.releaseLater(unlock)
 	}
 	// Another process may have stored the value between the caller's read
 	// and the lock (its holder released it after the store).

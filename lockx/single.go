@@ -1,0 +1,186 @@
+package lockx
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"time"
+
+	rsredis "github.com/go-redsync/redsync/v4/redis"
+	"github.com/redis/go-redis/v9"
+)
+
+// touchScript extends a lock held with value ARGV[1] to ARGV[2] ms: 1 if
+// it did, 0 if the lock is not (or no longer) ours. It is redsync's
+// extension script, which redisDriver runs on every Redlock node.
+var touchScript = newScript(1, `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+	return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+`)
+
+// deleteScript deletes a lock held with value ARGV[1]: 1 if it did, 0 if
+// another owner holds it, -1 if it is gone. It is redsync's release script.
+var deleteScript = newScript(1, `
+local v = redis.call('GET', KEYS[1])
+if v == ARGV[1] then
+	return redis.call('DEL', KEYS[1])
+elseif v == false then
+	return -1
+end
+return 0
+`)
+
+// singleDriver is the Redis driver of a Locker over one node ([New], or
+// [NewRedlock] with one client): a quorum of one. It sends each grant,
+// extension and release as one script call on the caller's goroutine;
+// redisDriver, through redsync, starts a goroutine per node for every
+// command, which for one node is pure overhead (a fifth of the CPU of a
+// memo miss with a Locker). The semantics are redisDriver's with one node:
+// the same scripts, attempt timeout, validity after drift, abandon of a
+// failed attempt, and verdicts (a node error is a *QuorumError, a refusal
+// ErrNotObtained or ErrLost).
+type singleDriver struct {
+	client redis.UniversalClient
+	addr   string
+	ttl    time.Duration
+	ttlArg any // ttl in ms, boxed once for the scripts
+}
+
+func newSingleDriver(client redis.UniversalClient, addr string, ttl time.Duration) *singleDriver {
+	return &singleDriver{client: client, addr: addr, ttl: ttl, ttlArg: ttl.Milliseconds()}
+}
+
+// run sends script s by its SHA (EVALSHA), and by its source when the
+// server does not have it cached (NOSCRIPT: a restart, SCRIPT FLUSH, a new
+// Cluster node). A nil reply is not an error.
+func (d *singleDriver) run(ctx context.Context, s *rsredis.Script, keys []string, args ...any) (int64, error) {
+	v, err := d.client.EvalSha(ctx, s.Hash, keys, args...).Result()
+	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		v, err = d.client.Eval(ctx, s.Src, keys, args...).Result()
+	}
+	if errors.Is(err, redis.Nil) {
+		err = nil
+	}
+	n, _ := v.(int64)
+	return n, err
+}
+
+// failed is the verdict on an operation the node did not answer: with a
+// quorum of one, the node that failed is the difference.
+func (d *singleDriver) failed(op, name string, err error) error {
+	return &QuorumError{Op: op, Name: name, Quorum: 1, Addrs: []string{d.addr}, Errs: []error{err}}
+}
+
+// validity returns the end of a lease of ttl granted or extended by a
+// command sent at start and answered at now: what is left of ttl, less
+// redsync's allowance for clock drift (1% of ttl).
+func validity(ttl time.Duration, start, now time.Time) time.Time {
+	return now.Add(ttl - now.Sub(start) - ttl/100)
+}
+
+func (d *singleDriver) acquire(ctx context.Context, name, key string, ttl time.Duration, fenced bool) (lease, error) {
+	value := rand.Text()
+	fence, abandoned := derivedKeys(key, value)
+	ttlArg := d.ttlArg
+	if ttl != d.ttl {
+		ttlArg = ttl.Milliseconds()
+	}
+	fencedArg := argUnfenced
+	if fenced {
+		fencedArg = argFenced
+	}
+	start := time.Now()
+	actx, cancel := attemptContext(ctx, start, attemptTimeout(ttl))
+	tok, err := d.run(actx, acquireScript, []string{key, fence, abandoned}, value, ttlArg, argFenceTTL, fencedArg)
+	cancel()
+	now := time.Now()
+	until := validity(ttl, start, now)
+	if err == nil && tok > 0 && now.Before(until) {
+		if !fenced {
+			tok = 0
+		}
+		return &singleLease{d: d, name: name, key: key, value: value, ttl: ttl, ttlArg: ttlArg, tok: tok, exp: until}, nil
+	}
+	if err != nil || tok > 0 {
+		// No answer (the grant may still land), or a grant that came too
+		// late to be worth having.
+		d.abandon(ctx, key, abandoned, value, ttl)
+	}
+	if err != nil {
+		return nil, d.failed("acquire", name, err)
+	}
+	return nil, ErrNotObtained
+}
+
+// attemptContext bounds one attempt by timeout, unless ctx already ends
+// sooner (a timer less per attempt; memo's default BackendTimeout is
+// shorter than the attempt timeout).
+func attemptContext(ctx context.Context, now time.Time, timeout time.Duration) (context.Context, context.CancelFunc) {
+	if dl, ok := ctx.Deadline(); ok && dl.Sub(now) <= timeout {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, timeout)
+}
+
+// abandon releases an attempt that failed or that the caller gave up on,
+// as redisDriver.abandon does for each node that did not refuse it: on a
+// context detached from ctx's cancellation, bounded by unlockTimeout, and
+// waited for no longer than ctx.
+func (d *singleDriver) abandon(ctx context.Context, key, marker, value string, ttl time.Duration) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), unlockTimeout)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer cancel()
+		_, _ = d.run(rctx, abandonScript, []string{key, marker}, value, ttl.Milliseconds())
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
+// singleLease is a lock granted by a singleDriver. Calls are serialised by
+// the owning Lock.
+type singleLease struct {
+	d      *singleDriver
+	name   string
+	key    string
+	value  string
+	ttl    time.Duration
+	ttlArg any
+	tok    int64
+	exp    time.Time
+}
+
+func (l *singleLease) token() int64     { return l.tok }
+func (l *singleLease) until() time.Time { return l.exp }
+
+func (l *singleLease) extend(ctx context.Context) (time.Time, error) {
+	start := time.Now()
+	n, err := l.d.run(ctx, touchScript, []string{l.key}, l.value, l.ttlArg)
+	if err != nil {
+		return time.Time{}, l.d.failed("extend", l.name, err)
+	}
+	now := time.Now()
+	until := validity(l.ttl, start, now)
+	if n <= 0 || !now.Before(until) {
+		// Gone or someone else's; or extended too late to count.
+		return time.Time{}, ErrLost
+	}
+	l.exp = until
+	return until, nil
+}
+
+func (l *singleLease) release(ctx context.Context) error {
+	n, err := l.d.run(ctx, deleteScript, []string{l.key}, l.value)
+	if err != nil {
+		return l.d.failed("release", l.name, err)
+	}
+	if n <= 0 {
+		return ErrLost
+	}
+	return nil
+}
