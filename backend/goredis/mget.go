@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -226,6 +227,7 @@ func (s *bigKeys) add(key string) {
 	if s.keys == nil {
 		s.keys = make(map[string]struct{})
 	}
+	key = strings.Clone(key) // not the caller's memory: memo's keys are substrings of a batch's
 	if len(s.order) == bigKeysMax {
 		delete(s.keys, s.order[0])
 		s.order = slices.Delete(s.order, 0, 1)
