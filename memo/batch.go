@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/cachekit/cachekit/backend"
@@ -155,6 +156,11 @@ func (c *Cache[V]) readBatch(ctx context.Context, bt *batch[V], out map[string]V
 			bt.found = make([]lookupResult[V], len(bt.keys))
 		}
 		bt.found[i] = f
+		// A miss keeps its data key past the batch (its flight, the
+		// landing, an in-process backend's stored key): a copy of its
+		// own, not a substring of dataAll's one allocation for the
+		// batch, which it would keep alive whole.
+		bt.dataKeys[i] = strings.Clone(bt.dataKeys[i])
 		missing = append(missing, i)
 	}
 	return missing, nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -61,7 +62,9 @@ func (b *Backend) getManyStreamed(ctx context.Context, keys []string, out [][]by
 	total := 0
 	for g := range readers {
 		r := &readers[g]
-		if errors.Is(cmds[g].Err(), errOversizedReply) {
+		if r.oversized {
+			// Not errors.Is(cmds[g].Err(), errOversizedReply): go-redis
+			// gives the MGETs after a stopped one the same error, unread.
 			b.bigKeys.add(keys[r.idx[r.n]])
 		}
 		if cmds[g].Err() != nil || !r.done() {
@@ -97,6 +100,8 @@ type mgetReader struct {
 	buf   []byte // the free end of the current allocation
 	bytes int    // value bytes read
 	err   error  // an error reply (MOVED, TRYAGAIN, …): the keys are read again another way
+
+	oversized bool // the read stopped at the header of element n, over max
 }
 
 // done reports whether the reply was read whole: every element, and no
@@ -144,6 +149,7 @@ func (r *mgetReader) Write(p []byte) (int, error) {
 			return 0, errUnexpectedReply
 		}
 		if n > r.max {
+			r.oversized = true
 			return 0, errOversizedReply
 		}
 		r.want = n
@@ -221,6 +227,7 @@ func (s *bigKeys) add(key string) {
 	if s.keys == nil {
 		s.keys = make(map[string]struct{})
 	}
+	key = strings.Clone(key) // not the caller's memory: memo's keys are substrings of a batch's
 	if len(s.order) == bigKeysMax {
 		delete(s.keys, s.order[0])
 		s.order = slices.Delete(s.order, 0, 1)

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"testing"
+	"unsafe"
 )
 
 // streamReply feeds the next RESP reply on rd to w as go-redis' RawWriteToCmd
@@ -211,4 +213,26 @@ func referenceMGET(reply []byte, n int) ([][]byte, bool) {
 		reply = reply[l+2:]
 	}
 	return out, true
+}
+
+// TestBigKeysOwnTheirKeys: a remembered key is a copy, not the caller's
+// string: memo builds a batch's data keys as substrings of one allocation,
+// which a remembered key would otherwise keep alive (up to 256 batches'
+// worth of keys).
+func TestBigKeysOwnTheirKeys(t *testing.T) {
+	batch := strings.Repeat("k", 1<<20) // all of a batch's keys
+	key := batch[100:110]
+	var s bigKeys
+	s.add(key)
+	if !s.anyOf([]string{key}) {
+		t.Fatal("the added key is not remembered")
+	}
+	if unsafe.StringData(s.order[0]) == unsafe.StringData(key) {
+		t.Fatal("the remembered key shares the caller's memory (and keeps all of it alive)")
+	}
+	for k := range s.keys {
+		if unsafe.StringData(k) == unsafe.StringData(key) {
+			t.Fatal("the remembered key (map) shares the caller's memory")
+		}
+	}
 }

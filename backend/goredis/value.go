@@ -196,6 +196,12 @@ func (b *Backend) getManyRanged(ctx context.Context, keys []string, out [][]byte
 		first := len(empty)
 		for _, i := range ix {
 			v, err := rngs[i].Bytes() // the reply's own bytes, not copied
+			if err != nil && wrongType(err) {
+				// A key of another type: a miss, as the MGET reads it
+				// (present for the EXISTS count).
+				present++
+				continue
+			}
 			if err != nil {
 				return b.fail(ctx, "GETRANGE", keys[i], err)
 			}
@@ -238,6 +244,13 @@ func (b *Backend) getManyRanged(ctx context.Context, keys []string, out [][]byte
 		}
 	}
 	return nil
+}
+
+// wrongType reports whether err is Redis' WRONGTYPE reply (a key holding
+// another type than a string).
+func wrongType(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re) && strings.HasPrefix(re.Error(), "WRONGTYPE ")
 }
 
 // readGroups splits the indexes of keys into the groups of a multi-key
