@@ -32,8 +32,13 @@ func (b *Backend) GetMany(ctx context.Context, keys []string) ([][]byte, error) 
 	if len(keys) == 0 {
 		return out, nil
 	}
-	if b.topo != ring && !b.bigKeys.anyOf(keys) && b.getManyStreamed(ctx, keys, out) {
-		return out, nil
+	if b.topo != ring && !b.bigKeys.anyOf(keys) {
+		switch ok, err := b.getManyStreamed(ctx, keys, out); {
+		case err != nil:
+			return nil, err
+		case ok:
+			return out, nil
+		}
 	}
 	read := b.getManyRanged
 	if b.topo == ring {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -33,7 +34,7 @@ var errUnexpectedReply = errors.New("goredis: unexpected MGET reply")
 // is left empty and the caller reads the keys again another way. A MGET
 // tells a missing key (null) from an empty value ($0) in the same reply,
 // so no other command is needed.
-func (b *Backend) getManyStreamed(ctx context.Context, keys []string, out [][]byte) bool {
+func (b *Backend) getManyStreamed(ctx context.Context, keys []string, out [][]byte) (bool, error) {
 	groups := b.readGroups(keys)
 	readers := make([]mgetReader, len(groups))
 	cmds := make([]redis.Cmder, len(groups))
@@ -67,17 +68,36 @@ func (b *Backend) getManyStreamed(ctx context.Context, keys []string, out [][]by
 			// gives the MGETs after a stopped one the same error, unread.
 			b.bigKeys.add(keys[r.idx[r.n]])
 		}
-		if cmds[g].Err() != nil || !r.done() {
+		if err := cmds[g].Err(); err != nil || !r.done() {
 			complete = false
+			if timedOut(ctx, err) {
+				// The bounded read would wait as long again, or its
+				// context has already ended: the batch fails now.
+				clear(out)
+				return false, b.fail(ctx, "MGET", keys[r.idx[0]], err)
+			}
 		}
 		total += r.bytes
 	}
 	if !complete {
 		clear(out)
-		return false
+		return false, nil
 	}
 	b.valueHint.Store(int64(total / len(keys)))
-	return true
+	return true, nil
+}
+
+// timedOut reports whether a read failed because its time ran out: the
+// caller's context ended, or the connection's read or write timeout fired.
+func timedOut(ctx context.Context, err error) bool {
+	if err == nil {
+		return false
+	}
+	if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // mgetReader parses one MGET reply, which go-redis' RawWriteToCmd streams

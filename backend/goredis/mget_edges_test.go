@@ -3,6 +3,7 @@ package goredis_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -427,4 +428,48 @@ func TestGetManyMigratingSlotDistinctValues(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("all moved, slot still migrating")
+}
+
+// TestGetManyTimeoutNoFallback: a MGET whose time runs out (the client's
+// read timeout, no context deadline; or the caller's deadline) fails the
+// batch at once: the bounded re-read, which serves oversized values and
+// redirections, would only wait as long again on a server that does not
+// answer.
+func TestGetManyTimeoutNoFallback(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	b := dial(t, &redis.UniversalOptions{Addrs: []string{srv.Addr}, PoolSize: 1, ReadTimeout: 200 * time.Millisecond}, nil)
+	ctx := t.Context()
+	keys := []string{"a", "b", "missing"}
+	if err := b.Set(ctx, "a", []byte("va"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	var rt roundTrips
+	b.Client().AddHook(&rt)
+	for _, withDeadline := range []bool{false, true} {
+		rt.pipes.Store(0)
+		srv.Pause(t)
+		cctx, cancel := ctx, context.CancelFunc(func() {})
+		if withDeadline {
+			cctx, cancel = context.WithTimeout(ctx, 100*time.Millisecond)
+		}
+		got, err := b.GetMany(cctx, keys)
+		cancel()
+		srv.Resume(t)
+		if err == nil || got != nil {
+			t.Fatalf("GetMany (deadline %v) against a paused server = %q, %v; want an error", withDeadline, got, err)
+		}
+		// (Commands outside pipelines are the pool's handshakes, HELLO,
+		// as it dials again.)
+		if p := rt.pipes.Load(); p != 1 {
+			t.Fatalf("GetMany (deadline %v) against a paused server sent %d pipelines, want 1 (no bounded re-read)", withDeadline, p)
+		}
+		if withDeadline && !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("GetMany past its deadline = %v, want context.DeadlineExceeded", err)
+		}
+	}
+	got, err := b.GetMany(ctx, keys)
+	if err != nil || string(got[0]) != "va" || got[1] != nil || got[2] != nil {
+		t.Fatalf("GetMany after resume = %q, %v", got, err)
+	}
 }
