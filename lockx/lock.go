@@ -118,7 +118,7 @@ func (lk *Lock) Extend(ctx context.Context) error {
 func (lk *Lock) extendLocked(ctx context.Context) error {
 	until, err := lk.ls.extend(ctx)
 	if err != nil {
-		if cerr := ctx.Err(); cerr != nil {
+		if cerr := ctxEnded(ctx); cerr != nil {
 			return &ctxError{op: "extend", name: lk.name, ctx: cerr, last: err}
 		}
 		if errors.Is(err, ErrLost) {
@@ -128,6 +128,22 @@ func (lk *Lock) extendLocked(ctx context.Context) error {
 		return err
 	}
 	lk.until.Store(until.UnixNano())
+	return nil
+}
+
+// ctxEnded returns ctx.Err(), or context.DeadlineExceeded once ctx's
+// deadline has passed although its timer has not fired yet. A client
+// built with ContextTimeoutEnabled reads with ctx's deadline as its
+// socket deadline (or on a context derived from ctx, in redsync), and
+// its timeout can come back first: ctx.Err() alone then misses that the
+// caller's context ended.
+func ctxEnded(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+		return context.DeadlineExceeded
+	}
 	return nil
 }
 

@@ -317,7 +317,7 @@ func (l *Locker) attempts(ctx context.Context, name string, tries int, fenced bo
 		if err == nil {
 			return newLock(l, name, ls), nil
 		}
-		if cerr := ctx.Err(); cerr != nil {
+		if cerr := ctxEnded(ctx); cerr != nil {
 			// An attempt cut short by the caller's context says nothing
 			// about the lock: the last complete attempt's verdict stands.
 			if last == nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -16,7 +17,10 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-func TestMain(m *testing.M) { redistest.Main(m) }
+func TestMain(m *testing.M) {
+	oneNodeViaRedsync = os.Getenv("LOCKX_ONE_NODE_REDSYNC") != ""
+	redistest.Main(m)
+}
 
 // memoLocker is memo's Locker interface, declared here as memo declares it.
 type memoLocker interface {

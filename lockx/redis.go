@@ -59,7 +59,7 @@ func NewRedlock(clients []redis.UniversalClient, o *Options) (*Locker, error) {
 	if err := checkEviction(clients, cfg.logger, cfg.strictEviction); err != nil {
 		return nil, err
 	}
-	if len(clients) == 1 {
+	if len(clients) == 1 && !oneNodeViaRedsync {
 		return &Locker{cfg: cfg, drv: newSingleDriver(clients[0], clientAddr(clients[0], 0), cfg.ttl)}, nil
 	}
 	nodes := make([]*nodePool, len(clients))
@@ -83,6 +83,10 @@ func NewRedlock(clients []redis.UniversalClient, o *Options) (*Locker, error) {
 	d.ttl, d.ttlArg = cfg.ttl, cfg.ttl.Milliseconds()
 	return &Locker{cfg: cfg, drv: d}, nil
 }
+
+// oneNodeViaRedsync, set by tests, drives one node through redsync (the
+// Redlock path) instead of singleDriver, to compare the two.
+var oneNodeViaRedsync bool
 
 func contextTimeoutEnabled(c redis.UniversalClient) bool {
 	switch c := c.(type) {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cachekit/cachekit/internal/redistest"
+	"github.com/redis/go-redis/v9"
 )
 
 // TestSingleNodeScriptCacheFlushed: a Locker over one server sends its
@@ -92,5 +93,82 @@ func TestSingleNodeContextErrors(t *testing.T) {
 	}
 	if err := lk.Err(); err != nil {
 		t.Errorf("Err after a cancelled Extend = %v, want nil (the lock is still held)", err)
+	}
+}
+
+// TestContextEndsOnFrozenServer: an Extend or TryLock whose context ends
+// while the server is frozen says so (errors.Is DeadlineExceeded), every
+// time. The client's read deadline is the context's (ContextTimeoutEnabled)
+// and its timeout can be reported before the context's own timer has
+// fired: over redsync (a node's context derived from the caller's) 4 of 20
+// Extends returned a bare *QuorumError ("context deadline exceeded" from
+// the derived context), over one node with a client that does not retry
+// (MaxRetries -1) 31 of 40 did ("i/o timeout").
+func TestContextEndsOnFrozenServer(t *testing.T) {
+	t.Parallel()
+	servers := redistest.StartN(t, 3)
+	noRetries := func(s *redistest.Server) redis.UniversalClient {
+		c := redis.NewClient(&redis.Options{Addr: s.Addr, ContextTimeoutEnabled: true, MaxRetries: -1})
+		t.Cleanup(func() { _ = c.Close() })
+		return c
+	}
+	lockers := map[string]func(o *Options) *Locker{
+		"one": func(o *Options) *Locker { return mustLocker(t)(New(servers[0].Client(t), o)) },
+		"one-no-retries": func(o *Options) *Locker {
+			return mustLocker(t)(New(noRetries(servers[0]), o))
+		},
+		"redlock": func(o *Options) *Locker {
+			var cs []redis.UniversalClient
+			for _, s := range servers {
+				cs = append(cs, s.Client(t))
+			}
+			return mustLocker(t)(NewRedlock(cs, o))
+		},
+	}
+	type held struct {
+		what string
+		l    *Locker
+		lk   *Lock
+	}
+	var hs []held
+	for what, newLocker := range lockers {
+		l := newLocker(withPrefix(t, &Options{TTL: time.Minute, DisableWatchdog: true}))
+		// Warm the pools: the commands must reach the frozen servers.
+		for range 4 {
+			if err := l.Do(t.Context(), "warm", func(context.Context) error { return nil }); err != nil {
+				t.Fatalf("%s: Do = %v", what, err)
+			}
+		}
+		lk, err := l.Lock(t.Context(), what)
+		if err != nil {
+			t.Fatalf("%s: Lock = %v", what, err)
+		}
+		hs = append(hs, held{what, l, lk})
+	}
+	for _, s := range servers {
+		s.Pause(t)
+		defer s.Resume(t)
+	}
+	for _, h := range hs {
+		bad := 0
+		for i := range 20 {
+			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+			err := h.lk.Extend(ctx)
+			cancel()
+			if !errors.Is(err, context.DeadlineExceeded) {
+				bad++
+				t.Logf("%s: Extend %d = %v", h.what, i, err)
+			}
+			ctx, cancel = context.WithTimeout(t.Context(), 20*time.Millisecond)
+			_, err = h.l.TryLock(ctx, "other")
+			cancel()
+			if !errors.Is(err, context.DeadlineExceeded) {
+				bad++
+				t.Logf("%s: TryLock %d = %v", h.what, i, err)
+			}
+		}
+		if bad > 0 {
+			t.Errorf("%s: %d of 40 calls whose context ended on a frozen server without DeadlineExceeded", h.what, bad)
+		}
 	}
 }
