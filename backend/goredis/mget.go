@@ -52,13 +52,7 @@ func (b *Backend) getManyStreamed(ctx context.Context, keys []string, out [][]by
 		readers[g] = mgetReader{max: b.opt.MaxValueBytes, idx: ix, out: out, hint: hint, arr: -1, want: -1}
 		cmds[g] = redis.NewRawWriteToCmd(ctx, &readers[g], args[start:len(args):len(args)]...)
 	}
-	pipe, ok := b.pipes.Get().(redis.Pipeliner)
-	if !ok {
-		pipe = b.c.Pipeline()
-	}
-	_ = pipe.BatchProcess(ctx, cmds...)
-	_, _ = pipe.Exec(ctx) // errors are per command
-	b.pipes.Put(pipe)     // Exec leaves it empty
+	b.execPooled(ctx, cmds)
 	complete := true
 	total := 0
 	for g := range readers {

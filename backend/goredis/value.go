@@ -183,13 +183,7 @@ func (b *Backend) getManyRanged(ctx context.Context, keys []string, out [][]byte
 		}
 		cmds = append(cmds, exists[g])
 	}
-	pipe, ok := b.pipes.Get().(redis.Pipeliner)
-	if !ok {
-		pipe = b.c.Pipeline()
-	}
-	_ = pipe.BatchProcess(ctx, cmds...)
-	_, _ = pipe.Exec(ctx) // errors are per command
-	b.pipes.Put(pipe)     // Exec leaves it empty
+	b.execPooled(ctx, cmds)
 	var empty []int
 	for g, ix := range groups {
 		present := int64(0)
@@ -226,7 +220,7 @@ func (b *Backend) getManyRanged(ctx context.Context, keys []string, out [][]byte
 		return nil
 	}
 	// The empty replies that may be empty values: one more round trip.
-	pipe = b.c.Pipeline()
+	pipe := b.c.Pipeline()
 	checks := make([]*redis.Cmd, len(empty))
 	for j, i := range empty {
 		checks[j] = redis.NewCmd(ctx, "evalsha", checkedGetScript.sha, 1, keys[i], b.maxArg)
@@ -268,6 +262,18 @@ func (b *Backend) readGroups(keys []string) [][]int {
 		groups = append(groups, g)
 	}
 	return groups
+}
+
+// execPooled sends cmds in one pipeline taken from b.pipes and returns it
+// there; each command holds its own reply or error.
+func (b *Backend) execPooled(ctx context.Context, cmds []redis.Cmder) {
+	pipe, ok := b.pipes.Get().(redis.Pipeliner)
+	if !ok {
+		pipe = b.c.Pipeline()
+	}
+	_ = pipe.BatchProcess(ctx, cmds...)
+	_, _ = pipe.Exec(ctx) // errors are per command
+	b.pipes.Put(pipe)     // Exec leaves it empty
 }
 
 // boundedGet reads key with a bounded read (GETRANGE key 0 max and EXISTS
