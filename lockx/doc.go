@@ -47,7 +47,11 @@
 //   - Failover with asynchronous replication. A replica promoted after the
 //     master granted a lock may not have the lock key, and grants it again
 //     (Sentinel, Cluster). Redlock over independent masters avoids this,
-//     at the cost of more servers.
+//     at the cost of more servers. Until a client has followed the switch
+//     it may still lock and unlock on the old master, which keeps taking
+//     writes until it is demoted: a lock it granted there and that was
+//     copied to the new master before then is not released by that
+//     Unlock, and others wait for its TTL.
 //   - Eviction. Under maxmemory, every policy but noeviction may evict
 //     lock keys, which carry a TTL, and so grant a lock twice; [New] warns
 //     about such a server, or refuses it with [Options.StrictEviction]
