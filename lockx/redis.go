@@ -184,11 +184,7 @@ func (d *redisDriver) abandon(ctx context.Context, key, value string, ttl time.D
 		// was ever sent (no SetNX recorded a value).
 		return
 	}
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), unlockTimeout)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer cancel()
+	detached(ctx, func(rctx context.Context) {
 		var wg sync.WaitGroup
 		for _, n := range nodes {
 			wg.Go(func() {
@@ -201,6 +197,19 @@ func (d *redisDriver) abandon(ctx context.Context, key, value string, ttl time.D
 			})
 		}
 		wg.Wait()
+	})
+}
+
+// detached runs release on a context detached from ctx's cancellation,
+// with ctx's values and a timeout of unlockTimeout, and waits for it no
+// longer than ctx: a release matters most when ctx has just ended.
+func detached(ctx context.Context, release func(rctx context.Context)) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), unlockTimeout)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer cancel()
+		release(rctx)
 	}()
 	select {
 	case <-done:

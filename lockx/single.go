@@ -129,17 +129,9 @@ func attemptContext(ctx context.Context, now time.Time, timeout time.Duration) (
 // context detached from ctx's cancellation, bounded by unlockTimeout, and
 // waited for no longer than ctx.
 func (d *singleDriver) abandon(ctx context.Context, key, marker, value string, ttl time.Duration) {
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), unlockTimeout)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer cancel()
+	detached(ctx, func(rctx context.Context) {
 		_, _ = d.run(rctx, abandonScript, []string{key, marker}, value, ttl.Milliseconds())
-	}()
-	select {
-	case <-done:
-	case <-ctx.Done():
-	}
+	})
 }
 
 // singleLease is a lock granted by a singleDriver. Calls are serialised by
