@@ -233,6 +233,17 @@ type getResult struct {
 	err error
 }
 
+// goGet runs c.Get(key) with g's loader for key on a goroutine and returns
+// where its result arrives.
+func goGet(t *testing.T, c *memo.Cache[string], g *gatedLoads, key string) <-chan getResult {
+	got := make(chan getResult, 1)
+	go func() {
+		v, err := c.Get(t.Context(), key, g.single(key, nil, false))
+		got <- getResult{v, err}
+	}()
+	return got
+}
+
 // TestGetManyJoinsGetFlight: a GetMany of a key a Get is loading waits for
 // that load instead of loading the key again; its own batch loads only the
 // other keys.
@@ -241,11 +252,7 @@ func TestGetManyJoinsGetFlight(t *testing.T) {
 	for name, c := range batchCaches(t) {
 		t.Run(name, func(t *testing.T) {
 			g := newGatedLoads(t)
-			got := make(chan getResult, 1)
-			go func() {
-				v, err := c.Get(t.Context(), "k", g.single("k", nil, false))
-				got <- getResult{v, err}
-			}()
+			got := goGet(t, c, g, "k")
 			if k := <-g.started; k != "k" {
 				t.Fatalf("first load of %q", k)
 			}
@@ -290,11 +297,7 @@ func TestGetJoinsGetManyFlight(t *testing.T) {
 			}()
 			<-g.started
 			<-g.started
-			got := make(chan getResult, 1)
-			go func() {
-				v, err := c.Get(t.Context(), "b", g.single("b", nil, false))
-				got <- getResult{v, err}
-			}()
+			got := goGet(t, c, g, "b")
 			waitUntil(t, 5*time.Second, "Get missed", func() bool { return c.Stats().Misses >= 3 })
 			g.release()
 			if r := <-got; r.err != nil || r.v != "vb" {
@@ -389,11 +392,7 @@ func TestJoinedCallerLeavesOnItsContext(t *testing.T) {
 	for name, c := range batchCaches(t) {
 		t.Run(name, func(t *testing.T) {
 			g := newGatedLoads(t)
-			got := make(chan getResult, 1)
-			go func() {
-				v, err := c.Get(t.Context(), "k", g.single("k", nil, false))
-				got <- getResult{v, err}
-			}()
+			got := goGet(t, c, g, "k")
 			<-g.started
 			many := make(chan getManyResult, 1)
 			go func() {
