@@ -118,14 +118,19 @@ func (c *Cache[V]) foundInto(r *lookupResult[V], key string, raw []byte, err err
 // the mark the read took before it started (see landings); a caller that
 // did not wait for the read gets the mark of its own start.
 //
-// The first caller runs the shared read on its own goroutine when that
-// cannot keep it past its context or its fair share: when its context
-// cannot end, or its fair share lasts longer than BackendTimeout (the
-// read ends within it). Otherwise the read runs on a kept goroutine
-// (readers) while the caller waits on its own context: handing a read to
-// another goroutine costs a fifth of a Redis round trip here, a new
-// goroutine per read (x/sync/singleflight's DoChan) about as much as the
-// round trip.
+// Who runs the shared read: its first caller, on its own goroutine, when
+// that keeps the caller within its fair share: its context cannot end, or
+// its fair share lasts longer than BackendTimeout, which bounds the read.
+// Such a caller, if its context is cancelled before its deadline while it
+// reads, returns when the read ends (within BackendTimeout, so within its
+// fair share): go-redis bounds a read by a deadline, it does not stop it
+// on a cancellation. Otherwise (a shorter fair share, or a context that
+// can be cancelled and has no deadline: every net/http request's) the read
+// runs on a kept goroutine (readers) and the caller waits for it on its
+// own context. A hand-off costs wakeups, 20-30 µs on this 2-vCPU machine
+// (most of a loopback Redis round trip); x/sync/singleflight's DoChan, a
+// new goroutine, a channel and a result per read and a timer per caller,
+// cost more than the round trip.
 func (c *Cache[V]) read(ctx context.Context, dataKey string) (raw []byte, mark uint64, err error) {
 	if ctx.Done() == nil {
 		// Nothing to detach from, and no budget to keep.
@@ -147,7 +152,7 @@ func (c *Cache[V]) read(ctx context.Context, dataKey string) (raw []byte, mark u
 			// can run it itself, or wait for the one it joins.
 			call, lead := c.reads.join(dataKey, false)
 			if lead {
-				c.runRead(call, context.WithoutCancel(ctx), dataKey)
+				c.runRead(call, ctx, dataKey)
 				return call.raw, call.mark, call.err
 			}
 			return c.await(ctx, call, patience, mark)
@@ -155,8 +160,7 @@ func (c *Cache[V]) read(ctx context.Context, dataKey string) (raw []byte, mark u
 	}
 	call, lead := c.reads.join(dataKey, true)
 	if lead {
-		values := context.WithoutCancel(ctx)
-		c.goRead(func() { c.runRead(call, values, dataKey) })
+		c.goRead(func() { c.runRead(call, ctx, dataKey) })
 	}
 	return c.await(ctx, call, patience, mark)
 }
@@ -185,7 +189,8 @@ func (c *Cache[V]) await(ctx context.Context, call *readCall, patience int64, ma
 }
 
 // runRead runs call, the backend read of dataKey that the callers of read
-// share, and ends it; ctx (its values only) cannot be cancelled.
+// share, and ends it. The read takes the values of ctx, not its deadline
+// or cancellation: it is bounded by BackendTimeout alone.
 func (c *Cache[V]) runRead(call *readCall, ctx context.Context, dataKey string) {
 	ended := false
 	defer func() {
@@ -196,10 +201,26 @@ func (c *Cache[V]) runRead(call *readCall, ctx context.Context, dataKey string) 
 	}()
 	call.mark = c.landed.mark()
 	call.ends.Store(time.Now().Add(c.opts.BackendTimeout).UnixNano()) // the read's bound (see callThrough)
-	call.err = c.call(ctx, func(ctx context.Context) (err error) {
-		call.raw, err = backend.GetNonEmpty(ctx, c.backend, dataKey) // entries are never empty
-		return err
-	})
+	bound, shared := c.sharedTimeoutOf(&c.timeouts)
+	switch {
+	case !c.breaker.allow():
+		call.err = errBreakerOpen
+	case shared:
+		// callThrough's shared timeout, with ctx's values kept in call: no
+		// allocation for a detached context.
+		rctx := bound
+		if ctx != context.Background() {
+			call.ctx = valuesCtx{Context: bound, values: ctx}
+			rctx = &call.ctx
+		}
+		call.raw, call.err = backend.GetNonEmpty(rctx, c.backend, dataKey) // entries are never empty
+		c.settle(nil, call.err)
+	default:
+		call.err = c.callThrough(context.WithoutCancel(ctx), func(ctx context.Context) (err error) {
+			call.raw, err = backend.GetNonEmpty(ctx, c.backend, dataKey)
+			return err
+		})
+	}
 	ended = true
 	c.reads.finish(dataKey, call)
 }

@@ -27,6 +27,9 @@ type readCall struct {
 	// ends is when the read ends at the latest (unix nanos; 0 until it
 	// starts): a caller whose patience lasts longer needs no timer.
 	ends atomic.Int64
+	// ctx is the read's context when it needs one of its own (see
+	// runRead): kept here, it costs no allocation.
+	ctx valuesCtx
 }
 
 // readGroup maps data keys to their read in progress.
