@@ -287,3 +287,51 @@ func TestFrozenReadEveryContext(t *testing.T) {
 		return out
 	}, func(g frozenGet) bool { return g.err == nil }, "Gets with every kind of context on frozen Redis")
 }
+
+// panicOnGet is a backend whose Get of a key ending with suffix waits
+// for release, then panics (a backend's bug).
+type panicOnGet struct {
+	backend.Backend
+	suffix  string
+	release chan struct{}
+}
+
+func (b *panicOnGet) Get(ctx context.Context, key string) ([]byte, error) {
+	if strings.HasSuffix(key, b.suffix) {
+		<-b.release
+		panic("backend bug")
+	}
+	return b.Backend.Get(ctx, key)
+}
+
+// TestReadPanicFreesJoiners: a backend read that panics on its first
+// caller's goroutine panics there (as the backend's own call would), and
+// the callers that joined it get an error, not a wait without end (or a
+// panic of their own, x/sync/singleflight's): they load.
+func TestReadPanicFreesJoiners(t *testing.T) {
+	checkGoroutines(t)
+	b := &panicOnGet{Backend: newMemory(t, nil), suffix: ":shared", release: make(chan struct{})}
+	c := newCache[string](t, b, &memo.Options{Logger: discardLogger()})
+	load := func(context.Context) (string, error) { return "loaded", nil }
+	leader := make(chan any, 1)
+	go func() {
+		defer func() { leader <- recover() }()
+		_, _ = c.Get(context.Background(), "shared", load)
+	}()
+	waitUntil(t, 10*time.Second, "the first caller reading", func() bool { return parkedInRead() == 1 })
+	out := make(chan readOutcome, len(readCtxs))
+	for _, k := range readCtxs {
+		cancel := startGet(c, k, time.Second, load, out)
+		defer cancel()
+	}
+	waitUntil(t, 10*time.Second, "every caller waiting for the read", func() bool { return parkedInRead() == 1+len(readCtxs) })
+	close(b.release)
+	if p := <-leader; p == nil {
+		t.Fatalf("the first caller's Get did not panic with its backend")
+	}
+	for range readCtxs {
+		if r := <-out; r.err != nil || r.v != "loaded" {
+			t.Errorf("%s caller: Get = %q, %v; want the loaded value", r.who, r.v, r.err)
+		}
+	}
+}
