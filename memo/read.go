@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"runtime/debug"
 	"time"
 	"unsafe"
 
@@ -160,7 +161,7 @@ func (c *Cache[V]) read(ctx context.Context, dataKey string) (raw []byte, mark u
 	}
 	call, lead := c.reads.join(dataKey, true)
 	if lead {
-		c.goRead(func() { c.runRead(call, ctx, dataKey) })
+		c.goRead(func() { c.runReadAway(call, ctx, dataKey) })
 	}
 	return c.await(ctx, call, patience, mark)
 }
@@ -186,6 +187,18 @@ func (c *Cache[V]) await(ctx context.Context, call *readCall, patience int64, ma
 	case <-ctx.Done():
 		return nil, mark, ctx.Err()
 	}
+}
+
+// runReadAway is runRead on a goroutine of the readers: a panic of the
+// backend's is logged there instead of ending the process (its callers
+// get errReadPanicked).
+func (c *Cache[V]) runReadAway(call *readCall, ctx context.Context, dataKey string) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.opts.Logger.Error("memo: backend read panicked", "panic", p, "stack", string(debug.Stack()))
+		}
+	}()
+	c.runRead(call, ctx, dataKey)
 }
 
 // runRead runs call, the backend read of dataKey that the callers of read

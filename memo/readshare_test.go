@@ -314,33 +314,52 @@ func (b *panicOnGet) Get(ctx context.Context, key string) ([]byte, error) {
 }
 
 // TestReadPanicFreesJoiners: a backend read that panics on its first
-// caller's goroutine panics there (as the backend's own call would), and
-// the callers that joined it get an error, not a wait without end (or a
-// panic of their own, x/sync/singleflight's): they load.
+// caller's goroutine panics there (as the backend's own call would); run
+// on a goroutine of the readers (its first caller can leave), the panic is
+// logged there. Either way the callers that joined it get an error, not
+// a wait without end (or a panic of their own, x/sync/singleflight's; or
+// the end of the process, its DoChan's): they load.
 func TestReadPanicFreesJoiners(t *testing.T) {
 	checkGoroutines(t)
-	b := &panicOnGet{Backend: newMemory(t, nil), suffix: ":shared", release: make(chan struct{})}
-	c := newCache[string](t, b, &memo.Options{Logger: discardLogger()})
 	load := func(context.Context) (string, error) { return "loaded", nil }
-	leader := make(chan any, 1)
-	go func() {
-		defer func() { leader <- recover() }()
-		_, _ = c.Get(context.Background(), "shared", load)
-	}()
-	waitUntil(t, 10*time.Second, "the first caller reading", func() bool { return parkedInRead() == 1 })
-	out := make(chan readOutcome, len(readCtxs))
-	for _, k := range readCtxs {
-		cancel := startGet(c, k, time.Second, load, out)
-		defer cancel()
-	}
-	waitUntil(t, 10*time.Second, "every caller waiting for the read", func() bool { return parkedInRead() == 1+len(readCtxs) })
-	close(b.release)
-	if p := <-leader; p == nil {
-		t.Fatalf("the first caller's Get did not panic with its backend")
-	}
-	for range readCtxs {
-		if r := <-out; r.err != nil || r.v != "loaded" {
-			t.Errorf("%s caller: Get = %q, %v; want the loaded value", r.who, r.v, r.err)
-		}
+	for _, first := range []readCtx{readCtxs[0], readCtxs[3]} { // background, cancel
+		t.Run("first="+first.name, func(t *testing.T) {
+			b := &panicOnGet{Backend: newMemory(t, nil), suffix: ":shared", release: make(chan struct{})}
+			c := newCache[string](t, b, &memo.Options{Logger: discardLogger()})
+			leader := make(chan readOutcome, 1)
+			var panicked atomic.Value
+			go func() {
+				defer func() {
+					if p := recover(); p != nil {
+						panicked.Store(p)
+						leader <- readOutcome{who: first.name}
+					}
+				}()
+				ctx, cancel := first.make(time.Second)
+				defer cancel()
+				v, err := c.Get(ctx, "shared", load)
+				leader <- readOutcome{first.name, v, err}
+			}()
+			waitUntil(t, 10*time.Second, "the first caller reading", func() bool { return parkedInRead() == 1 })
+			out := make(chan readOutcome, len(readCtxs))
+			for _, k := range readCtxs {
+				cancel := startGet(c, k, time.Second, load, out)
+				defer cancel()
+			}
+			waitUntil(t, 10*time.Second, "every caller waiting for the read", func() bool { return parkedInRead() == 1+len(readCtxs) })
+			close(b.release)
+			r := <-leader
+			switch ran := first.name == "background"; {
+			case ran && panicked.Load() == nil:
+				t.Fatalf("the first caller's Get = %q, %v; want its backend's panic", r.v, r.err)
+			case !ran && (r.err != nil || r.v != "loaded"):
+				t.Fatalf("the first caller's Get = %q, %v (panic %v); want the loaded value", r.v, r.err, panicked.Load())
+			}
+			for range readCtxs {
+				if r := <-out; r.err != nil || r.v != "loaded" {
+					t.Errorf("%s caller: Get = %q, %v; want the loaded value", r.who, r.v, r.err)
+				}
+			}
+		})
 	}
 }
