@@ -167,6 +167,89 @@ func BenchmarkRedisHitInterleaved(b *testing.B) {
 	}
 }
 
+// BenchmarkRedisHitCtxInterleaved is BenchmarkRedisHitInterleaved against
+// the floor (raw GET + msgpack decode) with a context per call that can
+// end, the same for both sides: one with a 10 s deadline (ctx=deadline),
+// or one that can be cancelled and has no deadline (ctx=cancel, what every
+// net/http request context is, and what middleware passes). A caller that
+// can leave must not wait for a backend read past its own context, which
+// context.Background's hit does not have to care about. Issue 11's target:
+// within ~1.1× of the floor, like the context.Background hit.
+func BenchmarkRedisHitCtxInterleaved(b *testing.B) {
+	for _, kind := range []string{"deadline", "cancel"} {
+		b.Run("ctx="+kind+"/ref=raw", func(b *testing.B) {
+			client, be := newRedis(b)
+			ours := newMemoGetterCtx(b, be, redistest.Prefix(b), kind)
+			theirs := newRawGetterCtx(b, client, redistest.Prefix(b)+"post:42", kind)
+			interleave(b, 16, "memo", func() { sinkPost = ours() }, "raw", func() { sinkPost = theirs() })
+		})
+	}
+}
+
+// callCtx returns a context for one call: with a 10 s deadline
+// ("deadline") or cancellable without one ("cancel").
+func callCtx(kind string) (context.Context, context.CancelFunc) {
+	if kind == "deadline" {
+		return context.WithTimeout(context.Background(), 10*time.Second)
+	}
+	return context.WithCancel(context.Background())
+}
+
+// newMemoGetterCtx is newMemoGetter without L1, each Get under a context
+// of its own (see callCtx).
+func newMemoGetterCtx(b *testing.B, be backend.Backend, ns, kind string) postGetter {
+	c, err := memo.New[Post](be, &memo.Options{Namespace: ns, TTL: time.Hour, BackendTimeout: benchBackendTimeout})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		if loads := c.Stats().Loads; loads != 1 {
+			b.Errorf("memo loaded %d times: the benchmark measured misses", loads)
+		}
+		c.Close()
+	})
+	p := newPost()
+	load := func(context.Context) (Post, error) { return p, nil }
+	if _, err := c.Get(context.Background(), "post:42", load); err != nil {
+		b.Fatal(err)
+	}
+	return func() Post {
+		ctx, cancel := callCtx(kind)
+		defer cancel()
+		v, err := c.Get(ctx, "post:42", load)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return v
+	}
+}
+
+// newRawGetterCtx is newRawGetter, each GET under a context of its own
+// (see callCtx).
+func newRawGetterCtx(b *testing.B, client *redis.Client, key, kind string) postGetter {
+	p := newPost()
+	data, err := msgpack.Marshal(&p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := client.Set(context.Background(), key, data, time.Hour).Err(); err != nil {
+		b.Fatal(err)
+	}
+	return func() Post {
+		ctx, cancel := callCtx(kind)
+		defer cancel()
+		data, err := client.Get(ctx, key).Bytes()
+		if err != nil {
+			b.Fatal(err)
+		}
+		var v Post
+		if err := msgpack.Unmarshal(data, &v); err != nil {
+			b.Fatal(err)
+		}
+		return v
+	}
+}
+
 // newRedisPeerGetter returns the Redis-tier reference ref ("raw",
 // "gocache", "eko") reading the Post under its own key.
 func newRedisPeerGetter(b *testing.B, client *redis.Client, ref string) postGetter {

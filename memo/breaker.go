@@ -36,7 +36,13 @@ func (c *Cache[V]) callThrough(ctx context.Context, op func(context.Context) err
 		err = op(cctx)
 		cancel()
 	}
-	if err != nil && ctx.Err() != nil {
+	return c.settle(ctx, err)
+}
+
+// settle records in the breaker the outcome err of a backend call under
+// ctx (nil: one that cannot be cancelled) and returns err.
+func (c *Cache[V]) settle(ctx context.Context, err error) error {
+	if err != nil && ctx != nil && ctx.Err() != nil {
 		c.breaker.abandon() // the caller left; says nothing about the backend
 		return err
 	}

@@ -7,8 +7,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sync/singleflight"
-
 	"github.com/cachekit/cachekit/backend"
 	"github.com/cachekit/cachekit/codec"
 )
@@ -48,9 +46,9 @@ type Cache[V any] struct {
 	lastCorrupt atomic.Pointer[byte] // the corrupt bytes counted last (read.go)
 	landed      landings             // when values landed, for the flights of earlier reads (landed.go)
 
-	flights    flights[V]         // one load per data key, by Get or GetMany (flight.go)
-	lookups    singleflight.Group // one backend read per data key (read.go)
-	loadSlots  chan struct{}      // MaxConcurrentLoads
+	flights    flights[V]    // one load per data key, by Get or GetMany (flight.go)
+	reads      readGroup     // one backend read per data key (read.go)
+	loadSlots  chan struct{} // MaxConcurrentLoads
 	breaker    *breaker
 	stats      counters
 	refreshing sync.Map // data keys with a background refresh running (refresh.go)
@@ -70,6 +68,7 @@ type Cache[V any] struct {
 	wg        sync.WaitGroup
 	releasers workers // run flights' unlocks (workers.go)
 	flyers    workers // run flights whose callers can leave
+	readers   workers // run shared reads whose first caller can leave (read.go)
 }
 
 // New returns a Cache over b. Options may be nil. If b implements
@@ -98,6 +97,7 @@ func New[V any](b backend.Backend, opts *Options) (*Cache[V], error) {
 		closed:    make(chan struct{}),
 		releasers: newWorkers(),
 		flyers:    newWorkers(),
+		readers:   newWorkers(),
 		invals:    newInvalSeqs(),
 	}
 	if o.L1Size > 0 {

@@ -90,7 +90,24 @@ func (v valuesCtx) Value(key any) any { return v.values.Value(key) }
 // cannot be cancelled, bounded by BackendTimeout; ok=false when the shared
 // form does not apply (a fake clock, whose time does not move on its own).
 func (c *Cache[V]) detachedTimeout(parent context.Context, slot *atomic.Pointer[sharedTimeout]) (context.Context, bool) {
-	if !c.coarseClock || parent.Done() != nil || c.opts.BackendTimeout < 10*coarseResolution {
+	if parent.Done() != nil {
+		return nil, false
+	}
+	st, ok := c.sharedTimeoutOf(slot)
+	if !ok {
+		return nil, false
+	}
+	if parent == context.Background() || parent == context.TODO() {
+		return st, true // no values to carry: nothing to wrap
+	}
+	return valuesCtx{Context: st, values: parent}, true
+}
+
+// sharedTimeoutOf returns the shared timeout context of slot, made anew
+// once a millisecond; ok=false when the shared form does not apply (see
+// detachedTimeout).
+func (c *Cache[V]) sharedTimeoutOf(slot *atomic.Pointer[sharedTimeout]) (context.Context, bool) {
+	if !c.coarseClock || c.opts.BackendTimeout < 10*coarseResolution {
 		return nil, false
 	}
 	now := coarseNow()
@@ -100,10 +117,7 @@ func (c *Cache[V]) detachedTimeout(parent context.Context, slot *atomic.Pointer[
 		st = &sharedTimeout{ctx: ctx, cancel: cancel, created: now}
 		slot.Store(st)
 	}
-	if parent == context.Background() || parent == context.TODO() {
-		return st.ctx, true // no values to carry: nothing to wrap
-	}
-	return valuesCtx{Context: st.ctx, values: parent}, true
+	return st.ctx, true
 }
 
 func randFloat() float64 { return rand.Float64() }

@@ -33,6 +33,10 @@ var (
 
 	errBreakerOpen = errors.New("memo: backend circuit breaker open")
 	errBackendSlow = errors.New("memo: backend did not answer within the caller's share of its budget")
+	// errReadPanicked is what the callers that joined a backend read get
+	// when it panicked (the panic goes on in the caller that ran it, or is
+	// logged when a goroutine of the readers ran it).
+	errReadPanicked = errors.New("memo: backend read panicked")
 )
 
 // PanicError is the error for a loader that panicked. It wraps

@@ -12,16 +12,16 @@ import (
 
 // TestBackendHitAllocs: a backend-tier hit (no L1) allocates what reading
 // and decoding the entry costs (backend/memory's copy, the decoded value)
-// plus at most three of memo's own: the data key, the shared read's
-// closure and result, singleflight's call. It was seven more (a second
-// key string, a detached context, a boxed timeout context).
+// plus at most three of memo's own (the data key, the shared read; it was
+// seven more: a second key string, a detached context, a boxed timeout
+// context), and as few with a context that can end.
 func TestBackendHitAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector allocates")
 	}
 	be, _ := memory.New(nil)
 	defer be.Close()
-	c, err := memo.New[benchPost](be, &memo.Options{TTL: time.Hour})
+	c, err := memo.New[benchPost](be, &memo.Options{TTL: time.Hour, BackendTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,5 +57,36 @@ func TestBackendHitAllocs(t *testing.T) {
 	}
 	if hit-floor > 3 {
 		t.Fatalf("backend hit allocates %.0f times, %.0f more than Get+Decode of its bytes (%.0f); want at most 3 more", hit, hit-floor, floor)
+	}
+	// A caller whose context can end: with a deadline far enough away it
+	// runs the read itself, as context.Background's does, and allocates no
+	// more (it allocated 13 more than the floor: singleflight's DoChan, a
+	// timer, a detached context). With a context that can only be
+	// cancelled, the read runs on a kept goroutine: its channel and the
+	// job's closure (10 more with a new goroutine per read). With a
+	// deadline whose fair share is shorter than BackendTimeout (1 s here),
+	// its timer too (13 more).
+	far, cancel := context.WithTimeout(ctx, time.Hour)
+	defer cancel()
+	cancellable, cancel := context.WithCancel(ctx)
+	defer cancel()
+	near, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
+	defer cancel()
+	for _, tc := range []struct {
+		name string
+		ctx  context.Context
+		max  float64
+	}{{"far deadline", far, 3}, {"cancel only", cancellable, 4}, {"near deadline", near, 7}} {
+		hit := testing.AllocsPerRun(200, func() {
+			if _, err := c.Get(tc.ctx, "post:42", load); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if hit-floor > tc.max {
+			t.Errorf("backend hit with a %s context allocates %.0f times, %.0f more than Get+Decode of its bytes (%.0f); want at most %.0f more", tc.name, hit, hit-floor, floor, tc.max)
+		}
+	}
+	if s := c.Stats(); s.Loads != 1 {
+		t.Fatalf("loads = %d: not measuring backend hits", s.Loads)
 	}
 }

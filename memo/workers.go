@@ -67,3 +67,11 @@ func (c *Cache[V]) goFlight(fly func()) {
 		go c.flyers.work(fly, c.closed)
 	}
 }
+
+// goRead runs a shared backend read on a kept goroutine. Close does not
+// wait for reads (their callers do, each on its own context).
+func (c *Cache[V]) goRead(read func()) {
+	if !c.readers.give(read) {
+		go c.readers.work(read, c.closed)
+	}
+}

@@ -162,7 +162,7 @@ func (c *Cache[V]) tombstoneKeep() time.Duration {
 // dataKey (their results predate it; their stores are refused by
 // compare-and-swap).
 func (c *Cache[V]) forgetFlights(dataKey string) {
-	c.lookups.Forget(dataKey)
+	c.reads.forget(dataKey)
 	c.flights.forget(dataKey)
 }
 
