@@ -119,19 +119,17 @@ func (c *Cache[V]) foundInto(r *lookupResult[V], key string, raw []byte, err err
 // the mark the read took before it started (see landings); a caller that
 // did not wait for the read gets the mark of its own start.
 //
-// Who runs the shared read: its first caller, on its own goroutine, when
-// that keeps the caller within its fair share: its context cannot end, or
-// its fair share lasts longer than BackendTimeout, which bounds the read.
-// Such a caller, if its context is cancelled before its deadline while it
-// reads, returns when the read ends (within BackendTimeout, so within its
-// fair share): go-redis bounds a read by a deadline, it does not stop it
-// on a cancellation. Otherwise (a shorter fair share, or a context that
-// can be cancelled and has no deadline: every net/http request's) the read
-// runs on a kept goroutine (readers) and the caller waits for it on its
-// own context. A hand-off costs two wakeups, 12-30 µs on this 2-vCPU machine
-// (most of a loopback Redis round trip); x/sync/singleflight's DoChan, a
-// new goroutine, a channel and a result per read and a timer per caller,
-// cost more than the round trip.
+// Who runs the shared read: its first caller, on its own goroutine, only
+// when its context cannot end (nothing to leave early for). Any other
+// caller, with a deadline or one that can only be cancelled (every
+// net/http request's), hands the read to a kept goroutine (readers) and
+// waits for it on its own context, so it leaves the moment its context
+// ends: go-redis bounds a read by a deadline but does not stop it on a
+// cancellation, and a cache must never keep a caller past its context.
+// A hand-off costs two wakeups, 12-30 µs on this 2-vCPU machine (most of a
+// loopback Redis round trip); x/sync/singleflight's DoChan, a new
+// goroutine, a channel and a result per read and a timer per caller, cost
+// more than the round trip.
 func (c *Cache[V]) read(ctx context.Context, dataKey string) (raw []byte, mark uint64, err error) {
 	if ctx.Done() == nil {
 		// Nothing to detach from, and no budget to keep.
@@ -148,16 +146,6 @@ func (c *Cache[V]) read(ctx context.Context, dataKey string) (raw []byte, mark u
 	if deadline, ok := ctx.Deadline(); ok {
 		now := time.Now()
 		patience = now.Add(deadline.Sub(now) / 2).UnixNano()
-		if patience >= now.Add(c.opts.BackendTimeout).UnixNano() {
-			// The read ends within the caller's fair share: the caller
-			// can run it itself, or wait for the one it joins.
-			call, lead := c.reads.join(dataKey, false)
-			if lead {
-				c.runRead(call, ctx, dataKey)
-				return call.raw, call.mark, call.err
-			}
-			return c.await(ctx, call, patience, mark)
-		}
 	}
 	call, lead := c.reads.join(dataKey, true)
 	if lead {

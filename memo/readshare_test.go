@@ -21,10 +21,10 @@ import (
 )
 
 // The shared backend read (read.go) with every kind of caller context:
-// context.Background and a far deadline (the first caller runs the read
-// itself), a deadline whose fair share is shorter than BackendTimeout and
-// a context that can only be cancelled (the read runs on a kept
-// goroutine). These tests hold the read by freezing a real Redis.
+// context.Background (the first caller runs the read itself), a far
+// deadline, a deadline whose fair share is shorter than BackendTimeout and
+// a context that can only be cancelled (the read runs on a kept goroutine,
+// so that the caller can leave when its context ends). These tests hold the read by freezing a real Redis.
 
 // countedGets counts the Gets of keys that end with suffix (the data key
 // of one cache key; the namespace generation is read with Get too).
@@ -50,7 +50,7 @@ type readCtx struct {
 var readCtxs = []readCtx{
 	{"background", func(time.Duration) (context.Context, context.CancelFunc) { return context.Background(), func() {} }},
 	{"far-deadline", func(bt time.Duration) (context.Context, context.CancelFunc) {
-		return context.WithTimeout(context.Background(), 6*bt) // fair share 3 BackendTimeouts: runs the read itself
+		return context.WithTimeout(context.Background(), 6*bt) // fair share 3 BackendTimeouts: the read would end within it
 	}},
 	{"near-deadline", func(bt time.Duration) (context.Context, context.CancelFunc) {
 		return context.WithTimeout(context.Background(), 3*bt/2) // fair share 3/4 BackendTimeout: hands the read off
@@ -170,7 +170,8 @@ func TestOneReadForEveryContext(t *testing.T) {
 }
 
 // TestReadLeaderLeaves: the first caller of a read, whose context can end
-// and whose read therefore runs on another goroutine, leaves (cancelled)
+// (even one whose deadline is far: it can be cancelled before it) and
+// whose read therefore runs on another goroutine, leaves (cancelled)
 // while the read is held: it returns at once, and the callers that joined
 // the read get its value when it ends, without a second read.
 func TestReadLeaderLeaves(t *testing.T) {
@@ -178,7 +179,7 @@ func TestReadLeaderLeaves(t *testing.T) {
 	const bt = 10 * time.Second
 	s, c, b := sharedReadNode(t, bt)
 	load := func(context.Context) (string, error) { return "loaded", nil }
-	for _, first := range readCtxs[2:] { // near-deadline, cancel
+	for _, first := range readCtxs[1:] { // far-deadline, near-deadline, cancel
 		t.Run("first="+first.name, func(t *testing.T) {
 			b.gets.Store(0)
 			s.Pause(t)
@@ -227,13 +228,11 @@ func TestReadLeaderLeaves(t *testing.T) {
 // TestFrozenReadEveryContext: with Redis frozen and BackendTimeout at its
 // default, callers of the same keys with every kind of context, coming in
 // any order, return by their own bounds: a 60 ms budget gets the loaded
-// value within it (it waits 30 ms for the read); a 2 s budget, whose
-// first caller runs the read itself, within BackendTimeout (the read's
-// bound) and its load; a context that can only be cancelled, cancelled
-// after 30 ms, by then. A 2 s budget cancelled after 30 ms returns within
-// BackendTimeout: a caller that runs the read itself sees a cancellation
-// before its deadline only when the read ends (go-redis bounds a read by
-// its deadline; see read).
+// value within it (it waits 30 ms for the read); a 2 s budget within
+// BackendTimeout (the read's bound) and its load; a context that can only
+// be cancelled, cancelled after 30 ms, by then; and a 2 s budget cancelled
+// after 30 ms by then too, long before the read's bound: no caller whose
+// context can end waits on the read itself (see read).
 func TestFrozenReadEveryContext(t *testing.T) {
 	checkGoroutines(t)
 	s := redistest.Start(t)
@@ -257,7 +256,7 @@ func TestFrozenReadEveryContext(t *testing.T) {
 		{budget: short, limit: short + slack},
 		{budget: long, limit: backendTimeout + slack},
 		{cancelled: true, limit: cancelAfter + slack},
-		{budget: long, cancelled: true, limit: backendTimeout + slack},
+		{budget: long, cancelled: true, limit: cancelAfter + slack},
 	}
 	withinBudget(t, func(attempt int) []frozenGet {
 		const keys, perKind = 8, 5
