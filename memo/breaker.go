@@ -36,6 +36,15 @@ func (c *Cache[V]) callThrough(ctx context.Context, op func(context.Context) err
 		err = op(cctx)
 		cancel()
 	}
+	return c.settle(ctx, err)
+}
+
+// settle records in the breaker the outcome err of a backend call made
+// under ctx, as callThrough does for its op, and returns err. It is for a
+// call made outside callThrough (a read folded into a lock grant, see
+// GetLocker) while the breaker is healthy, when callThrough would have let
+// it through.
+func (c *Cache[V]) settle(ctx context.Context, err error) error {
 	if err != nil && ctx.Err() != nil {
 		c.breaker.abandon() // the caller left; says nothing about the backend
 		return err
