@@ -317,3 +317,52 @@ func TestFoldScriptFlush(t *testing.T) {
 		t.Fatalf("second Get = %q, %v; want the stored v", v, err)
 	}
 }
+
+// TestRefreshRecheckedAfterGrant: a stale-while-revalidate refresh reads
+// the entry (unchanged), then takes the lock; another process stores the
+// key in between. With the read folded into the grant (the Locker on the
+// backend's client) the refresh sees the new entry and does not load; with
+// the Locker on its own client there is no read after the grant, and the
+// refresh loads a value its store then refuses (the entry changed). The
+// stored value is the other process's either way.
+func TestRefreshRecheckedAfterGrant(t *testing.T) {
+	t.Parallel()
+	s := redistest.Shared(t)
+	for _, lc := range lockClients {
+		t.Run(lc.name, func(t *testing.T) {
+			t.Parallel()
+			clk := newClock()
+			o := memo.Options{Namespace: redistest.Prefix(t), TTL: time.Minute, StaleTTL: time.Hour, Jitter: -1, Now: clk.Now}
+			b, _ := lockedNode(t, s.Addr, o, true, nil)
+			h := &beforeGrant{match: "k", fn: func(string) {
+				if err := b.Set(context.Background(), "k", "from-b"); err != nil {
+					t.Errorf("B.Set = %v", err)
+				}
+			}}
+			a, _ := lockedNode(t, s.Addr, o, lc.shared, nil, h)
+			var loads atomic.Int32
+			load := func(context.Context) (string, error) { loads.Add(1); return "from-a", nil }
+			if err := a.Set(t.Context(), "k", "old"); err != nil {
+				t.Fatal(err)
+			}
+			clk.Advance(90 * time.Second) // stale, inside the window
+			if v, err := a.Get(t.Context(), "k", load); err != nil || v != "old" {
+				t.Fatalf("stale Get = %q, %v; want old", v, err)
+			}
+			_ = a.Close() // waits for the background refresh
+			if !h.ran.Load() {
+				t.Fatal("the refresh took no lock: the race was not staged")
+			}
+			want := int32(1) // a load whose store is refused
+			if lc.shared {
+				want = 0
+			}
+			if n := loads.Load(); n != want {
+				t.Fatalf("refresh loads = %d, want %d", n, want)
+			}
+			if v, err := b.Get(t.Context(), "k", load); err != nil || v != "from-b" {
+				t.Fatalf("B.Get after the refresh = %q, %v; want from-b", v, err)
+			}
+		})
+	}
+}
