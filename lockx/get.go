@@ -114,7 +114,11 @@ type foldedGet struct {
 // read that followed the refused call is dropped unread (it came before
 // any grant) and both are sent again.
 func (d *singleDriver) runThenGet(ctx context.Context, s *rsredis.Script, g *foldedGet, keys []string, args ...any) (int64, error) {
-	pipe := d.client.Pipeline()
+	pipe, ok := d.pipes.Get().(redis.Pipeliner)
+	if !ok {
+		pipe = d.client.Pipeline()
+	}
+	defer d.pipes.Put(pipe) // Exec leaves it empty
 	cmd := pipe.EvalSha(ctx, s.Hash, keys, args...)
 	g.read = g.b.PipeGetNonEmpty(ctx, pipe, g.key)
 	_, _ = pipe.Exec(ctx) // errors are per command

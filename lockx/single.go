@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"sync"
 	"time"
 
 	rsredis "github.com/go-redsync/redsync/v4/redis"
@@ -46,6 +47,8 @@ type singleDriver struct {
 	addr   string
 	ttl    time.Duration
 	ttlArg any // ttl in ms, boxed once for the scripts
+
+	pipes sync.Pool // of redis.Pipeliner, reused by grants with a folded read (runThenGet)
 }
 
 func newSingleDriver(client redis.UniversalClient, addr string, ttl time.Duration) *singleDriver {
