@@ -129,7 +129,8 @@ type Options struct {
 
 	// Locker, when set, is taken around every load so that one caller
 	// across all processes loads a cold key. Default nil: coalescing is
-	// per process only.
+	// per process only. A [GetLocker] (the lockx Locker given the
+	// backend's own client) saves the miss a round trip.
 	Locker Locker
 	// LockWait is how long a caller that lost the lock waits for the value
 	// to land before loading itself (liveness over purity). Default:
