@@ -16,6 +16,17 @@
 // memo's one-method Locker interface, so memo can use lockx without
 // importing it.
 //
+// [Locker.TryAcquireGet] fits memo's optional GetLocker: a grant followed
+// by a read of memo's key, which memo needs right after taking its lock.
+// The read rides in the grant's round trip (one pipeline: the grant's
+// script, then backend/goredis's own bounded GETRANGE) only where that is
+// the same thing as a separate read after the grant: a Locker over one
+// server ([New] with a standalone or Sentinel failover *redis.Client) and
+// a *goredis.Backend over that very client ([Locker.GetsFrom]). Over a
+// Cluster or a Ring the lock and the key may live on different nodes, and
+// a Redlock grant is many servers' answer; there, and with a client of
+// the backend's own, the read is a call of its own after the grant.
+//
 // # These are lease locks
 //
 // A lock is granted for a TTL (default 8s). While the holder runs, a

@@ -208,13 +208,13 @@ func NewLocal(o *Options) (*Locker, error) {
 // non-empty string; they are escaped, so they cannot inject Redis Cluster
 // hash tags.
 func (l *Locker) Lock(ctx context.Context, name string) (*Lock, error) {
-	return l.lock(ctx, name, l.cfg.tries, true)
+	return l.lock(ctx, name, l.cfg.tries, true, nil)
 }
 
 // TryLock makes one attempt to acquire the lock called name and returns
 // [ErrNotObtained] at once if it is held elsewhere.
 func (l *Locker) TryLock(ctx context.Context, name string) (*Lock, error) {
-	return l.lock(ctx, name, 1, true)
+	return l.lock(ctx, name, 1, true, nil)
 }
 
 // TryAcquire is [Locker.TryLock] in the shape of memo's Locker interface:
@@ -225,7 +225,7 @@ func (l *Locker) TryLock(ctx context.Context, name string) (*Lock, error) {
 // the lock is one key with a TTL, deleted by release, and nothing is left
 // behind (no fence counter).
 func (l *Locker) TryAcquire(ctx context.Context, name string) (release func(context.Context) error, ok bool, err error) {
-	lk, err := l.lock(ctx, name, 1, false)
+	lk, err := l.lock(ctx, name, 1, false, nil)
 	if errors.Is(err, ErrNotObtained) {
 		return nil, false, nil
 	}
@@ -248,7 +248,7 @@ func (l *Locker) TryAcquire(ctx context.Context, name string) (release func(cont
 // fence counter in Redis): use [Locker.Lock] and [Lock.Token] when the
 // protected resource checks tokens.
 func (l *Locker) Do(ctx context.Context, name string, fn func(ctx context.Context) error) (err error) {
-	lk, err := l.lock(ctx, name, l.cfg.tries, false)
+	lk, err := l.lock(ctx, name, l.cfg.tries, false, nil)
 	if err != nil {
 		return err
 	}
@@ -268,11 +268,14 @@ func (l *Locker) Do(ctx context.Context, name string, fn func(ctx context.Contex
 	return err
 }
 
-func (l *Locker) lock(ctx context.Context, name string, tries int, fenced bool) (*Lock, error) {
+// lock acquires the lock called name in at most tries attempts (0: until
+// ctx ends). With g, whose driver is l's, each attempt reads g's key right
+// after a grant, in the grant's round trip (see TryAcquireGet).
+func (l *Locker) lock(ctx context.Context, name string, tries int, fenced bool, g *foldedGet) (*Lock, error) {
 	if name == "" {
 		return nil, ErrInvalidName
 	}
-	lk, err := l.attempts(ctx, name, tries, fenced)
+	lk, err := l.attempts(ctx, name, tries, fenced, g)
 	if err != nil {
 		l.stats.failed.Add(1)
 	} else {
@@ -283,7 +286,7 @@ func (l *Locker) lock(ctx context.Context, name string, tries int, fenced bool) 
 
 // attempts runs the acquisition loop of lock, counting contention and the
 // time spent waiting between attempts.
-func (l *Locker) attempts(ctx context.Context, name string, tries int, fenced bool) (*Lock, error) {
+func (l *Locker) attempts(ctx context.Context, name string, tries int, fenced bool, g *foldedGet) (*Lock, error) {
 	key := l.key(name)
 	var (
 		last  error
@@ -313,7 +316,15 @@ func (l *Locker) attempts(ctx context.Context, name string, tries int, fenced bo
 		if err := ctx.Err(); err != nil {
 			return nil, &ctxError{op: "lock", name: name, ctx: err, last: last}
 		}
-		ls, err := l.drv.acquire(ctx, name, key, l.cfg.ttl, fenced)
+		var (
+			ls  lease
+			err error
+		)
+		if g != nil {
+			ls, err = g.d.acquireThen(ctx, name, key, l.cfg.ttl, fenced, g)
+		} else {
+			ls, err = l.drv.acquire(ctx, name, key, l.cfg.ttl, fenced)
+		}
 		if err == nil {
 			return newLock(l, name, ls), nil
 		}

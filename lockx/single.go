@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"sync"
 	"time"
 
 	rsredis "github.com/go-redsync/redsync/v4/redis"
@@ -46,6 +47,8 @@ type singleDriver struct {
 	addr   string
 	ttl    time.Duration
 	ttlArg any // ttl in ms, boxed once for the scripts
+
+	pipes sync.Pool // of redis.Pipeliner, reused by grants with a folded read (runThenGet)
 }
 
 func newSingleDriver(client redis.UniversalClient, addr string, ttl time.Duration) *singleDriver {
@@ -81,6 +84,13 @@ func validity(ttl time.Duration, start, now time.Time) time.Time {
 }
 
 func (d *singleDriver) acquire(ctx context.Context, name, key string, ttl time.Duration, fenced bool) (lease, error) {
+	return d.acquireThen(ctx, name, key, ttl, fenced, nil)
+}
+
+// acquireThen is acquire, with the read g (if not nil) folded into the
+// grant's round trip: g holds its outcome when the lock is granted (see
+// runThenGet).
+func (d *singleDriver) acquireThen(ctx context.Context, name, key string, ttl time.Duration, fenced bool, g *foldedGet) (lease, error) {
 	value := rand.Text()
 	fence, abandoned := derivedKeys(key, value)
 	ttlArg := d.ttlArg
@@ -93,11 +103,24 @@ func (d *singleDriver) acquire(ctx context.Context, name, key string, ttl time.D
 	}
 	start := time.Now()
 	actx, cancel := attemptContext(ctx, start, attemptTimeout(ttl))
-	tok, err := d.run(actx, acquireScript, []string{key, fence, abandoned}, value, ttlArg, argFenceTTL, fencedArg)
-	cancel()
+	var (
+		tok int64
+		err error
+	)
+	if g == nil {
+		tok, err = d.run(actx, acquireScript, []string{key, fence, abandoned}, value, ttlArg, argFenceTTL, fencedArg)
+	} else {
+		tok, err = d.runThenGet(actx, acquireScript, g, []string{key, fence, abandoned}, value, ttlArg, argFenceTTL, fencedArg)
+	}
 	now := time.Now()
 	until := validity(ttl, start, now)
-	if err == nil && tok > 0 && now.Before(until) {
+	granted := err == nil && tok > 0 && now.Before(until)
+	if granted && g != nil {
+		// Only the read that followed a grant is of use (and counted).
+		g.value, g.err = g.read.Result(actx)
+	}
+	cancel()
+	if granted {
 		if !fenced {
 			tok = 0
 		}

@@ -40,7 +40,9 @@ func (c *Cache[V]) callThrough(ctx context.Context, op func(context.Context) err
 }
 
 // settle records in the breaker the outcome err of a backend call under
-// ctx (nil: one that cannot be cancelled) and returns err.
+// ctx (nil: one that cannot be cancelled) and returns err. callThrough
+// uses it for its op; a call made outside callThrough while the breaker is
+// healthy (a read folded into a lock grant, see GetLocker) uses it alone.
 func (c *Cache[V]) settle(ctx context.Context, err error) error {
 	if err != nil && ctx != nil && ctx.Err() != nil {
 		c.breaker.abandon() // the caller left; says nothing about the backend

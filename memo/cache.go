@@ -43,6 +43,10 @@ type Cache[V any] struct {
 	// when there is no L1 to keep them in (held.go).
 	held *l1[V]
 
+	// getLocker is Options.Locker when it reads the backend in the round
+	// trip of a grant (see GetLocker), else nil.
+	getLocker GetLocker
+
 	lastCorrupt atomic.Pointer[byte] // the corrupt bytes counted last (read.go)
 	landed      landings             // when values landed, for the flights of earlier reads (landed.go)
 
@@ -99,6 +103,9 @@ func New[V any](b backend.Backend, opts *Options) (*Cache[V], error) {
 		flyers:    newWorkers(),
 		readers:   newWorkers(),
 		invals:    newInvalSeqs(),
+	}
+	if gl, ok := o.Locker.(GetLocker); ok && gl.GetsFrom(b) {
+		c.getLocker = gl
 	}
 	if o.L1Size > 0 {
 		c.l1 = newL1[V](o.L1Size)

@@ -24,6 +24,18 @@
 // lock waiters listen for it); a caller whose read began before this
 // process stored the value reads it again rather than loading it twice.
 //
+// The re-check can ride in the lock's round trip: when Options.Locker is a
+// [GetLocker] whose GetsFrom holds for the Cache's backend, the grant
+// brings the re-check's read (made after the grant, classified exactly as
+// a separate re-check's: stale, corrupt, oversized, errors and the
+// breaker alike), and a locked miss waits for three round trips. The
+// lockx Locker is one when it runs over one Redis server (lockx.New with
+// a standalone or Sentinel failover *redis.Client) and the backend is
+// backend/goredis over that very client: give both the same client.
+// Over a Cluster or a Ring (the lock key and the data key may live on
+// different nodes), with Redlock, with a client of the lock's own, or
+// while the breaker has seen a failure, the re-check is a read of its own.
+//
 // # Contexts and panics
 //
 // The load runs on context.WithoutCancel of the first caller's context plus

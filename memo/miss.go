@@ -178,7 +178,8 @@ func (m *miss[V]) fill(callerCtx context.Context) (flight[V], error) {
 		}
 		return m.loadAndStore(ctx, false)
 	}
-	release, res, done := m.lockOrWait(ctx)
+	var again lookupResult[V]
+	release, rechecked, res, done := m.lockOrWait(ctx, &again)
 	if done {
 		return res.f, res.err
 	}
@@ -199,16 +200,26 @@ func (m *miss[V]) fill(callerCtx context.Context) (flight[V], error) {
 		defer c.releaseLater(unlock)
 	}
 	// Another process may have stored the value between the caller's read
-	// and the lock (its holder released it after the store).
-	return m.recheckAndLoad(ctx)
+	// and the lock (its holder released it after the store). A GetLocker
+	// read it in the grant's round trip.
+	if !rechecked {
+		again = c.lookupFresh(ctx, m.key, m.dataKey, m.found.raw)
+	}
+	return m.loadUnlessLanded(ctx, &again)
 }
 
 // recheckAndLoad reads the backend again and serves a value that landed
-// since the caller's read; else it loads. If the backend does not answer,
-// it loads anyway (fail-open); the store is then skipped.
+// since the caller's read; else it loads (see loadUnlessLanded).
 func (m *miss[V]) recheckAndLoad(ctx context.Context) (flight[V], error) {
+	again := m.c.lookupFresh(ctx, m.key, m.dataKey, m.found.raw)
+	return m.loadUnlessLanded(ctx, &again)
+}
+
+// loadUnlessLanded serves what the re-check again found if a value landed
+// since the caller's read; else it loads. If the backend did not answer,
+// it loads anyway (fail-open); the store is then skipped.
+func (m *miss[V]) loadUnlessLanded(ctx context.Context, again *lookupResult[V]) (flight[V], error) {
 	c := m.c
-	again := c.lookupFresh(ctx, m.key, m.dataKey, m.found.raw)
 	switch again.state {
 	case stateFresh:
 		return flight[V]{val: again.val, info: again.meta.info(SourceBackend)}, nil
@@ -223,7 +234,7 @@ func (m *miss[V]) recheckAndLoad(ctx context.Context) (flight[V], error) {
 			again.val, again.has, again.meta = m.found.val, true, m.found.meta
 		}
 	}
-	m.found = again
+	m.found = *again
 	return m.loadAndStore(ctx, false)
 }
 
@@ -235,25 +246,20 @@ type outcome[V any] struct {
 // lockOrWait takes the lock for the key, or waits for the holder's value.
 // It returns the release function when this caller should load (nil
 // release: load without the lock), or done=true with the value that
-// landed.
-func (m *miss[V]) lockOrWait(ctx context.Context) (release func(context.Context) error, res outcome[V], done bool) {
+// landed. rechecked says that the grant brought the re-check of the key,
+// into again (see acquire).
+func (m *miss[V]) lockOrWait(ctx context.Context, again *lookupResult[V]) (release func(context.Context) error, rechecked bool, res outcome[V], done bool) {
 	c := m.c
-	name := lockName(m.dataKey)
-	tryAcquire := func() (func(context.Context) error, bool, error) {
-		actx, cancel := context.WithTimeout(ctx, c.opts.BackendTimeout)
-		defer cancel()
-		return c.opts.Locker.TryAcquire(actx, name)
-	}
-	release, ok, err := tryAcquire()
+	release, ok, rechecked, err := m.acquire(ctx, again)
 	if err != nil {
 		if c.opts.FailClosed {
-			return nil, outcome[V]{err: unavailable(err)}, true
+			return nil, false, outcome[V]{err: unavailable(err)}, true
 		}
 		c.opts.Logger.Warn("memo: lock failed; loading without it", "key", m.key, "err", err)
-		return nil, res, false
+		return nil, false, res, false
 	}
 	if ok {
-		return release, res, false
+		return release, rechecked, res, false
 	}
 	c.event(EventLockWait, m.key, 0, nil)
 	wake := c.addWaiter(m.dataKey)
@@ -268,31 +274,56 @@ func (m *miss[V]) lockOrWait(ctx context.Context) (release func(context.Context)
 		case <-poll.C:
 		case <-deadline.C:
 			c.event(EventLockWaitExpired, m.key, 0, nil)
-			return nil, res, false
+			return nil, false, res, false
 		case <-ctx.Done():
 			res.err = ctx.Err()
-			return nil, res, true
+			return nil, false, res, true
 		}
 		landed := c.lookupFresh(ctx, m.key, m.dataKey, m.found.raw)
 		switch landed.state {
 		case stateFresh, stateStale:
-			return nil, outcome[V]{f: flight[V]{val: landed.val, info: landed.meta.info(SourceBackend)}}, true
+			return nil, false, outcome[V]{f: flight[V]{val: landed.val, info: landed.meta.info(SourceBackend)}}, true
 		case stateNegative:
-			return nil, outcome[V]{err: ErrNotFound}, true
+			return nil, false, outcome[V]{err: ErrNotFound}, true
 		case stateUnknown:
 			if c.breaker.isOpen() {
 				if c.opts.FailClosed {
-					return nil, outcome[V]{err: unavailable(landed.err)}, true
+					return nil, false, outcome[V]{err: unavailable(landed.err)}, true
 				}
-				return nil, res, false // the backend is down: load (fail-open)
+				return nil, false, res, false // the backend is down: load (fail-open)
 			}
 			continue // the backend did not answer: keep waiting
 		}
 		// Definitely nothing: the holder may have died. Try to take over.
-		if release, ok, err := tryAcquire(); err == nil && ok {
-			return release, res, false
+		if release, ok, rechecked, err := m.acquire(ctx, again); err == nil && ok {
+			return release, rechecked, res, false
 		}
 	}
+}
+
+// acquire makes one attempt at the key's lock, bounded by BackendTimeout.
+// With a GetLocker (while the breaker is healthy, so that a read through
+// the breaker would have gone through too), a grant brings the re-check of
+// the key: its read, made after the grant in the grant's round trip, is
+// classified into again as lookupFresh classifies its own (corrupt bytes
+// the caller's read counted are not counted again) and recorded in the
+// breaker as every read is; rechecked is then true.
+func (m *miss[V]) acquire(ctx context.Context, again *lookupResult[V]) (release func(context.Context) error, ok, rechecked bool, err error) {
+	c := m.c
+	actx, cancel := context.WithTimeout(ctx, c.opts.BackendTimeout)
+	defer cancel()
+	name := lockName(m.dataKey)
+	if c.getLocker == nil || c.breaker.degraded() {
+		release, ok, err = c.opts.Locker.TryAcquire(actx, name)
+		return release, ok, false, err
+	}
+	release, ok, raw, getErr, err := c.getLocker.TryAcquireGet(actx, name, c.backend, m.dataKey)
+	if err != nil || !ok {
+		return nil, false, false, err
+	}
+	getErr = c.settle(ctx, getErr)
+	c.foundFresh(again, m.key, raw, getErr, m.found.raw)
+	return release, true, true, nil
 }
 
 // takeLoadSlot waits on ctx for one of the MaxConcurrentLoads slots;

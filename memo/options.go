@@ -30,6 +30,28 @@ func (f LockerFunc) TryAcquire(ctx context.Context, name string) (func(context.C
 	return f(ctx, name)
 }
 
+// GetLocker is a [Locker] that can also read a key of the Cache's backend
+// right after granting a lock, in the grant's round trip. memo re-checks
+// its key after taking the lock on a miss (another process may have
+// stored the value between the caller's read and the grant); with a
+// GetLocker whose GetsFrom holds for the Cache's backend, that re-check
+// costs no round trip of its own, and a locked miss waits for three
+// instead of four. *lockx.Locker is one (over one Redis server, with the
+// backend/goredis Backend on the same client: see lockx.Locker.GetsFrom).
+// memo uses it only when GetsFrom holds; otherwise it calls TryAcquire and
+// reads the backend itself.
+type GetLocker interface {
+	Locker
+	// GetsFrom reports whether TryAcquireGet reads keys of b in the round
+	// trip of the grant. memo asks it once, in [New].
+	GetsFrom(b backend.Backend) bool
+	// TryAcquireGet is TryAcquire followed, when the lock is granted
+	// (ok is true, err is nil), by a read of key from b that starts after
+	// the grant: value and getErr are what backend.GetNonEmpty(ctx, b, key)
+	// returns for it. When the lock is not granted they are nil.
+	TryAcquireGet(ctx context.Context, name string, b backend.Backend, key string) (release func(context.Context) error, ok bool, value []byte, getErr error, err error)
+}
+
 // Options configures a [Cache]. The zero value of every field is its
 // documented default, and a nil *Options means all defaults.
 type Options struct {
@@ -107,7 +129,8 @@ type Options struct {
 
 	// Locker, when set, is taken around every load so that one caller
 	// across all processes loads a cold key. Default nil: coalescing is
-	// per process only.
+	// per process only. A [GetLocker] (the lockx Locker given the
+	// backend's own client) saves the miss a round trip.
 	Locker Locker
 	// LockWait is how long a caller that lost the lock waits for the value
 	// to land before loading itself (liveness over purity). Default:

@@ -85,8 +85,14 @@ func (c *Cache[V]) lookupFresh(ctx context.Context, key, dataKey string, seen []
 		raw, err = backend.GetNonEmpty(ctx, c.backend, dataKey) // entries are never empty
 		return err
 	})
-	c.foundInto(&r, key, raw, err, seen == nil || !bytes.Equal(raw, seen))
+	c.foundFresh(&r, key, raw, err, seen)
 	return r
+}
+
+// foundFresh classifies into r the outcome of a re-check's read (raw, err)
+// as lookupFresh does: corrupt bytes equal to seen are not counted again.
+func (c *Cache[V]) foundFresh(r *lookupResult[V], key string, raw []byte, err error, seen []byte) {
+	c.foundInto(r, key, raw, err, seen == nil || !bytes.Equal(raw, seen))
 }
 
 // found classifies the outcome of a read; count says whether corrupt bytes

@@ -49,14 +49,27 @@ func newNode[V any](t *testing.T, addr string, o memo.Options) node[V] {
 }
 
 // TestHerdAcrossProcesses is not parallel: it counts the process's
-// goroutines (see checkGoroutines).
+// goroutines (see checkGoroutines). It runs with the Locker on the
+// backend's client (the re-check folded into the grant) and on its own.
 func TestHerdAcrossProcesses(t *testing.T) {
 	s := redistest.Shared(t) // first: a server it starts keeps a goroutine
+	for _, lc := range lockClients {
+		t.Run(lc.name, func(t *testing.T) { testHerdAcrossProcesses(t, s, lc.shared) })
+	}
+}
+
+func testHerdAcrossProcesses(t *testing.T, s *redistest.Server, shared bool) {
 	checkGoroutines(t)
 	ns := redistest.Prefix(t)
 	const processes, goroutines = 3, 300
 	var nodes []node[string]
 	for i := 0; i < processes; i++ {
+		if shared {
+			c, b := lockedNode(t, s.Addr, memo.Options{Namespace: ns, PollInterval: 200 * time.Millisecond,
+				BackendTimeout: 5 * time.Second}, true, nil)
+			nodes = append(nodes, node[string]{cache: c, b: b})
+			continue
+		}
 		// BackendTimeout well above the default 250 ms: a lock attempt
 		// that times out is loaded without the lock (fail-open, by
 		// design), a second load. With 900 callers under -race on a

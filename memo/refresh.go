@@ -70,22 +70,38 @@ func (m *miss[V]) refresh(ctx context.Context, seen bool) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.LoadTimeout)
 	defer cancel()
 	again := c.lookupFresh(rctx, m.key, m.dataKey, m.found.raw)
-	if !seen {
-		if again.state != stateFresh && again.state != stateMiss {
-			return
-		}
-		m.found = again
-	} else if again.state == stateUnknown || !bytes.Equal(again.raw, m.found.raw) {
+	if !m.stillDue(&again, seen) {
 		return
 	}
 	if c.opts.Locker != nil {
-		release, ok, err := c.opts.Locker.TryAcquire(rctx, lockName(m.dataKey))
+		release, ok, rechecked, err := m.acquire(rctx, &again)
 		if err != nil || !ok {
 			return // another process is refreshing
 		}
 		defer func() { _ = release(context.WithoutCancel(rctx)) }()
+		// With a GetLocker the grant brought a read of the entry, for
+		// free: a refresh another process stored between the read above
+		// and the grant is not loaded again.
+		if rechecked && !m.stillDue(&again, seen) {
+			return
+		}
 	}
 	_, _ = m.loadAndStore(rctx, false)
+}
+
+// stillDue reports whether the refresh should go on after a read of the
+// entry found again: with seen, only if the entry is still the one the
+// caller saw (m.found); without, only if it is fresh or missing, and then
+// again becomes m.found.
+func (m *miss[V]) stillDue(again *lookupResult[V], seen bool) bool {
+	if seen {
+		return again.state != stateUnknown && bytes.Equal(again.raw, m.found.raw)
+	}
+	if again.state != stateFresh && again.state != stateMiss {
+		return false
+	}
+	m.found = *again
+	return true
 }
 
 // earlyRefreshDue implements the XFetch test: refresh a fresh value early

@@ -118,24 +118,44 @@ func (w *wire) client(t *testing.T, addr string) *redis.Client {
 }
 
 // TestMissRoundTrips: a miss without a Locker waits for two round trips,
-// GET and one compare-and-swap store (issue 11's target); with a Locker
-// for at most four (GET, lock, re-check, store with its "landed" message
-// in the same script), the unlock running after it returns.
+// GET and one compare-and-swap store (issue 11's target). With the lockx
+// Locker on the backend's own client it waits for three: GET, the lock
+// grant with the re-check's read in the same pipeline (memo.GetLocker),
+// and the store with its "landed" message in the same script; with the
+// Locker on a client of its own, for four (the re-check is a round trip of
+// its own). The unlock runs after Get returns: it is not waited for, but
+// it happens, and leaves no lock key behind.
 func TestMissRoundTrips(t *testing.T) {
 	t.Parallel()
 	s := redistest.Shared(t)
 	w := &wire{probe: fmt.Sprint("probe", time.Now().UnixNano())}
-	b, err := goredis.New(w.client(t, s.Addr), nil)
+	client := w.client(t, s.Addr)
+	b, err := goredis.New(client, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, locked := range []bool{false, true} {
-		t.Run(fmt.Sprint("locker=", locked), func(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		locker string // "", "shared" (the backend's client) or "own"
+		limit  int
+	}{
+		{"locker=none", "", 2},
+		{"locker=lockx/client=backend's", "shared", 3},
+		{"locker=lockx/client=own", "own", 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			o := &memo.Options{Namespace: redistest.Prefix(t), TTL: time.Minute}
-			if locked {
-				l, err := lockx.New(w.client(t, s.Addr), &lockx.Options{TTL: 2 * time.Second})
+			if tc.locker != "" {
+				lc := client
+				if tc.locker == "own" {
+					lc = w.client(t, s.Addr)
+				}
+				l, err := lockx.New(lc, &lockx.Options{TTL: 2 * time.Second})
 				if err != nil {
 					t.Fatal(err)
+				}
+				if l.GetsFrom(b) != (tc.locker == "shared") {
+					t.Fatalf("GetsFrom = %v with the %s client", l.GetsFrom(b), tc.locker)
 				}
 				o.Locker = l
 			}
@@ -157,18 +177,46 @@ func TestMissRoundTrips(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := w.trips()
-			limit := 2
-			if locked {
-				limit = 4
+			if tc.locker != "" {
 				// The unlock runs after Get returns: it is not counted.
 				got = withoutUnlock(got)
 			}
-			if len(got) > limit {
-				t.Fatalf("a miss waited for %d round trips %v, want at most %d", len(got), got, limit)
+			if len(got) > tc.limit {
+				t.Fatalf("a miss waited for %d round trips %v, want at most %d", len(got), got, tc.limit)
 			}
 			t.Logf("miss round trips: %v", got)
+			if tc.locker == "" {
+				return
+			}
+			// The unlock still happens: a second command on the lock key
+			// (its release), and then no lock key is left.
+			deadline := time.Now().Add(5 * time.Second)
+			for len(lockTrips(w.trips())) < 2 {
+				if time.Now().After(deadline) {
+					t.Fatalf("no unlock sent 5s after the miss: %v", w.trips())
+				}
+				time.Sleep(time.Millisecond) // polling with a deadline
+			}
+			iter := client.Scan(ctx, 0, "lockx:*"+cold+"*", 1000).Iterator()
+			for iter.Next(ctx) {
+				t.Errorf("lock key left after the unlock: %q", iter.Val())
+			}
+			if err := iter.Err(); err != nil {
+				t.Fatal(err)
+			}
 		})
 	}
+}
+
+// lockTrips returns the round trips of cmds that touch a lock key.
+func lockTrips(cmds []string) []string {
+	var out []string
+	for _, c := range cmds {
+		if strings.Contains(c, "lockx:") {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // withoutUnlock drops the Locker's release (its second command on the

@@ -274,6 +274,51 @@ func (b *Backend) GetNonEmpty(ctx context.Context, key string) ([]byte, error) {
 	}
 	cmd := redis.NewStringCmd(ctx, "getrange", key, 0, b.maxArg)
 	_ = b.c.Process(ctx, cmd)
+	return b.nonEmpty(ctx, key, cmd)
+}
+
+// PipeGetNonEmpty queues on pipe the one command [Backend.GetNonEmpty]
+// sends for key, so that the read travels in the round trip of the
+// caller's own commands: lockx reads memo's key this way right after
+// granting its lock (see lockx.Locker.TryAcquireGet). pipe must be a
+// pipeline of the Backend's own client ([Backend.Client]), executed with
+// ctx. Once it has been executed, [PipedGet.Result] returns what
+// GetNonEmpty would have returned for a read sent at that point of the
+// pipeline: the same size bound, oversized-read count and error
+// translation. A read that GetNonEmpty refuses before any I/O (a closed
+// Backend, an ended ctx, an empty key) is not queued; Result returns its
+// error. Queueing counts nothing: a read whose Result is never asked for
+// leaves no trace.
+func (b *Backend) PipeGetNonEmpty(ctx context.Context, pipe redis.Pipeliner, key string) PipedGet {
+	if err := b.check(ctx, key); err != nil {
+		return PipedGet{err: err}
+	}
+	g := PipedGet{b: b, key: key, cmd: redis.NewStringCmd(ctx, "getrange", key, 0, b.maxArg)}
+	_ = pipe.Process(ctx, g.cmd)
+	return g
+}
+
+// PipedGet is a read of [Backend.GetNonEmpty] queued on a caller's
+// pipeline by [Backend.PipeGetNonEmpty]. The zero value is not usable.
+type PipedGet struct {
+	b   *Backend
+	key string
+	cmd *redis.StringCmd // nil when the read was refused (err)
+	err error
+}
+
+// Result returns the outcome of the read, once its pipeline has been
+// executed: what [Backend.GetNonEmpty] returns. ctx is the context the
+// pipeline was executed with (an error says whether it had ended).
+func (g PipedGet) Result(ctx context.Context) ([]byte, error) {
+	if g.cmd == nil {
+		return nil, g.err
+	}
+	return g.b.nonEmpty(ctx, g.key, g.cmd)
+}
+
+// nonEmpty interprets the reply of GetNonEmpty's GETRANGE of key.
+func (b *Backend) nonEmpty(ctx context.Context, key string, cmd *redis.StringCmd) ([]byte, error) {
 	v, err := cmd.Bytes()
 	switch {
 	case err != nil:
