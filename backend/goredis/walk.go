@@ -2,6 +2,7 @@ package goredis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -85,6 +86,20 @@ func (w *walk) parallel(ctx context.Context, nodes []*redis.Client) ([]pass, err
 // rides in the first and last pipeline, to notice slots that moved during
 // the walk.
 func (w *walk) node(ctx context.Context, c *redis.Client) (pass, error) {
+	if w.del && w.within == nil && w.b.topo == cluster {
+		res, err := w.scripted(ctx, c)
+		if !errors.Is(err, errNoScript) {
+			return res, err
+		}
+		// The master refused the page script: walk it again, from the
+		// start, with commands (what was deleted is counted).
+	}
+	return w.commands(ctx, c)
+}
+
+// commands walks one master with SCAN commands: a SCAN loop whose pages
+// go to fn or are unlinked on that master.
+func (w *walk) commands(ctx context.Context, c *redis.Client) (pass, error) {
 	res := pass{node: c}
 	topo := w.b.topo == cluster
 	count := int64(w.b.opt.ScanCount)
