@@ -60,6 +60,12 @@ if page[1] == '0' then
 end
 return {page[1], n, missed, view}`)
 
+// maxScriptCount bounds the COUNT of a page script's SCAN, whatever
+// Options.ScanCount: a script holds its master for the whole page (about
+// 1.5 µs per key), where pipelined commands let the master serve other
+// clients between two reads of the pipeline.
+const maxScriptCount = 1000
+
 // errNoScript is returned by scripted when the master answered a page's
 // script with an error: scripts denied by an ACL, a server before Redis
 // 7.0 (no script flags), a busy or loading server. The walk of that
@@ -68,14 +74,14 @@ return {page[1], n, missed, view}`)
 var errNoScript = errors.New("goredis: page script refused")
 
 // scripted walks one master of a Cluster for DeletePattern with
-// scanUnlinkScript, one round trip per page. Its CLUSTER NODES view is
+// scanUnlinkScript, one round trip per page of at most maxScriptCount. Its CLUSTER NODES view is
 // read in the round trip of the first page (before its SCAN) and by the
 // last page's script (after its SCAN). It returns errNoScript, having
 // counted every key it deleted, when the server answers a page's script
 // with an error.
 func (w *walk) scripted(ctx context.Context, c *redis.Client) (pass, error) {
 	res := pass{node: c}
-	count := w.b.opt.ScanCount
+	count := min(w.b.opt.ScanCount, maxScriptCount)
 	pipe := c.Pipeline()
 	view := pipe.ClusterNodes(ctx)
 	page := scanUnlinkScript.Eval(ctx, pipe, nil, "0", w.pattern, count)

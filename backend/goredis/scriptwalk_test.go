@@ -213,3 +213,30 @@ func TestDeletePatternPausedMaster(t *testing.T) {
 		t.Fatalf("DeletePattern with a paused master = %v, want the deadline, not a script or completeness error", err)
 	}
 }
+
+// TestDeletePatternScriptPageBounded sets ScanCount to 5,000 with about
+// 1,200 keys per master: a page script holds its master for the whole
+// page, so its SCAN COUNT stays at 1,000 and every master runs at least
+// two page scripts.
+func TestDeletePatternScriptPageBounded(t *testing.T) {
+	t.Parallel()
+	cl, b := migrationCluster(t, 5000)
+	ctx := t.Context()
+	p := prefix(t)
+	all, _ := fill(t, b, p, "", 3600, 0)
+	for _, n := range cl.Nodes {
+		if err := n.Client(t).ConfigResetStat(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := b.DeletePattern(ctx, p+"*")
+	if err != nil || n != int64(len(all)) {
+		t.Fatalf("DeletePattern = %d, %v; want %d, nil", n, err, len(all))
+	}
+	for i, node := range cl.Nodes {
+		st := commandStats(t, node.Client(t))
+		if u, pages := st["unlink"].calls, st["eval"].calls+st["evalsha"].calls; u <= 1000 || pages < 2 || pages != st["scan"].calls {
+			t.Errorf("node %d: %d keys in %d page scripts (%d SCANs), want more than 1,000 keys in at least 2", i, u, pages, st["scan"].calls)
+		}
+	}
+}
