@@ -49,9 +49,9 @@
 // trade: measured on 3,000 keys over 3 masters, the masters spend about
 // 15% more CPU than on the same UNLINKs sent as commands (each
 // redis.pcall does a little more than a pipelined command) and each is
-// busy for one page (ScanCount keys) at a time, while the client spends
-// about a third of its CPU and allocations fall from three per key to a
-// few per page. Elsewhere (standalone, Ring) each page is deleted with
+// busy for one page (ScanCount keys, at most 1,000) at a time, while the
+// client spends about a third of its CPU and allocations fall from three
+// per key to a few per page. Elsewhere (standalone, Ring) each page is deleted with
 // UNLINKs of up to ScanCount keys in the round trip of the next SCAN.
 // Keys a master redirects (MOVED, ASK, TRYAGAIN, or refused inside the
 // script) are deleted again one by one through the cluster client.
