@@ -11,12 +11,15 @@ import (
 
 // scanUnlinkScript is one page of a Cluster DeletePattern, run on the
 // master it is sent to: SCAN from cursor ARGV[1] with MATCH ARGV[2] and
-// COUNT ARGV[3], then one UNLINK per key of the page. It returns {next
-// cursor, keys deleted, {keys the master could not reach}, its CLUSTER
-// NODES view when the page was the last one (else "")}. A key whose slot
-// the master does not serve (moved, or imported and not yet owned) fails
-// alone (pcall) and comes back to be deleted through the cluster client,
-// which follows MOVED and ASK. The keys never travel: the client sends a
+// COUNT ARGV[3], then one UNLINK per key of the page, except that keys
+// with a {hash tag} (the same rule as hashTag) go in one UNLINK per tag
+// and 256 keys. It returns {next cursor, keys deleted, {keys the master
+// could not reach}, its CLUSTER NODES view when the page was the last one
+// (else "")}. An UNLINK the master refuses (the slot moved, or is
+// imported and not yet owned, or half migrated) fails alone (pcall) and
+// its keys come back to be deleted one by one through the cluster
+// client, which follows MOVED and ASK. The only command that can abort
+// the script, SCAN, runs before any UNLINK, so the count is exact. The keys never travel: the client sends a
 // cursor and reads a count, where a SCAN reply and a pipeline of UNLINKs
 // would cost it a string, a command and a reply per key. The view is read
 // after the page's SCAN in the same atomic call; "" when the server
