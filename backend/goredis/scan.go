@@ -37,14 +37,16 @@ func (b *Backend) Scan(ctx context.Context, pattern string, fn func(key string) 
 }
 
 // DeletePattern deletes every key matching pattern and returns how many
-// keys it deleted. It scans every master as [Backend.Scan] does and
-// deletes each SCAN page on the master that returned it, in the same
-// round trip as the next SCAN (on a Cluster one UNLINK per key, or per
-// hash slot for keys with a {hash tag}: never CROSSSLOT). Never KEYS,
-// never FLUSHDB. Keys written during the call may or may not be deleted.
-// On a Cluster, keys of a half-migrated slot are deleted one by one
-// (following ASK), and slots that move during the call are rescanned;
-// when that cannot be proven complete the error wraps
+// keys it deleted. It scans every master as [Backend.Scan] does. On a
+// Cluster each page is deleted on the master that returned it by the
+// script call that scanned it (one UNLINK per key, or per hash slot for
+// keys with a {hash tag}: never CROSSSLOT), or, when the master refuses
+// the script, by UNLINK commands in the round trip of the next SCAN;
+// elsewhere by UNLINKs of up to ScanCount keys in the round trip of the
+// next SCAN. Never KEYS, never FLUSHDB. Keys written during the call may
+// or may not be deleted. On a Cluster, keys of a half-migrated slot are
+// deleted one by one (following ASK), and slots that move during the
+// call are rescanned; when that cannot be proven complete the error wraps
 // [backend.ErrIncomplete] and the count says what was deleted.
 func (b *Backend) DeletePattern(ctx context.Context, pattern string) (int64, error) {
 	if err := b.checkPattern(ctx, pattern); err != nil {

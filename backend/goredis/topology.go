@@ -12,9 +12,19 @@ type slotSet [slotCount / 64]uint64
 
 func (s *slotSet) add(slot uint16)      { s[slot/64] |= 1 << (slot % 64) }
 func (s *slotSet) has(slot uint16) bool { return s[slot/64]&(1<<(slot%64)) != 0 }
+
+// addRange adds the slots lo to hi (inclusive), a 64-slot word at a time
+// where it can (a master's range is thousands of slots, read twice per
+// master by every pattern walk).
 func (s *slotSet) addRange(lo, hi uint16) {
-	for i := int(lo); i <= int(hi); i++ {
+	for i := int(lo); i <= int(hi); {
+		if i%64 == 0 && i+63 <= int(hi) {
+			s[i/64] = ^uint64(0)
+			i += 64
+			continue
+		}
 		s.add(uint16(i))
+		i++
 	}
 }
 func (s *slotSet) union(o *slotSet) {

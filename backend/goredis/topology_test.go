@@ -49,3 +49,25 @@ func TestParseNodeView(t *testing.T) {
 		}
 	}
 }
+
+// TestSlotSetAddRange checks the word-at-a-time addRange against adding
+// each slot, for ranges that start and end inside, on and across 64-slot
+// words.
+func TestSlotSetAddRange(t *testing.T) {
+	ends := []uint16{0, 1, 62, 63, 64, 65, 127, 128, 5460, 5461, 10922, 16320, 16382, 16383}
+	for _, lo := range ends {
+		for _, hi := range ends {
+			if hi < lo {
+				continue
+			}
+			var got, want slotSet
+			got.addRange(lo, hi)
+			for i := int(lo); i <= int(hi); i++ {
+				want.add(uint16(i))
+			}
+			if got != want {
+				t.Fatalf("addRange(%d, %d): %d slots, want %d", lo, hi, got.len(), want.len())
+			}
+		}
+	}
+}

@@ -19,9 +19,8 @@ type pageUnlink struct {
 // tag almost never share a slot within a page, so they are sent as they
 // are, without computing their slot: the master does the same work as
 // for a page of single-key commands, and the client skips a CRC16 and a
-// sort per key. (A Lua script deleting the whole page in one call, tried
-// before, cost the master about 1.5× the CPU of the same UNLINKs sent as
-// commands: each redis.pcall does more work than a pipelined command.)
+// sort per key. This is the Cluster path of rescans and of masters that
+// refuse scanUnlinkScript.
 func (w *walk) queueUnlinks(ctx context.Context, pipe redis.Pipeliner, keys []string) pageUnlink {
 	if len(keys) == 0 {
 		return pageUnlink{}

@@ -2,6 +2,7 @@ package goredis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -17,9 +18,11 @@ const maxParallelMasters = 8
 // walk is one pattern operation (Scan or DeletePattern) over every
 // master. Each master is walked by its own goroutine (at most
 // maxParallelMasters at once), one SCAN page at a time: memory is bounded
-// by a page per master, never the whole key set. DeletePattern sends each
-// page's UNLINKs straight to the master that returned the page, in the
-// same pipeline as the SCAN of the next page (one round trip per page).
+// by a page per master, never the whole key set. DeletePattern deletes
+// each page on the master that returned it, in one round trip per page:
+// on a Cluster in the page's own script call (scripted), elsewhere (and
+// when a master refuses the script, and in rescans) with UNLINKs sent in
+// the same pipeline as the SCAN of the next page (commands).
 type walk struct {
 	b       *Backend
 	pattern string
@@ -82,9 +85,25 @@ func (w *walk) parallel(ctx context.Context, nodes []*redis.Client) ([]pass, err
 
 // node walks one master: a SCAN loop whose pages go to fn or are
 // unlinked on that master. On a Cluster the master's CLUSTER NODES view
-// rides in the first and last pipeline, to notice slots that moved during
-// the walk.
+// is read before its first SCAN and after its last one, to notice slots
+// that moved during the walk. A Cluster DeletePattern (not a rescan)
+// walks with the page script and falls back to commands.
 func (w *walk) node(ctx context.Context, c *redis.Client) (pass, error) {
+	if w.del && w.within == nil && w.b.topo == cluster {
+		res, err := w.scripted(ctx, c)
+		if !errors.Is(err, errNoScript) {
+			return res, err
+		}
+		// The master refused the page script: walk it again, from the
+		// start, with commands (what was deleted is counted).
+	}
+	return w.commands(ctx, c)
+}
+
+// commands walks one master with SCAN commands: a SCAN loop whose pages
+// go to fn or are unlinked on that master. On a Cluster the master's
+// CLUSTER NODES view rides in the first and last pipeline.
+func (w *walk) commands(ctx context.Context, c *redis.Client) (pass, error) {
 	res := pass{node: c}
 	topo := w.b.topo == cluster
 	count := int64(w.b.opt.ScanCount)

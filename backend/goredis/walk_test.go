@@ -48,15 +48,17 @@ func commandStats(t *testing.T, c *redis.Client) map[string]cmdStat {
 }
 
 // TestDeletePatternCommandsPerMaster counts, with INFO commandstats on
-// every master of its own cluster, what DeletePattern sends: each key's
-// UNLINK goes to the master that holds it (one per key, none redirected,
-// no script, no multi-key UNLINK for keys without a hash tag), CLUSTER
-// NODES is read twice per master (in the round trips of its first and
-// last SCAN), and no CLUSTER SLOTS is sent beyond go-redis's own state
+// every master of its own cluster, what DeletePattern sends: every
+// master holds keys and runs the page script, one call per SCAN (EVAL
+// for the first page, EVALSHA after it; no SCAN sent on its own); each
+// key's UNLINK runs on the master that holds it (one per key, none
+// failed, no multi-key UNLINK for keys without a hash tag); CLUSTER NODES
+// is read twice per master (before its first page and by its last page's
+// script); and no CLUSTER SLOTS is sent beyond go-redis's own state
 // reload.
 func TestDeletePatternCommandsPerMaster(t *testing.T) {
 	t.Parallel()
-	cl, b := migrationCluster(t, 0)
+	cl, b := migrationCluster(t, 100) // several pages per master
 	ctx := t.Context()
 	nodes := make([]*redis.Client, len(cl.Nodes))
 	for i, n := range cl.Nodes {
@@ -92,14 +94,16 @@ func TestDeletePatternCommandsPerMaster(t *testing.T) {
 			if u := st["unlink"]; u.calls != held[i] || u.failed != 0 {
 				t.Errorf("call %d, node %d: %d UNLINKs (%d failed), want one per key it held (%d), none failed", call, i, u.calls, u.failed, held[i])
 			}
+			if held[i] == 0 {
+				t.Errorf("call %d, node %d: held no key, want keys on every master", call, i)
+			}
 			if v := st["cluster|nodes"].calls; v != 2 {
 				t.Errorf("call %d, node %d: CLUSTER NODES read %d times, want 2", call, i, v)
 			}
-			if e := st["eval"].calls + st["evalsha"].calls; e != 0 {
-				t.Errorf("call %d, node %d: %d scripts run, want none", call, i, e)
-			}
-			if st["scan"].calls == 0 {
-				t.Errorf("call %d, node %d: not scanned", call, i)
+			eval, evalsha, scans := st["eval"], st["evalsha"], st["scan"].calls
+			if eval.calls != 1 || eval.failed+evalsha.failed != 0 || eval.calls+evalsha.calls != scans || scans < 2 {
+				t.Errorf("call %d, node %d: %d EVAL, %d EVALSHA (%d, %d failed), %d SCAN; want 1 EVAL, then one EVALSHA per further page, each running the only SCANs (at least 2 pages), none failed",
+					call, i, eval.calls, evalsha.calls, eval.failed, evalsha.failed, scans)
 			}
 			slotsReads += st["cluster|slots"].calls
 		}

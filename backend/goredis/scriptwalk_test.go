@@ -1,0 +1,242 @@
+package goredis_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/cachekit/cachekit/backend"
+	"github.com/cachekit/cachekit/backend/goredis"
+)
+
+// TestDeletePatternScriptRefusedMidWalk lets every master run the first
+// page's script (EVAL) and refuses the next ones (an ACL denies
+// EVALSHA): each master's walk starts again with SCAN and UNLINK
+// commands, and the count stays exact (the keys the first pages deleted
+// are counted once, not lost and not counted again).
+func TestDeletePatternScriptRefusedMidWalk(t *testing.T) {
+	t.Parallel()
+	cl, b := migrationCluster(t, 50)
+	ctx := t.Context()
+	p := prefix(t)
+	all, _ := fill(t, b, p, "s", 900, 60)
+	for _, n := range cl.Nodes {
+		c := n.Client(t)
+		if err := c.Do(ctx, "acl", "setuser", "default", "-evalsha").Err(); err != nil {
+			t.Fatalf("ACL SETUSER: %v", err)
+		}
+		if err := c.ConfigResetStat(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := b.DeletePattern(ctx, p+"*")
+	if err != nil || n != int64(len(all)) {
+		t.Fatalf("DeletePattern with EVALSHA denied = %d, %v; want %d, nil", n, err, len(all))
+	}
+	if left := keysOnNodes(t, cl, p+"*"); left != 0 {
+		t.Fatalf("%d keys left on the nodes after DeletePattern", left)
+	}
+	for i, node := range cl.Nodes {
+		st := commandStats(t, node.Client(t))
+		if st["eval"].calls != 1 || st["eval"].failed != 0 {
+			t.Errorf("node %d: %d EVAL (%d failed), want the first page's one", i, st["eval"].calls, st["eval"].failed)
+		}
+		// Every UNLINK but those of the first page was sent as a command,
+		// after one SCAN more than the pages the script ran.
+		if st["scan"].calls < 3 {
+			t.Errorf("node %d: %d SCANs, want the script's and the command walk's", i, st["scan"].calls)
+		}
+	}
+}
+
+// slotMover is a go-redis hook on one node client of a cluster client:
+// after the second page script that node answered, it calls move.
+type slotMover struct {
+	pages atomic.Int32
+	move  func()
+}
+
+func (h *slotMover) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *slotMover) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		if name := cmd.Name(); name == "evalsha" || name == "eval" {
+			if h.pages.Add(1) == 2 {
+				h.move()
+			}
+		}
+		return err
+	}
+}
+
+func (h *slotMover) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		err := next(ctx, cmds)
+		for _, cmd := range cmds {
+			if name := cmd.Name(); name == "evalsha" || name == "eval" {
+				h.pages.Add(1)
+			}
+		}
+		return err
+	}
+}
+
+// TestDeletePatternSlotMovedMidDelete moves a whole slot, with the keys
+// its master's script has not reached yet, from the master walked last
+// to the master walked first, after the last master's second page (the
+// masters are walked one at a time, in address order). Its keys then sit
+// behind the first master's finished walk: DeletePattern must see the
+// slot leave (the last master's view after its walk) and delete them on
+// their new master, with an exact count and nothing left.
+func TestDeletePatternSlotMovedMidDelete(t *testing.T) {
+	t.Parallel()
+	cl, _ := migrationCluster(t, 0)
+	ctx := t.Context()
+	addrs := cl.Addrs()
+	order := slices.Clone(addrs)
+	slices.Sort(order) // the walk order with a walk limit of 1
+	first, last := slices.Index(addrs, order[0]), slices.Index(addrs, order[len(order)-1])
+	tag := ""
+	for i := 0; tag == ""; i++ {
+		if t := fmt.Sprintf("mv%d", i); ownerOf(cl, int(goredisSlot(t))) == last {
+			tag = t
+		}
+	}
+	slot := int(goredisSlot(tag))
+
+	var (
+		moves   atomic.Int32
+		moveErr error // written by the walk's goroutine, read after the walk
+	)
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, ContextTimeoutEnabled: true})
+	cc.OnNewNode(func(c *redis.Client) {
+		if c.Options().Addr != order[len(order)-1] {
+			return
+		}
+		c.AddHook(&slotMover{move: func() {
+			moves.Add(1)
+			moveErr = cl.MoveSlot(ctx, slot, last, first)
+		}})
+	})
+	b, err := goredis.New(cc, &goredis.Options{ScanCount: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close(); _ = cc.Close() })
+	goredis.SetWalkLimit(b, 1)
+	p := prefix(t)
+	all, inSlot := fill(t, b, p, tag, 600, 200)
+
+	n, err := b.DeletePattern(ctx, p+"*")
+	if moves.Load() != 1 || moveErr != nil {
+		t.Fatalf("slot %d moved %d times mid-walk, %v; want once", slot, moves.Load(), moveErr)
+	}
+	if err != nil || n != int64(len(all)) {
+		t.Fatalf("DeletePattern with slot %d moved mid-walk = %d, %v; want %d, nil", slot, n, err, len(all))
+	}
+	if left := keysOnNodes(t, cl, p+"*"); left != 0 {
+		t.Fatalf("%d keys left on the nodes after DeletePattern (%d keys were in the moved slot)", left, len(inSlot))
+	}
+	// The slot really moved.
+	slots, err := cl.Nodes[first].Client(t).ClusterSlots(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := false
+	for _, r := range slots {
+		if r.Start <= slot && slot <= r.End && len(r.Nodes) > 0 && r.Nodes[0].Addr == order[0] {
+			moved = true
+		}
+	}
+	if !moved {
+		t.Fatalf("slot %d is not on %s after the walk: the test did not move it", slot, order[0])
+	}
+}
+
+// TestDeletePatternLargeTagGroup deletes 700 keys of one hash tag in one
+// SCAN page: the page script sends them in UNLINKs of at most 256 keys
+// (a Lua unpack of a whole page could overflow its stack), and every key
+// goes, with an exact count.
+func TestDeletePatternLargeTagGroup(t *testing.T) {
+	t.Parallel()
+	cl, b := migrationCluster(t, 5000)
+	ctx := t.Context()
+	p := prefix(t)
+	const tag = "big"
+	_, inSlot := fill(t, b, p, tag, 0, 700)
+	owner := cl.Nodes[ownerOf(cl, int(goredisSlot(tag)))].Client(t)
+	if err := owner.ConfigResetStat(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	n, err := b.DeletePattern(ctx, p+"*")
+	if err != nil || n != int64(len(inSlot)) {
+		t.Fatalf("DeletePattern = %d, %v; want %d, nil", n, err, len(inSlot))
+	}
+	if left := keysOnNodes(t, cl, p+"*"); left != 0 {
+		t.Fatalf("%d keys left on the nodes after DeletePattern", left)
+	}
+	st := commandStats(t, owner)
+	if u := st["unlink"]; u.calls != 3 || u.failed != 0 || st["scan"].calls != 1 {
+		t.Fatalf("owner: %d UNLINKs (%d failed) in %d SCAN pages, want 3 (256 + 256 + 188 keys) in 1, none failed", u.calls, u.failed, st["scan"].calls)
+	}
+}
+
+// TestDeletePatternPausedMaster freezes one master of a Cluster: a
+// DeletePattern with a 200 ms context returns soon after it, with an
+// error wrapping context.DeadlineExceeded.
+func TestDeletePatternPausedMaster(t *testing.T) {
+	t.Parallel()
+	cl, b := migrationCluster(t, 50)
+	p := prefix(t)
+	fill(t, b, p, "z", 300, 0)
+	cl.Nodes[1].Pause(t)
+	defer cl.Nodes[1].Resume(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := b.DeletePattern(ctx, p+"*")
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("DeletePattern with a paused master and a 200ms context returned after %v", took)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("DeletePattern with a paused master = %v, want an error wrapping context.DeadlineExceeded", err)
+	}
+	if errors.Is(err, backend.ErrIncomplete) || strings.Contains(err.Error(), "page script") {
+		t.Fatalf("DeletePattern with a paused master = %v, want the deadline, not a script or completeness error", err)
+	}
+}
+
+// TestDeletePatternScriptPageBounded sets ScanCount to 5,000 with about
+// 1,200 keys per master: a page script holds its master for the whole
+// page, so its SCAN COUNT stays at 1,000 and every master runs at least
+// two page scripts.
+func TestDeletePatternScriptPageBounded(t *testing.T) {
+	t.Parallel()
+	cl, b := migrationCluster(t, 5000)
+	ctx := t.Context()
+	p := prefix(t)
+	all, _ := fill(t, b, p, "", 3600, 0)
+	for _, n := range cl.Nodes {
+		if err := n.Client(t).ConfigResetStat(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := b.DeletePattern(ctx, p+"*")
+	if err != nil || n != int64(len(all)) {
+		t.Fatalf("DeletePattern = %d, %v; want %d, nil", n, err, len(all))
+	}
+	for i, node := range cl.Nodes {
+		st := commandStats(t, node.Client(t))
+		if u, pages := st["unlink"].calls, st["eval"].calls+st["evalsha"].calls; u <= 1000 || pages < 2 || pages != st["scan"].calls {
+			t.Errorf("node %d: %d keys in %d page scripts (%d SCANs), want more than 1,000 keys in at least 2", i, u, pages, st["scan"].calls)
+		}
+	}
+}
