@@ -95,45 +95,17 @@ func (c *Cache[V]) GetMany(ctx context.Context, keys []string, load BatchLoadFun
 
 // readMany reads dataKeys from the backend in one call, bounded by the
 // caller's fair share of its deadline (the rest is for the load) and by
-// BackendTimeout. A caller whose context can end does not wait for the
-// read itself: it runs on a kept goroutine (readers) and the caller leaves
-// the moment its context ends (go-redis bounds a read by a deadline but
-// does not stop it on a cancellation; see read).
-func (c *Cache[V]) readMany(ctx context.Context, dataKeys []string) (raws [][]byte, err error) {
+// BackendTimeout; the caller leaves when its context ends (see leaving).
+func (c *Cache[V]) readMany(ctx context.Context, dataKeys []string) ([][]byte, error) {
 	rctx, cancel := fairShare(ctx)
 	defer cancel()
-	read := func() ([][]byte, error) {
-		var raws [][]byte
-		err := c.call(rctx, func(ctx context.Context) (err error) {
+	return leaving(c, ctx, func() (raws [][]byte, err error) {
+		err = c.call(rctx, func(ctx context.Context) (err error) {
 			raws, err = backend.GetMany(ctx, c.backend, dataKeys)
 			return err
 		})
 		return raws, err
-	}
-	if ctx.Done() == nil {
-		return read()
-	}
-	type result struct {
-		raws [][]byte
-		err  error
-	}
-	done := make(chan result, 1)
-	c.goRead(func() {
-		defer func() {
-			if p := recover(); p != nil { // a panic of the backend's: logged, and the caller loads
-				c.opts.Logger.Error("memo: backend read panicked", "panic", p, "stack", string(debug.Stack()))
-				done <- result{err: errReadPanicked}
-			}
-		}()
-		raws, err := read()
-		done <- result{raws, err}
 	})
-	select {
-	case r := <-done:
-		return r.raws, r.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
 }
 
 // readBatch reads the keys of bt from the backend in one call, puts the

@@ -29,10 +29,12 @@ func (c *Cache[V]) Peek(ctx context.Context, key string) (v V, found bool, err e
 	if err := ctx.Err(); err != nil {
 		return v, false, err
 	}
-	var raw []byte
-	err = c.call(ctx, func(ctx context.Context) (err error) {
-		raw, err = backend.GetNonEmpty(ctx, c.backend, c.keys.data(gen, key))
-		return err
+	raw, err := leaving(c, ctx, func() (raw []byte, err error) {
+		err = c.call(ctx, func(ctx context.Context) (err error) {
+			raw, err = backend.GetNonEmpty(ctx, c.backend, c.keys.data(gen, key))
+			return err
+		})
+		return raw, err
 	})
 	r := c.found(key, raw, err, true)
 	switch r.state {

@@ -183,6 +183,43 @@ func (c *Cache[V]) await(ctx context.Context, call *readCall, patience int64, ma
 	}
 }
 
+// leaving runs read, a backend read the caller waits for, so that the
+// caller leaves the moment ctx ends: go-redis bounds a command by a
+// deadline but does not stop it on a cancellation, so when ctx can end the
+// read runs on a kept goroutine (readers) and the caller waits for it on
+// ctx; when it cannot, the caller runs it. read shares nothing with the
+// caller but its results (it may run on after the caller left). A panic of
+// the backend's on a reader is logged there and the caller gets
+// errReadPanicked. Writes do not leave: what follows a write (L1 evictions,
+// the invalidation published) must happen after it lands.
+func leaving[V, T any](c *Cache[V], ctx context.Context, read func() (T, error)) (T, error) {
+	if ctx.Done() == nil {
+		return read()
+	}
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	c.goRead(func() {
+		defer func() {
+			if p := recover(); p != nil {
+				c.opts.Logger.Error("memo: backend read panicked", "panic", p, "stack", string(debug.Stack()))
+				done <- result{err: errReadPanicked}
+			}
+		}()
+		v, err := read()
+		done <- result{v, err}
+	})
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
+}
+
 // runReadAway is runRead on a goroutine of the readers: a panic of the
 // backend's is logged there instead of ending the process (its callers
 // get errReadPanicked).

@@ -363,16 +363,16 @@ func TestReadPanicFreesJoiners(t *testing.T) {
 	}
 }
 
-// TestGetManyLeavesOnCancel: with Redis frozen, a GetMany whose context is
-// cancelled before its deadline (or that has none: a net/http request's)
-// returns at its cancellation with context.Canceled, not when the batch
-// read gives up at BackendTimeout (go-redis does not stop a read on a
+// TestReadsLeaveOnCancel: with Redis frozen, a GetMany, Peek or TTL whose
+// context is cancelled before its deadline (or that has none: a net/http
+// request's) returns at its cancellation with context.Canceled, not when
+// the read gives up at BackendTimeout (go-redis does not stop a read on a
 // cancellation; the read runs on a kept goroutine). A GetMany with a
 // context that cannot end still gets its keys loaded after BackendTimeout.
-func TestGetManyLeavesOnCancel(t *testing.T) {
+func TestReadsLeaveOnCancel(t *testing.T) {
 	checkGoroutines(t)
 	s := redistest.Start(t)
-	n := newNode[string](t, s.Addr, memo.Options{Namespace: "frozen-many", BreakerThreshold: -1,
+	n := newNode[string](t, s.Addr, memo.Options{Namespace: "frozen-reads", BreakerThreshold: -1,
 		Locker: memo.LockerFunc(noLock), Logger: discardLogger()})
 	load := func(_ context.Context, keys []string) (map[string]string, error) {
 		m := make(map[string]string, len(keys))
@@ -384,38 +384,50 @@ func TestGetManyLeavesOnCancel(t *testing.T) {
 	if _, err := n.cache.GetMany(t.Context(), []string{"warm"}, load); err != nil {
 		t.Fatal(err)
 	}
+	reads := map[string]func(ctx context.Context, key string) (any, error){
+		"GetMany": func(ctx context.Context, key string) (any, error) {
+			return n.cache.GetMany(ctx, []string{key + "a", key + "b"}, load)
+		},
+		"Peek": func(ctx context.Context, key string) (any, error) {
+			v, _, err := n.cache.Peek(ctx, key)
+			return v, err
+		},
+		"TTL": func(ctx context.Context, key string) (any, error) { return n.cache.TTL(ctx, key) },
+	}
 	s.Pause(t)
 	defer s.Resume(t)
 	const backendTimeout = 250 * time.Millisecond // memo's default
 	const cancelAfter = 30 * time.Millisecond
 	limit := cancelAfter + slack()
 	budgets := []time.Duration{0, 2 * time.Second} // 0: cancel only
-	withinBudget(t, func(attempt int) []frozenGet {
-		out := make([]frozenGet, len(budgets))
-		var wg sync.WaitGroup
-		for i, budget := range budgets {
-			wg.Go(func() {
-				ctx, cancel := context.WithCancel(context.Background())
-				if budget > 0 {
-					ctx, cancel = context.WithTimeout(context.Background(), budget)
-				}
-				defer cancel()
-				time.AfterFunc(cancelAfter, cancel)
-				t0 := time.Now()
-				m, err := n.cache.GetMany(ctx, []string{fmt.Sprint(attempt, "a", i), fmt.Sprint(attempt, "b", i)}, load)
-				g := &out[i]
-				g.took = time.Since(t0)
-				switch {
-				case g.took > limit:
-					g.err = fmt.Errorf("budget %v cancelled after %v: GetMany took %v, want at most %v (%v, %v)", budget, cancelAfter, g.took, limit, m, err)
-				case !errors.Is(err, context.Canceled):
-					g.err = fmt.Errorf("budget %v cancelled: GetMany = %v, %v; want context.Canceled", budget, m, err)
-				}
-			})
-		}
-		wg.Wait()
-		return out
-	}, func(g frozenGet) bool { return g.err == nil }, "cancelled GetManys on frozen Redis")
+	for name, read := range reads {
+		withinBudget(t, func(attempt int) []frozenGet {
+			out := make([]frozenGet, len(budgets))
+			var wg sync.WaitGroup
+			for i, budget := range budgets {
+				wg.Go(func() {
+					ctx, cancel := context.WithCancel(context.Background())
+					if budget > 0 {
+						ctx, cancel = context.WithTimeout(context.Background(), budget)
+					}
+					defer cancel()
+					time.AfterFunc(cancelAfter, cancel)
+					t0 := time.Now()
+					v, err := read(ctx, fmt.Sprint(attempt, "k", i))
+					g := &out[i]
+					g.took = time.Since(t0)
+					switch {
+					case g.took > limit:
+						g.err = fmt.Errorf("%s, budget %v cancelled after %v: took %v, want at most %v (%v, %v)", name, budget, cancelAfter, g.took, limit, v, err)
+					case !errors.Is(err, context.Canceled):
+						g.err = fmt.Errorf("%s, budget %v cancelled: = %v, %v; want context.Canceled", name, budget, v, err)
+					}
+				})
+			}
+			wg.Wait()
+			return out
+		}, func(g frozenGet) bool { return g.err == nil }, "cancelled "+name+" on frozen Redis")
+	}
 
 	t0 := time.Now()
 	m, err := n.cache.GetMany(context.Background(), []string{"bg1", "bg2"}, load)

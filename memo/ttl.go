@@ -24,10 +24,13 @@ func (c *Cache[V]) TTL(ctx context.Context, key string) (time.Duration, error) {
 	if _, ok := c.backend.(backend.Expirer); !ok {
 		return backend.TTL(ctx, c.backend, key) // errors.ErrUnsupported; not a breaker failure
 	}
-	var ttl time.Duration
-	err := c.call(ctx, func(ctx context.Context) (err error) {
-		ttl, err = backend.TTL(ctx, c.backend, c.keys.data(c.generation(), key))
-		return err
+	dataKey := c.keys.data(c.generation(), key)
+	ttl, err := leaving(c, ctx, func() (ttl time.Duration, err error) {
+		err = c.call(ctx, func(ctx context.Context) (err error) {
+			ttl, err = backend.TTL(ctx, c.backend, dataKey)
+			return err
+		})
+		return ttl, err
 	})
 	return ttl, notFound(err)
 }
