@@ -240,3 +240,29 @@ func TestDeletePatternScriptPageBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestDeletePatternViewDeniedCountsFirstPage denies CLUSTER NODES (as an
+// ACL may, while it allows EVAL and the CLUSTER SLOTS go-redis needs):
+// DeletePattern fails, but each master's first page script, sent in the
+// round trip of the refused view, has deleted its page all the same, and
+// the count must say so (it said 0).
+func TestDeletePatternViewDeniedCountsFirstPage(t *testing.T) {
+	t.Parallel()
+	cl, b := migrationCluster(t, 50)
+	ctx := t.Context()
+	p := prefix(t)
+	all, _ := fill(t, b, p, "v", 900, 0)
+	for _, n := range cl.Nodes {
+		if err := n.Client(t).Do(ctx, "acl", "setuser", "default", "-cluster|nodes").Err(); err != nil {
+			t.Fatalf("ACL SETUSER: %v", err)
+		}
+	}
+	n, err := b.DeletePattern(ctx, p+"*")
+	if err == nil || !strings.Contains(err.Error(), "NOPERM") {
+		t.Fatalf("DeletePattern with CLUSTER NODES denied = %d, %v; want the NOPERM error", n, err)
+	}
+	deleted := int64(len(all) - keysOnNodes(t, cl, p+"*"))
+	if n != deleted {
+		t.Fatalf("DeletePattern with CLUSTER NODES denied = %d, %v; it deleted %d keys", n, err, deleted)
+	}
+}
