@@ -91,6 +91,9 @@ func (w *walk) scripted(ctx context.Context, c *redis.Client) (pass, error) {
 	_, _ = pipe.Exec(ctx) // errors are read per command below
 	v, err := w.view(ctx, view)
 	if err != nil {
+		// The page's script ran all the same (an ACL may refuse
+		// CLUSTER NODES and allow EVAL): count what it deleted.
+		_, _, _ = w.scriptPage(ctx, page)
 		return res, err
 	}
 	res.before = v

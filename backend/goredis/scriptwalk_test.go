@@ -14,6 +14,7 @@ import (
 
 	"github.com/cachekit/cachekit/backend"
 	"github.com/cachekit/cachekit/backend/goredis"
+	"github.com/cachekit/cachekit/internal/redistest"
 )
 
 // TestDeletePatternScriptRefusedMidWalk lets every master run the first
@@ -184,8 +185,8 @@ func TestDeletePatternLargeTagGroup(t *testing.T) {
 		t.Fatalf("%d keys left on the nodes after DeletePattern", left)
 	}
 	st := commandStats(t, owner)
-	if u := st["unlink"]; u.calls != 3 || u.failed != 0 || st["scan"].calls != 1 {
-		t.Fatalf("owner: %d UNLINKs (%d failed) in %d SCAN pages, want 3 (256 + 256 + 188 keys) in 1, none failed", u.calls, u.failed, st["scan"].calls)
+	if u := st["unlink"]; u.calls != 3 || u.failed != 0 || u.rejected != 0 || st["scan"].calls != 1 {
+		t.Fatalf("owner: %d UNLINKs (%d failed, %d refused) in %d SCAN pages, want 3 (256 + 256 + 188 keys) in 1, none failed or refused", u.calls, u.failed, u.rejected, st["scan"].calls)
 	}
 }
 
@@ -237,6 +238,165 @@ func TestDeletePatternScriptPageBounded(t *testing.T) {
 		st := commandStats(t, node.Client(t))
 		if u, pages := st["unlink"].calls, st["eval"].calls+st["evalsha"].calls; u <= 1000 || pages < 2 || pages != st["scan"].calls {
 			t.Errorf("node %d: %d keys in %d page scripts (%d SCANs), want more than 1,000 keys in at least 2", i, u, pages, st["scan"].calls)
+		}
+	}
+}
+
+// TestDeletePatternViewDeniedCountsFirstPage denies CLUSTER NODES (as an
+// ACL may, while it allows EVAL and the CLUSTER SLOTS go-redis needs):
+// DeletePattern fails, but each master's first page script, sent in the
+// round trip of the refused view, has deleted its page all the same, and
+// the count must say so (it said 0).
+func TestDeletePatternViewDeniedCountsFirstPage(t *testing.T) {
+	t.Parallel()
+	cl, b := migrationCluster(t, 50)
+	ctx := t.Context()
+	p := prefix(t)
+	all, _ := fill(t, b, p, "v", 900, 0)
+	for _, n := range cl.Nodes {
+		if err := n.Client(t).Do(ctx, "acl", "setuser", "default", "-cluster|nodes").Err(); err != nil {
+			t.Fatalf("ACL SETUSER: %v", err)
+		}
+	}
+	n, err := b.DeletePattern(ctx, p+"*")
+	if err == nil || !strings.Contains(err.Error(), "NOPERM") {
+		t.Fatalf("DeletePattern with CLUSTER NODES denied = %d, %v; want the NOPERM error", n, err)
+	}
+	deleted := int64(len(all) - keysOnNodes(t, cl, p+"*"))
+	if n != deleted {
+		t.Fatalf("DeletePattern with CLUSTER NODES denied = %d, %v; it deleted %d keys", n, err, deleted)
+	}
+}
+
+// afterSecondPage returns a Backend on a new cluster client of addrs
+// whose node client for addr calls fn after that node's second page
+// script (walk limit 1: the masters are walked one at a time).
+func afterSecondPage(t *testing.T, addrs []string, addr string, scanCount int, fn func()) *goredis.Backend {
+	t.Helper()
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, ContextTimeoutEnabled: true})
+	cc.OnNewNode(func(c *redis.Client) {
+		if c.Options().Addr == addr {
+			c.AddHook(&slotMover{move: fn})
+		}
+	})
+	b, err := goredis.New(cc, &goredis.Options{ScanCount: scanCount})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close(); _ = cc.Close() })
+	goredis.SetWalkLimit(b, 1)
+	return b
+}
+
+// TestDeletePatternFailoverMidWalk promotes a master's replica (CLUSTER
+// FAILOVER) after that master's second page script: its next script is
+// refused (READONLY on the demoted master), its walk starts again with
+// commands on what is now a replica (whose UNLINKs are redirected to the
+// new master), and the count stays exact, with no key left on any master
+// or replica.
+func TestDeletePatternFailoverMidWalk(t *testing.T) {
+	t.Parallel()
+	cl := redistest.StartClusterReplicas(t, 3)
+	ctx := t.Context()
+	var (
+		failovers   atomic.Int32
+		failoverErr error // written by the walk's goroutine, read after the walk
+	)
+	b := afterSecondPage(t, cl.Addrs(), cl.Nodes[1].Addr, 20, func() {
+		failovers.Add(1)
+		failoverErr = cl.Failover(ctx, 1)
+	})
+	p := prefix(t)
+	all, _ := fill(t, b, p, "f", 600, 100)
+	n, err := b.DeletePattern(ctx, p+"*")
+	if failovers.Load() != 1 || failoverErr != nil {
+		t.Fatalf("failed over %d times mid-walk, %v; want once", failovers.Load(), failoverErr)
+	}
+	if err != nil || n != int64(len(all)) {
+		t.Fatalf("DeletePattern with a failover mid-walk = %d, %v; want %d, nil", n, err, len(all))
+	}
+	for _, node := range append(slices.Clone(cl.Nodes), cl.Replicas...) {
+		c := node.Client(t)
+		if role, err := c.Do(ctx, "role").Slice(); err == nil && len(role) > 0 && role[0] == "master" {
+			if err := c.Do(ctx, "wait", 1, 5000).Err(); err != nil {
+				t.Fatalf("WAIT on %s: %v", node.Addr, err)
+			}
+		}
+	}
+	for _, node := range append(slices.Clone(cl.Nodes), cl.Replicas...) {
+		if keys, err := node.Client(t).Keys(ctx, p+"*").Result(); err != nil || len(keys) != 0 {
+			t.Errorf("%s: %d keys left after DeletePattern (%v)", node.Addr, len(keys), err)
+		}
+	}
+}
+
+// TestDeletePatternScriptFlushedMidWalk flushes a master's script cache
+// after its second page: the next page's EVALSHA answers NOSCRIPT and is
+// sent again as EVAL, the walk goes on with scripts (no fallback, no
+// failed command), and every key goes, with an exact count.
+func TestDeletePatternScriptFlushedMidWalk(t *testing.T) {
+	t.Parallel()
+	cl := redistest.StartCluster(t, 3)
+	ctx := t.Context()
+	node := cl.Nodes[0].Client(t)
+	var flushErr error // written by the walk's goroutine, read after the walk
+	b := afterSecondPage(t, cl.Addrs(), cl.Nodes[0].Addr, 20, func() { flushErr = node.ScriptFlush(ctx).Err() })
+	p := prefix(t)
+	all, _ := fill(t, b, p, "n", 600, 100)
+	if err := node.ConfigResetStat(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	n, err := b.DeletePattern(ctx, p+"*")
+	if flushErr != nil {
+		t.Fatal(flushErr)
+	}
+	if err != nil || n != int64(len(all)) {
+		t.Fatalf("DeletePattern with the script cache flushed mid-walk = %d, %v; want %d, nil", n, err, len(all))
+	}
+	if left := keysOnNodes(t, cl, p+"*"); left != 0 {
+		t.Fatalf("%d keys left on the nodes after DeletePattern", left)
+	}
+	st := commandStats(t, node)
+	if eval, evalsha := st["eval"], st["evalsha"]; eval.calls != 2 || eval.failed != 0 || evalsha.failed != 1 || eval.calls+evalsha.calls-1 != st["scan"].calls {
+		t.Fatalf("flushed master: %d EVAL (%d failed), %d EVALSHA (%d failed), %d SCAN; want 2 EVAL, one NOSCRIPT, one script per SCAN",
+			eval.calls, eval.failed, evalsha.calls, evalsha.failed, st["scan"].calls)
+	}
+}
+
+// TestDeletePatternEdgeTagKeys deletes keys whose braces are not a hash
+// tag or are one in an odd place (an empty tag, an unmatched brace, a
+// tag after an empty one, binary bytes around a tag, glob characters):
+// the page script must group them as Redis hashes them (a wrong group is
+// refused with CROSSSLOT, and its keys only go through the cluster
+// client) and delete every key, with an exact count.
+func TestDeletePatternEdgeTagKeys(t *testing.T) {
+	t.Parallel()
+	cl, b := migrationCluster(t, 30)
+	ctx := t.Context()
+	p := prefix(t)
+	forms := []string{"{}x%d", "{x%d", "}{%d}", "{{a}}%d", "a{}{b}%d", "\x00\xff{\x01}%d", "{%d}}", "{ }%d", "*?[]\\%d", "{big}%d"}
+	var items []backend.Item
+	for i := range 1000 {
+		items = append(items, backend.Item{Key: p + fmt.Sprintf(forms[i%len(forms)], i), Value: []byte("v"), TTL: time.Minute})
+	}
+	if err := b.SetMany(ctx, items); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range cl.Nodes {
+		if err := n.Client(t).ConfigResetStat(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := b.DeletePattern(ctx, p+"*")
+	if err != nil || n != int64(len(items)) {
+		t.Fatalf("DeletePattern = %d, %v; want %d, nil", n, err, len(items))
+	}
+	if left := keysOnNodes(t, cl, p+"*"); left != 0 {
+		t.Fatalf("%d keys left on the nodes after DeletePattern", left)
+	}
+	for i, node := range cl.Nodes {
+		if u := commandStats(t, node.Client(t))["unlink"]; u.failed != 0 || u.rejected != 0 {
+			t.Errorf("node %d: %d UNLINKs, %d failed, %d refused; want none failed or refused", i, u.calls, u.failed, u.rejected)
 		}
 	}
 }

@@ -13,8 +13,10 @@ import (
 	"github.com/cachekit/cachekit/backend"
 )
 
-// cmdStat is one command's line of INFO commandstats.
-type cmdStat struct{ calls, failed int }
+// cmdStat is one command's line of INFO commandstats: calls, failed
+// calls, and calls refused before they ran (rejected_calls: a CROSSSLOT
+// or a redirection inside a script, an ACL).
+type cmdStat struct{ calls, failed, rejected int }
 
 // commandStats reads INFO commandstats of one node, by command name
 // (e.g. "unlink", "cluster|nodes").
@@ -40,6 +42,8 @@ func commandStats(t *testing.T, c *redis.Client) map[string]cmdStat {
 				st.calls = n
 			case "failed_calls":
 				st.failed = n
+			case "rejected_calls":
+				st.rejected = n
 			}
 		}
 		out[name] = st
@@ -91,8 +95,8 @@ func TestDeletePatternCommandsPerMaster(t *testing.T) {
 		slotsReads := 0
 		for i, n := range nodes {
 			st := commandStats(t, n)
-			if u := st["unlink"]; u.calls != held[i] || u.failed != 0 {
-				t.Errorf("call %d, node %d: %d UNLINKs (%d failed), want one per key it held (%d), none failed", call, i, u.calls, u.failed, held[i])
+			if u := st["unlink"]; u.calls != held[i] || u.failed != 0 || u.rejected != 0 {
+				t.Errorf("call %d, node %d: %d UNLINKs (%d failed, %d refused), want one per key it held (%d), none failed or refused", call, i, u.calls, u.failed, u.rejected, held[i])
 			}
 			if held[i] == 0 {
 				t.Errorf("call %d, node %d: held no key, want keys on every master", call, i)
