@@ -53,13 +53,31 @@ func (msgpackCodec) appendMarshal(dst []byte, v any) ([]byte, error) {
 	return w.b, err
 }
 
-func (msgpackCodec) Unmarshal(data []byte, v any) (err error) {
+func (msgpackCodec) Unmarshal(data []byte, v any) error {
+	return unmarshalWalked(data, v, walkMsgpack(data))
+}
+
+// walkMsgpack is checkMsgpack, with a panic (a bug in the walk) turned into
+// an ErrCorrupt error as Unmarshal turns a decoder's.
+func walkMsgpack(data []byte) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = corruptf("%s: decoder panic: %v", "msgpack", r)
+		}
+	}()
+	return checkMsgpack(data)
+}
+
+// unmarshalWalked is the msgpack codec's Unmarshal of data, which
+// walkMsgpack has walked with the outcome walkErr: it resets the target
+// (an invalid target is reported first), then returns walkErr, or decodes.
+func unmarshalWalked(data []byte, v any, walkErr error) (err error) {
 	if err := resetTarget(v); err != nil {
 		return err
 	}
 	defer recoverCorrupt("msgpack", v, &err)
-	if err := checkMsgpack(data); err != nil {
-		return err
+	if walkErr != nil {
+		return walkErr
 	}
 	if err := unmarshalMsgpack(data, v); err != nil {
 		zeroTarget(v)
