@@ -228,9 +228,15 @@ func finish(dst, header, payload []byte) []byte {
 // [*CodecMismatchError] for an entry written with a codec the reader does
 // not accept); on any error, the value v points to is left zeroed.
 func (e *Envelope) Decode(data []byte, v any) (Meta, error) {
-	var s verified
+	var (
+		s    verified
+		meta Meta
+		m    *msgpackReader
+	)
 	e.verify(&s, data)
-	return e.decodeVerified(&s, v)
+	err := e.decodeVerified(&s, v, &meta, &m)
+	m.release()
+	return meta, err
 }
 
 // DecodeBatch decodes many envelopes: for every i, it sets metas[i] and
@@ -250,15 +256,17 @@ func (e *Envelope) DecodeBatch(data [][]byte, targets []any, metas []Meta, errs 
 		panic("codec: DecodeBatch: data, targets, metas and errs differ in length")
 	}
 	var vs [batchStage]verified
+	var m *msgpackReader // one decoder for the batch
 	for start := 0; start < len(data); start += batchStage {
 		n := min(batchStage, len(data)-start)
 		for i := range n {
 			e.verify(&vs[i], data[start+i])
 		}
 		for i := range n {
-			metas[start+i], errs[start+i] = e.decodeVerified(&vs[i], targets[start+i])
+			errs[start+i] = e.decodeVerified(&vs[i], targets[start+i], &metas[start+i], &m)
 		}
 	}
+	m.release()
 }
 
 // batchStage is how many entries DecodeBatch verifies before decoding
@@ -297,33 +305,34 @@ func (e *Envelope) verify(s *verified, data []byte) {
 }
 
 // decodeVerified finishes what verify began: it decompresses the payload
-// if needed and decodes it into v; see Decode.
-func (e *Envelope) decodeVerified(s *verified, v any) (Meta, error) {
-	meta, payload, err := s.meta, s.payload, s.err
-	if err == nil && meta.Kind == KindValue && meta.Compression != NoCompression {
+// if needed and decodes it into v (a msgpack payload with the decoder *m;
+// see unmarshalWalked), and sets *meta; see Decode.
+func (e *Envelope) decodeVerified(s *verified, v any, meta *Meta, m **msgpackReader) error {
+	payload, err := s.payload, s.err
+	value := s.meta.Kind == KindValue
+	if err == nil && value && s.meta.Compression != NoCompression {
 		maxSize := e.MaxSize
 		if maxSize <= 0 {
 			maxSize = DefaultMaxSize
 		}
-		payload, err = decompress(meta.Compression, payload, maxSize)
+		payload, err = decompress(s.meta.Compression, payload, maxSize)
+	}
+	switch {
+	case err != nil:
+		zeroTarget(v)
+	case !value:
+		zeroTarget(v)
+	case s.walked:
+		err = unmarshalWalked(m, payload, v, s.walkErr)
+	default:
+		err = s.meta.Codec.Unmarshal(payload, v)
 	}
 	if err != nil {
-		zeroTarget(v)
-		return Meta{}, err
+		*meta = Meta{}
+		return err
 	}
-	if meta.Kind != KindValue {
-		zeroTarget(v)
-		return meta, nil
-	}
-	if s.walked {
-		err = unmarshalWalked(payload, v, s.walkErr)
-	} else {
-		err = meta.Codec.Unmarshal(payload, v)
-	}
-	if err != nil {
-		return Meta{}, err
-	}
-	return meta, nil
+	*meta = s.meta
+	return nil
 }
 
 // reader returns the codec that decodes entries stored with codec ID id:

@@ -54,7 +54,10 @@ func (msgpackCodec) appendMarshal(dst []byte, v any) ([]byte, error) {
 }
 
 func (msgpackCodec) Unmarshal(data []byte, v any) error {
-	return unmarshalWalked(data, v, walkMsgpack(data))
+	var m *msgpackReader
+	err := unmarshalWalked(&m, data, v, walkMsgpack(data))
+	m.release()
+	return err
 }
 
 // walkMsgpack is checkMsgpack, with a panic (a bug in the walk) turned into
@@ -70,8 +73,10 @@ func walkMsgpack(data []byte) (err error) {
 
 // unmarshalWalked is the msgpack codec's Unmarshal of data, which
 // walkMsgpack has walked with the outcome walkErr: it resets the target
-// (an invalid target is reported first), then returns walkErr, or decodes.
-func unmarshalWalked(data []byte, v any, walkErr error) (err error) {
+// (an invalid target is reported first), then returns walkErr, or decodes
+// with the decoder *m, taken from the pool if *m is nil and left in *m
+// for the next decode (nil after a panic: that decoder is dropped).
+func unmarshalWalked(m **msgpackReader, data []byte, v any, walkErr error) (err error) {
 	if err := resetTarget(v); err != nil {
 		return err
 	}
@@ -79,7 +84,14 @@ func unmarshalWalked(data []byte, v any, walkErr error) (err error) {
 	if walkErr != nil {
 		return walkErr
 	}
-	if err := unmarshalMsgpack(data, v); err != nil {
+	r := *m
+	if r == nil {
+		r = msgpackReaders.Get().(*msgpackReader)
+	}
+	*m = nil
+	err = r.decode(data, v)
+	*m = r
+	if err != nil {
 		zeroTarget(v)
 		return corrupt("msgpack", err)
 	}
@@ -96,18 +108,23 @@ type msgpackReader struct {
 
 var msgpackReaders = sync.Pool{New: func() any { return &msgpackReader{dec: msgpack.NewDecoder(nil)} }}
 
-// unmarshalMsgpack is msgpack.Unmarshal with a pooled reader: the decoder
-// is reset (every option off, as msgpack.Unmarshal's Reset leaves it) to
-// read data.
-func unmarshalMsgpack(data []byte, v any) error {
-	m := msgpackReaders.Get().(*msgpackReader)
+// decode is msgpack.Unmarshal with m's reader and decoder: the decoder is
+// reset (every option off, as msgpack.Unmarshal's Reset leaves it) to read
+// data, and reset again after it.
+func (m *msgpackReader) decode(data []byte, v any) error {
 	m.r.Reset(data)
 	m.dec.Reset(&m.r)
 	err := m.dec.Decode(v)
 	m.dec.Reset(nil)
 	m.r.Reset(nil)
-	msgpackReaders.Put(m) // not reached after a panic: that decoder is dropped
 	return err
+}
+
+// release returns m, if not nil, to the pool.
+func (m *msgpackReader) release() {
+	if m != nil {
+		msgpackReaders.Put(m)
+	}
 }
 
 // appendWriter is an io.Writer (and io.ByteWriter) that appends to a slice.
