@@ -53,11 +53,19 @@ func (msgpackCodec) appendMarshal(dst []byte, v any) ([]byte, error) {
 	return w.b, err
 }
 
-func (msgpackCodec) Unmarshal(data []byte, v any) error {
-	var m *msgpackReader
-	err := unmarshalWalked(&m, data, v, walkMsgpack(data))
-	m.release()
-	return err
+func (msgpackCodec) Unmarshal(data []byte, v any) (err error) {
+	if err := resetTarget(v); err != nil {
+		return err
+	}
+	defer recoverCorrupt("msgpack", v, &err)
+	if err := checkMsgpack(data); err != nil {
+		return err
+	}
+	if err := unmarshalMsgpack(data, v); err != nil {
+		zeroTarget(v)
+		return corrupt("msgpack", err)
+	}
+	return nil
 }
 
 // walkMsgpack is checkMsgpack, with a panic (a bug in the walk) turned into
@@ -71,7 +79,7 @@ func walkMsgpack(data []byte) (err error) {
 	return checkMsgpack(data)
 }
 
-// unmarshalWalked is the msgpack codec's Unmarshal of data, which
+// unmarshalWalked is Unmarshal (in DecodeBatch) of data, which
 // walkMsgpack has walked with the outcome walkErr: it resets the target
 // (an invalid target is reported first), then returns walkErr, or decodes
 // with the decoder *m, taken from the pool if *m is nil and left in *m
@@ -107,6 +115,14 @@ type msgpackReader struct {
 }
 
 var msgpackReaders = sync.Pool{New: func() any { return &msgpackReader{dec: msgpack.NewDecoder(nil)} }}
+
+// unmarshalMsgpack is msgpack.Unmarshal with a pooled reader (see decode).
+func unmarshalMsgpack(data []byte, v any) error {
+	m := msgpackReaders.Get().(*msgpackReader)
+	err := m.decode(data, v)
+	msgpackReaders.Put(m) // not reached after a panic: that decoder is dropped
+	return err
+}
 
 // decode is msgpack.Unmarshal with m's reader and decoder: the decoder is
 // reset (every option off, as msgpack.Unmarshal's Reset leaves it) to read
