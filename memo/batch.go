@@ -65,6 +65,9 @@ func (c *Cache[V]) GetMany(ctx context.Context, keys []string, load BatchLoadFun
 				continue
 			}
 		}
+		if bt.keys == nil {
+			bt.keys = make([]string, 0, len(keys)) // grown once, not by doubling
+		}
 		bt.keys = append(bt.keys, k)
 	}
 	if len(bt.keys) == 0 {
