@@ -20,8 +20,10 @@
 // unless the reader lists that codec in [Envelope.Accept] for a migration;
 // the package-level [Decode] reads [Default] entries only. [DecodeMeta]
 // verifies the envelope and returns only the metadata, without touching the
-// payload. Not-found markers (negative caching) and tombstones
-// (invalidation) carry metadata only.
+// payload. [Envelope.DecodeBatch] decodes many entries with Decode's checks
+// and outcomes, faster (it verifies a few entries before decoding them, so
+// each stage's code stays in the CPU's caches). Not-found markers (negative
+// caching) and tombstones (invalidation) carry metadata only.
 //
 // The layout (all integers little-endian or varint):
 //
@@ -36,11 +38,11 @@
 //
 // # Hostile input
 //
-// Every byte slice given to Decode, DecodeMeta or a codec's Unmarshal may come
-// from a compromised or buggy writer. None of them panics or crashes the
-// process on any input (decoder panics are recovered, and nesting is bounded
-// before any recursive decoder runs), and a failed decode leaves the target
-// zeroed. What each bad input returns:
+// Every byte slice given to Decode, DecodeBatch, DecodeMeta or a codec's
+// Unmarshal may come from a compromised or buggy writer. None of them
+// panics or crashes the process on any input (decoder panics are
+// recovered, and nesting is bounded before any recursive decoder runs), and
+// a failed decode leaves the target zeroed. What each bad input returns:
 //   - wrong magic, unknown version, codec ID or flags, a bad checksum,
 //     truncation, a payload on a not-found or tombstone entry, foreign bytes
 //     or an undecodable payload: an error wrapping [ErrCorrupt], never a

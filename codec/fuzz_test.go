@@ -3,6 +3,7 @@ package codec
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"maps"
 	"math"
 	"reflect"
@@ -163,10 +164,39 @@ func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkDecode(t, data)
 		// Re-seal with a correct checksum so the fuzzer explores past it.
+		var sealed []byte
 		if len(data) > crcSize {
-			checkDecode(t, withCRC(data[:len(data)-crcSize]))
+			sealed = withCRC(data[:len(data)-crcSize])
+			checkDecode(t, sealed)
 		}
+		checkDecodeBatch(t, [][]byte{data, sealed, data})
 	})
+}
+
+// sameDecoded reports whether two decodes gave the same value (NaN
+// included, which DeepEqual tells apart from itself).
+func sameDecoded(a, b any) bool {
+	return reflect.DeepEqual(a, b) || fmt.Sprintf("%#v", a) == fmt.Sprintf("%#v", b)
+}
+
+// checkDecodeBatch asserts that DecodeBatch gives for every entry of data
+// what Decode gives.
+func checkDecodeBatch(t *testing.T, data [][]byte) {
+	t.Helper()
+	targets := make([]any, len(data))
+	for i := range targets {
+		targets[i] = new(any)
+	}
+	metas := make([]Meta, len(data))
+	errs := make([]error, len(data))
+	anyReader.DecodeBatch(data, targets, metas, errs)
+	for i, d := range data {
+		var want any
+		meta, err := anyReader.Decode(d, &want)
+		if fmt.Sprint(errs[i]) != fmt.Sprint(err) || !sameMeta(metas[i], meta) || !sameDecoded(*targets[i].(*any), want) {
+			t.Fatalf("DecodeBatch entry %d = %v, %+v, %v; Decode = %v, %+v, %v", i, *targets[i].(*any), metas[i], errs[i], want, meta, err)
+		}
+	}
 }
 
 // checkDecode asserts that Decode of arbitrary data either wraps ErrCorrupt

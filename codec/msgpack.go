@@ -68,6 +68,44 @@ func (msgpackCodec) Unmarshal(data []byte, v any) (err error) {
 	return nil
 }
 
+// walkMsgpack is checkMsgpack, with a panic (a bug in the walk) turned into
+// an ErrCorrupt error as Unmarshal turns a decoder's.
+func walkMsgpack(data []byte) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = corruptf("%s: decoder panic: %v", "msgpack", r)
+		}
+	}()
+	return checkMsgpack(data)
+}
+
+// unmarshalWalked is Unmarshal (in DecodeBatch) of data, which
+// walkMsgpack has walked with the outcome walkErr: it resets the target
+// (an invalid target is reported first), then returns walkErr, or decodes
+// with the decoder *m, taken from the pool if *m is nil and left in *m
+// for the next decode (nil after a panic: that decoder is dropped).
+func unmarshalWalked(m **msgpackReader, data []byte, v any, walkErr error) (err error) {
+	if err := resetTarget(v); err != nil {
+		return err
+	}
+	defer recoverCorrupt("msgpack", v, &err)
+	if walkErr != nil {
+		return walkErr
+	}
+	r := *m
+	if r == nil {
+		r = msgpackReaders.Get().(*msgpackReader)
+	}
+	*m = nil
+	err = r.decode(data, v)
+	*m = r
+	if err != nil {
+		zeroTarget(v)
+		return corrupt("msgpack", err)
+	}
+	return nil
+}
+
 // msgpackReader is a pooled decoder with the reader it decodes from, so a
 // decode allocates no reader (msgpack.Unmarshal allocates a bytes.Reader
 // per call).
@@ -78,18 +116,31 @@ type msgpackReader struct {
 
 var msgpackReaders = sync.Pool{New: func() any { return &msgpackReader{dec: msgpack.NewDecoder(nil)} }}
 
-// unmarshalMsgpack is msgpack.Unmarshal with a pooled reader: the decoder
-// is reset (every option off, as msgpack.Unmarshal's Reset leaves it) to
-// read data.
+// unmarshalMsgpack is msgpack.Unmarshal with a pooled reader (see decode).
 func unmarshalMsgpack(data []byte, v any) error {
 	m := msgpackReaders.Get().(*msgpackReader)
+	err := m.decode(data, v)
+	msgpackReaders.Put(m) // not reached after a panic: that decoder is dropped
+	return err
+}
+
+// decode is msgpack.Unmarshal with m's reader and decoder: the decoder is
+// reset (every option off, as msgpack.Unmarshal's Reset leaves it) to read
+// data, and reset again after it.
+func (m *msgpackReader) decode(data []byte, v any) error {
 	m.r.Reset(data)
 	m.dec.Reset(&m.r)
 	err := m.dec.Decode(v)
 	m.dec.Reset(nil)
 	m.r.Reset(nil)
-	msgpackReaders.Put(m) // not reached after a panic: that decoder is dropped
 	return err
+}
+
+// release returns m, if not nil, to the pool.
+func (m *msgpackReader) release() {
+	if m != nil {
+		msgpackReaders.Put(m)
+	}
 }
 
 // appendWriter is an io.Writer (and io.ByteWriter) that appends to a slice.

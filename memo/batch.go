@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cachekit/cachekit/backend"
+	"github.com/cachekit/cachekit/codec"
 )
 
 // BatchLoadFunc loads many keys at once. Keys it leaves out of the result
@@ -63,6 +64,9 @@ func (c *Cache[V]) GetMany(ctx context.Context, keys []string, load BatchLoadFun
 				out[k] = e.val
 				continue
 			}
+		}
+		if bt.keys == nil {
+			bt.keys = make([]string, 0, len(keys)) // grown once, not by doubling
 		}
 		bt.keys = append(bt.keys, k)
 	}
@@ -129,50 +133,90 @@ func (c *Cache[V]) readBatch(ctx context.Context, bt *batch[V], out map[string]V
 	}
 	var vals []V      // what the values decode into: one allocation for the batch
 	var now time.Time // the clock, read once for the batch
-	for i, k := range bt.keys {
-		var f lookupResult[V]
-		switch {
-		case err != nil:
-			f = lookupResult[V]{state: stateUnknown}
-		case raws[i] == nil:
-			f = lookupResult[V]{state: stateMiss}
-		default:
-			if len(vals) == 0 {
-				vals = make([]V, len(bt.keys)-i)
-				now = c.opts.Now()
+	// The entries are decoded decodeChunk at a time by one DecodeBatch
+	// (its stages keep their code in the CPU's caches, as a decode per
+	// key does not), then classified key by key.
+	var (
+		data    [decodeChunk][]byte
+		targets [decodeChunk]any
+		dsts    [decodeChunk]*V
+		metas   [decodeChunk]codec.Meta
+		errs    [decodeChunk]error
+	)
+	for start := 0; start < len(bt.keys); start += decodeChunk {
+		end := min(start+decodeChunk, len(bt.keys))
+		n := 0
+		if err == nil {
+			for i := start; i < end; i++ {
+				if raws[i] == nil {
+					continue
+				}
+				if len(vals) == 0 {
+					vals = make([]V, len(bt.keys)-i)
+					now = c.opts.Now()
+				}
+				data[n], targets[n], dsts[n] = raws[i], &vals[0], &vals[0]
+				vals = vals[1:]
+				n++
 			}
-			c.classifyTo(&f, k, raws[i], true, &vals[0], now)
-			vals = vals[1:]
+			c.env.DecodeBatch(data[:n], targets[:n], metas[:n], errs[:n])
 		}
-		switch f.state {
-		case stateFresh:
-			c.event(EventHitBackend, k, 0, nil)
-			out[k] = f.val
-			c.putL1(k, bt.gen, bt.epoch, f.val, f.meta)
-			continue // a hit keeps nothing in bt.found
-		case stateNegative:
-			c.event(EventHitNegative, k, 0, nil)
-			continue
-		case stateUnknown:
-			if e, ok := c.heldValue(k, bt.gen); ok { // see miss.get
-				c.event(EventHitL1, k, 0, nil)
-				out[k] = e.val
-				continue
+		j := 0 // the index in data of the next entry found
+		for i := start; i < end; i++ {
+			k := bt.keys[i]
+			var f lookupResult[V]
+			switch {
+			case err != nil:
+				f = lookupResult[V]{state: stateUnknown}
+			case raws[i] == nil:
+				f = lookupResult[V]{state: stateMiss}
+			default:
+				c.classifyDecoded(&f, k, raws[i], true, dsts[j], &metas[j], errs[j], now)
+				j++
+			}
+			if c.classifyFound(bt, i, &f, out) {
+				missing = append(missing, i)
 			}
 		}
-		c.event(EventMiss, k, 0, nil)
-		if bt.found == nil {
-			bt.found = make([]lookupResult[V], len(bt.keys))
-		}
-		bt.found[i] = f
-		// A miss keeps its data key past the batch (its flight, the
-		// landing, an in-process backend's stored key): a copy of its
-		// own, not a substring of dataAll's one allocation for the
-		// batch, which it would keep alive whole.
-		bt.dataKeys[i] = strings.Clone(bt.dataKeys[i])
-		missing = append(missing, i)
 	}
 	return missing, nil
+}
+
+// decodeChunk is how many keys of a batch readBatch decodes at a time.
+const decodeChunk = 16
+
+// classifyFound handles what the batch read found for key i of bt, f: a
+// fresh value goes to out (and L1); it reports whether the key is to be
+// loaded, keeping f for it.
+func (c *Cache[V]) classifyFound(bt *batch[V], i int, f *lookupResult[V], out map[string]V) (load bool) {
+	k := bt.keys[i]
+	switch f.state {
+	case stateFresh:
+		c.event(EventHitBackend, k, 0, nil)
+		out[k] = f.val
+		c.putL1(k, bt.gen, bt.epoch, f.val, f.meta)
+		return false // a hit keeps nothing in bt.found
+	case stateNegative:
+		c.event(EventHitNegative, k, 0, nil)
+		return false
+	case stateUnknown:
+		if e, ok := c.heldValue(k, bt.gen); ok { // see miss.get
+			c.event(EventHitL1, k, 0, nil)
+			out[k] = e.val
+			return false
+		}
+	}
+	c.event(EventMiss, k, 0, nil)
+	if bt.found == nil {
+		bt.found = make([]lookupResult[V], len(bt.keys))
+	}
+	bt.found[i] = *f
+	// A miss keeps its data key past the batch (its flight, the
+	// landing, an in-process backend's stored key): a copy of its
+	// own, not a substring of dataAll's one allocation for the
+	// batch, which it would keep alive whole.
+	bt.dataKeys[i] = strings.Clone(bt.dataKeys[i])
+	return true
 }
 
 // claimBatch leads the flights of the missing keys that nobody in this

@@ -287,6 +287,12 @@ func (c *Cache[V]) classifyInto(r *lookupResult[V], key string, raw []byte, coun
 // reads the clock once for all its keys).
 func (c *Cache[V]) classifyTo(r *lookupResult[V], key string, raw []byte, count bool, dst *V, now time.Time) {
 	m, err := c.env.Decode(raw, dst)
+	c.classifyDecoded(r, key, raw, count, dst, &m, err, now)
+}
+
+// classifyDecoded is classifyTo once raw has been decoded into *dst, with
+// the metadata m and error err the decode returned.
+func (c *Cache[V]) classifyDecoded(r *lookupResult[V], key string, raw []byte, count bool, dst *V, m *codec.Meta, err error, now time.Time) {
 	if err != nil {
 		if count && c.firstSight(raw) {
 			c.event(EventCorrupt, key, 0, err)
