@@ -19,7 +19,10 @@ import (
 // script and then the backend's own bounded read. The server runs them in
 // that order, so the read sees everything stored before the grant, which
 // is all the re-check needs (it need not be atomic with the grant: a value
-// stored between the two is seen, as a separate read would see it).
+// stored between the two is seen, as a separate read would see it). A
+// grant answered READONLY (a demoted primary, before a failover client
+// has moved on) is sent again with the read behind it by backend/goredis's
+// READONLY guard, so the two still meet on one server.
 //
 // Why a pipeline and not one script that reads the key when it grants:
 // the pipeline's read is the very command backend/goredis sends for

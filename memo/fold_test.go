@@ -366,3 +366,48 @@ func TestRefreshRecheckedAfterGrant(t *testing.T) {
 		})
 	}
 }
+
+// TestEarlyRefreshRecheckedAfterGrant is TestRefreshRecheckedAfterGrant
+// for an early (XFetch) refresh, which reads the entry before its lock as
+// a stale refresh does: another process stores the key between that read
+// and the grant. With the read folded into the grant the refresh sees an
+// entry that is no longer the one it read, and does not load it again
+// (before, it took any fresh entry for one still due, loaded, and its
+// store replaced the other process's new value).
+func TestEarlyRefreshRecheckedAfterGrant(t *testing.T) {
+	t.Parallel()
+	s := redistest.Shared(t)
+	clk := newClock()
+	o := memo.Options{Namespace: redistest.Prefix(t), TTL: time.Minute, Jitter: -1, Now: clk.Now,
+		Beta: 1, Rand: func() float64 { return 0.999999 }} // -ln(1e-6) ≈ 14 load times early
+	b, _ := lockedNode(t, s.Addr, o, true, nil)
+	h := &beforeGrant{match: "k", fn: func(string) {
+		if err := b.Set(context.Background(), "k", "from-b"); err != nil {
+			t.Errorf("B.Set = %v", err)
+		}
+	}}
+	a, _ := lockedNode(t, s.Addr, o, true, nil, h)
+	// B loads the key in one (fake) second: that is the load time δ.
+	if v, err := b.Get(t.Context(), "k", func(context.Context) (string, error) {
+		clk.Advance(time.Second)
+		return "old", nil
+	}); err != nil || v != "old" {
+		t.Fatalf("B.Get = %q, %v; want old", v, err)
+	}
+	clk.Advance(50 * time.Second) // 10 s before expiry: due for an early refresh
+	var loads atomic.Int32
+	load := func(context.Context) (string, error) { loads.Add(1); return "from-a", nil }
+	if v, err := a.Get(t.Context(), "k", load); err != nil || v != "old" {
+		t.Fatalf("A.Get = %q, %v; want old", v, err)
+	}
+	_ = a.Close() // waits for the background refresh
+	if !h.ran.Load() {
+		t.Fatal("the early refresh took no lock: the race was not staged")
+	}
+	if n := loads.Load(); n != 0 {
+		t.Errorf("early refresh loads = %d, want 0 (another process stored the key before the grant)", n)
+	}
+	if v, err := b.Get(t.Context(), "k", load); err != nil || v != "from-b" {
+		t.Fatalf("B.Get after the refresh = %q, %v; want from-b", v, err)
+	}
+}

@@ -81,8 +81,10 @@ func (m *miss[V]) refresh(ctx context.Context, seen bool) {
 		defer func() { _ = release(context.WithoutCancel(rctx)) }()
 		// With a GetLocker the grant brought a read of the entry, for
 		// free: a refresh another process stored between the read above
-		// and the grant is not loaded again.
-		if rechecked && !m.stillDue(&again, seen) {
+		// and the grant is not loaded again. The entry must still be the
+		// one read above (m.found since stillDue), early refresh or not:
+		// any fresh entry is not enough, another process's new one is.
+		if rechecked && !m.stillDue(&again, true) {
 			return
 		}
 	}

@@ -36,7 +36,11 @@ var ErrReadOnly = errors.New("goredis: server is a read-only replica (a demoted 
 //
 // Pipelines get the same treatment: the commands answered READONLY (they
 // did not run) are sent again once, in one pipeline, and then fail with
-// [ErrReadOnly]; the others keep their replies. go-redis drops a
+// [ErrReadOnly]; so are the reads queued after the first of them, whose
+// replies came from the server that refused it (a read behind a write in
+// a pipeline is one made after the write, on the server that ran it:
+// lockx folds memo's re-check into a lock grant this way); the others
+// keep their replies. go-redis drops a
 // pipeline's connection only when its first reply is READONLY, so a
 // pipeline that starts with a read may retry on the same demoted server
 // and report ErrReadOnly where a fresh connection would have reached the
@@ -115,8 +119,8 @@ func (g *readOnlyGuard) ProcessPipelineHook(next redis.ProcessPipelineHook) redi
 // pipeline runs cmds through next with go-redis' retries turned off: a
 // batch whose error is retryable is sent again whole (go-redis' rule:
 // only if no command is NoRetry, at most maxRetries times), and the
-// commands answered READONLY are sent again once, then fail with
-// ErrReadOnly.
+// commands answered READONLY are sent again once, with the reads queued
+// after the first of them, then fail with ErrReadOnly.
 func (g *readOnlyGuard) pipeline(ctx context.Context, next redis.ProcessPipelineHook, cmds []redis.Cmder) error {
 	noRetry := false
 	batch := make([]redis.Cmder, len(cmds))
@@ -127,10 +131,13 @@ func (g *readOnlyGuard) pipeline(ctx context.Context, next redis.ProcessPipeline
 	readOnly := false
 	for attempt := 0; ; attempt++ {
 		err := next(ctx, batch)
-		var refused []redis.Cmder
+		var refused, again []redis.Cmder
 		for _, cmd := range batch {
 			if e := cmd.Err(); e != nil && e != redis.Nil && redis.IsReadOnlyError(e) {
 				refused = append(refused, cmd)
+				again = append(again, cmd)
+			} else if len(refused) > 0 && reads(cmd, cmd.Name()) {
+				again = append(again, cmd) // read before what it follows ran
 			}
 		}
 		switch {
@@ -141,7 +148,7 @@ func (g *readOnlyGuard) pipeline(ctx context.Context, next redis.ProcessPipeline
 			return firstErr(cmds)
 		case len(refused) > 0:
 			readOnly = true
-			batch = refused
+			batch = again
 		case err == nil || noRetry || attempt >= g.maxRetries || !retryable(err):
 			if e := firstErr(cmds); e != nil {
 				return e

@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -464,5 +466,56 @@ func TestReadOnlyGuardCost(t *testing.T) {
 			t.Errorf("%s: %v allocations with the guard, %v without; want at most %v more", tc.name, g, p, tc.extra)
 		}
 		t.Logf("%s: %v allocations with the guard, %v without", tc.name, g, p)
+	}
+}
+
+// TestReadOnlyPipelineReadAfterWrite: a pipeline [SET k, GET k] sent on a
+// connection to a demoted primary gets READONLY for the SET and the
+// replica's old value for the GET; the guard sends the SET again on a
+// fresh connection, which reaches the new primary (as a failover client's
+// dial does). The GET is sent again with it: it reads the value the
+// pipeline wrote, not the replica's from before the write.
+func TestReadOnlyPipelineReadAfterWrite(t *testing.T) {
+	t.Parallel()
+	primary := redistest.Start(t)
+	old := redistest.Start(t, noSyncDelay...)
+	demoted := redistest.Start(t)
+	ctx := t.Context()
+	if err := old.Client(t).Set(ctx, "k", "old", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	demote(t, demoted, old)
+
+	var target atomic.Pointer[string] // where the next dial goes
+	target.Store(&demoted.Addr)
+	client := redis.NewClient(&redis.Options{
+		Addr:                  demoted.Addr,
+		ContextTimeoutEnabled: true,
+		PipelinePoolSize:      1,
+		Dialer: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, *target.Load())
+		},
+	})
+	t.Cleanup(func() { _ = client.Close() })
+	b, err := goredis.New(client, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	warm := client.Pipeline() // a pipeline connection to the demoted server
+	warm.Ping(ctx)
+	if _, err := warm.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	target.Store(&primary.Addr) // the failover
+
+	res, err := b.Pipeline(ctx, []backend.Op{backend.SetOp("k", []byte("new"), time.Minute), backend.GetOp("k")})
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("Pipeline = %v, %v; want the SET done by the new primary", err, res)
+	}
+	if got := primary.Client(t).Get(ctx, "k").Val(); got != "new" {
+		t.Fatalf("the new primary holds k = %q, want new", got)
+	}
+	if res[1].Err != nil || string(res[1].Value) != "new" {
+		t.Fatalf("GET after SET in the pipeline = %q, %v; want new (read after the write, where it ran)", res[1].Value, res[1].Err)
 	}
 }
