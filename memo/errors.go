@@ -37,6 +37,9 @@ var (
 	// when it panicked (the panic goes on in the caller that ran it, or is
 	// logged when a goroutine of the readers ran it).
 	errReadPanicked = errors.New("memo: backend read panicked")
+	// errBackendPanicked is the failure the breaker records for a backend
+	// call that panicked (the panic itself goes on to its caller).
+	errBackendPanicked = errors.New("memo: backend call panicked")
 )
 
 // PanicError is the error for a loader that panicked. It wraps

@@ -255,7 +255,14 @@ func (c *Cache[V]) runRead(call *readCall, ctx context.Context, dataKey string) 
 			call.ctx = valuesCtx{Context: bound, values: ctx}
 			rctx = &call.ctx
 		}
+		settled := false
+		defer func() {
+			if !settled { // a panic of the backend's: a failure (see callThrough)
+				c.settle(nil, errBackendPanicked)
+			}
+		}()
 		call.raw, call.err = backend.GetNonEmpty(rctx, c.backend, dataKey) // entries are never empty
+		settled = true
 		c.settle(nil, call.err)
 	} else {
 		call.err = c.callThrough(context.WithoutCancel(ctx), func(ctx context.Context) (err error) {
