@@ -26,8 +26,17 @@ func (c *Cache[V]) callWrite(ctx context.Context, op func(context.Context) error
 	return c.callThrough(ctx, op)
 }
 
-// callThrough runs op and records its outcome in the breaker.
+// callThrough runs op and records its outcome in the breaker. A panic of
+// op's (a backend's bug, recovered by a caller: a reader, a flight, an
+// HTTP server) settles nothing but releases the breaker's probe op may
+// have been; kept, it would refuse every call after it for good.
 func (c *Cache[V]) callThrough(ctx context.Context, op func(context.Context) error) error {
+	settled := false
+	defer func() {
+		if !settled {
+			c.breaker.abandon()
+		}
+	}()
 	var err error
 	if cctx, ok := c.detachedTimeout(ctx, &c.timeouts); ok {
 		err = op(cctx)
@@ -36,6 +45,7 @@ func (c *Cache[V]) callThrough(ctx context.Context, op func(context.Context) err
 		err = op(cctx)
 		cancel()
 	}
+	settled = true
 	return c.settle(ctx, err)
 }
 

@@ -239,6 +239,7 @@ func (c *Cache[V]) runRead(call *readCall, ctx context.Context, dataKey string) 
 	ended := false
 	defer func() {
 		if !ended { // a panic of the backend's: the waiters get an error, the panic goes on
+			c.breaker.abandon() // the breaker's probe it may have been (see callThrough)
 			call.err = errReadPanicked
 			c.reads.finish(dataKey, call)
 		}
