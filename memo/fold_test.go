@@ -366,3 +366,7 @@ func TestRefreshRecheckedAfterGrant(t *testing.T) {
 		})
 	}
 }
+
+// The lockx Locker is a GetLocker: checked at compile time, since memo
+// finds it by a type assertion that would otherwise fail silently.
+var _ memo.GetLocker = (*lockx.Locker)(nil)

@@ -1,0 +1,241 @@
+package memo_test
+
+import (
+	"context"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/cachekit/cachekit/internal/redistest"
+	"github.com/cachekit/cachekit/memo"
+)
+
+// publishes is a go-redis hook that counts PUBLISH commands.
+type publishes struct{ n atomic.Int32 }
+
+func (p *publishes) count(cmds ...redis.Cmder) {
+	for _, c := range cmds {
+		if c.Name() == "publish" {
+			p.n.Add(1)
+		}
+	}
+}
+
+func (p *publishes) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (p *publishes) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		p.count(cmd)
+		return next(ctx, cmd)
+	}
+}
+func (p *publishes) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		p.count(cmds...)
+		return next(ctx, cmds)
+	}
+}
+
+// channelLog subscribes to a namespace's channel and, when asked, counts
+// the "landed" messages ('L') published on it so far: every message the
+// server publishes on the channel (a PUBLISH command, or one sent by a
+// store script) reaches it.
+type channelLog struct {
+	raw     *redis.Client
+	channel string
+	msgs    <-chan *redis.Message
+}
+
+func newChannelLog(t *testing.T, s *redistest.Server, ns string) *channelLog {
+	t.Helper()
+	raw := s.Client(t)
+	ps := raw.Subscribe(t.Context(), ns+":v1:events")
+	t.Cleanup(func() { _ = ps.Close() })
+	if _, err := ps.Receive(t.Context()); err != nil { // the subscription is in place
+		t.Fatal(err)
+	}
+	return &channelLog{raw: raw, channel: ns + ":v1:events", msgs: ps.Channel()}
+}
+
+// landed publishes an end marker and counts the landed messages that came
+// before it: every message published before landed was called.
+func (l *channelLog) landed(t *testing.T) int {
+	t.Helper()
+	end := "end-" + time.Now().String()
+	if err := l.raw.Publish(t.Context(), l.channel, end).Err(); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case m := <-l.msgs:
+			if m.Payload == end {
+				return n
+			}
+			if strings.HasPrefix(m.Payload, "L") {
+				n++
+			}
+		case <-timeout:
+			t.Fatal("the end marker did not come back within 10s")
+		}
+	}
+}
+
+// noKeyWithoutTTL fails if a key containing ns has no expiry.
+func noKeyWithoutTTL(t *testing.T, c *redis.Client, ns string) {
+	t.Helper()
+	ctx := t.Context()
+	iter := c.Scan(ctx, 0, "*"+ns+"*", 1000).Iterator()
+	for iter.Next(ctx) {
+		if ttl := c.PTTL(ctx, iter.Val()).Val(); ttl == -1 {
+			t.Errorf("key %q has no expiry", iter.Val())
+		}
+	}
+	if err := iter.Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitedMarks returns the lockx waited marks of the locks of ns.
+func waitedMarks(t *testing.T, c *redis.Client, ns string) []string {
+	t.Helper()
+	keys, err := c.Keys(t.Context(), "lockx:*"+ns+"*:waited").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
+
+// TestLandedOnlyWhenWaited: a locked miss whose lock came from the
+// GetLocker path (lockx on the backend's client) publishes no "landed"
+// message when nobody waited, and exactly one when another process was
+// refused the lock, which wakes that process long before its poll
+// (PollInterval is 5s). A flight under a plain Locker (lockx on a client
+// of its own) publishes in its store, waited on or not, as before. The
+// waiter's mark on the lock expires, is gone after the release, and no
+// key is left without expiry.
+func TestLandedOnlyWhenWaited(t *testing.T) {
+	t.Parallel()
+	s := redistest.Shared(t)
+	const poll = 5 * time.Second
+	opts := func(ns string) memo.Options {
+		return memo.Options{Namespace: ns, PollInterval: poll, LockWait: 4 * poll, LoadTimeout: 4 * poll, BackendTimeout: 5 * time.Second}
+	}
+	// A namespace EscapeKeyPart leaves alone: the channel and the keys
+	// contain it as is.
+	namespace := func(t *testing.T) string { return strings.TrimSuffix(redistest.Prefix(t), ":") }
+	for _, tc := range []struct {
+		name                string
+		holderShared        bool // the holder's lock on the backend's client: GetLocker
+		waiterShared        bool
+		uncontended, waited int // landed messages
+	}{
+		{"holder=GetLocker/waiter=GetLocker", true, true, 0, 1},
+		{"holder=GetLocker/waiter=Locker", true, false, 0, 1},
+		{"holder=Locker/waiter=GetLocker", false, true, 1, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			raw := s.Client(t)
+
+			t.Run("uncontended", func(t *testing.T) {
+				ns := namespace(t)
+				log := newChannelLog(t, s, ns)
+				pubs := &publishes{}
+				a, _ := lockedNode(t, s.Addr, opts(ns), tc.holderShared, nil, pubs)
+				if v, err := a.Get(t.Context(), "k", func(context.Context) (string, error) { return "v", nil }); err != nil || v != "v" {
+					t.Fatalf("Get = %q, %v", v, err)
+				}
+				_ = a.Close() // waits for the release (and what follows it)
+				if got := log.landed(t); got != tc.uncontended {
+					t.Errorf("an uncontended locked miss published %d landed messages, want %d", got, tc.uncontended)
+				}
+				if tc.holderShared && pubs.n.Load() != 0 {
+					t.Errorf("an uncontended locked miss sent %d PUBLISH commands, want 0", pubs.n.Load())
+				}
+				noKeyWithoutTTL(t, raw, ns)
+			})
+
+			t.Run("contended", func(t *testing.T) {
+				ns := namespace(t)
+				log := newChannelLog(t, s, ns)
+				pubs := &publishes{}
+				a, _ := lockedNode(t, s.Addr, opts(ns), tc.holderShared, nil, pubs)
+				b, _ := lockedNode(t, s.Addr, opts(ns), tc.waiterShared, nil)
+				var loads atomic.Int32
+				loading, finish := make(chan struct{}), make(chan struct{})
+				load := func(context.Context) (string, error) {
+					if loads.Add(1) == 1 {
+						close(loading)
+						<-finish
+					}
+					return "v", nil
+				}
+				aDone := make(chan error, 1)
+				go func() {
+					_, err := a.Get(context.Background(), "k", load)
+					aDone <- err
+				}()
+				<-loading // A holds the lock
+				type got struct {
+					v    string
+					err  error
+					took time.Duration
+				}
+				bDone := make(chan got, 1)
+				start := time.Now()
+				go func() {
+					v, err := b.Get(context.Background(), "k", load)
+					bDone <- got{v, err, time.Since(start)}
+				}()
+				deadline := time.Now().Add(poll / 2)
+				for b.Stats().LockWaits == 0 { // B was refused the lock: it waits
+					if time.Now().After(deadline) {
+						t.Fatal("B did not wait for A's lock")
+					}
+					time.Sleep(time.Millisecond) // polling with a deadline
+				}
+				if tc.waiterShared || tc.holderShared { // lockx over one server marks the lock
+					marks := waitedMarks(t, raw, ns)
+					if len(marks) != 1 {
+						t.Fatalf("waited marks = %q, want one", marks)
+					}
+					if ttl := raw.PTTL(t.Context(), marks[0]).Val(); ttl <= 0 || ttl > 2*time.Second {
+						t.Errorf("waited mark PTTL = %v, want in (0, 2s] (the lock's TTL)", ttl)
+					}
+				}
+				close(finish)
+				if err := <-aDone; err != nil {
+					t.Fatalf("A.Get = %v", err)
+				}
+				r := <-bDone
+				if r.err != nil || r.v != "v" {
+					t.Fatalf("B.Get = %q, %v", r.v, r.err)
+				}
+				// Only the wake explains a return before B's first poll.
+				if r.took >= poll/2 {
+					t.Errorf("B.Get took %v with PollInterval %v: not woken", r.took, poll)
+				}
+				t.Logf("the waiter returned %v after its Get began (PollInterval %v)", r.took, poll)
+				if n := loads.Load(); n != 1 {
+					t.Errorf("loads = %d, want 1", n)
+				}
+				_ = a.Close()
+				_ = b.Close()
+				if got := log.landed(t); got != tc.waited {
+					t.Errorf("a contended locked miss published %d landed messages, want %d", got, tc.waited)
+				}
+				if tc.holderShared && pubs.n.Load() != 1 {
+					t.Errorf("a contended locked miss sent %d PUBLISH commands, want 1", pubs.n.Load())
+				}
+				if marks := waitedMarks(t, raw, ns); len(marks) != 0 {
+					t.Errorf("waited marks left after the release: %q", marks)
+				}
+				noKeyWithoutTTL(t, raw, ns)
+			})
+		})
+	}
+}
