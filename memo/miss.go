@@ -15,10 +15,11 @@ import (
 // waits for the holder's value to land (lockOrWait) and re-checks the
 // backend (recheckAndLoad); it loads (loadAndStore), stores with
 // compare-and-swap and wakes the waiters of other processes in one round
-// trip (store). Without a Locker a miss waits for two round trips, the
-// read and the store: the flight re-checks only when this node stored the
-// key's value after the caller's read began (landings). One miss value
-// carries the key through all of it.
+// trip (store) — under a GetLocker's lock, after the release and only if
+// someone waited (unlock, in wake.go). Without a Locker a miss waits for
+// two round trips, the read and the store: the flight re-checks only when
+// this node stored the key's value after the caller's read began
+// (landings). One miss value carries the key through all of it.
 
 // miss is one caller's way past the L1 for one key, and then the flight
 // that loads it.
