@@ -159,6 +159,28 @@ func TestLandedOnlyWhenWaited(t *testing.T) {
 				noKeyWithoutTTL(t, raw, ns)
 			})
 
+			// A release that cannot tell (the lock was lost: its key was
+			// deleted during the load) counts as waited on.
+			t.Run("lost", func(t *testing.T) {
+				ns := namespace(t)
+				log := newChannelLog(t, s, ns)
+				a, _ := lockedNode(t, s.Addr, opts(ns), tc.holderShared, nil)
+				load := func(ctx context.Context) (string, error) {
+					locks, err := raw.Keys(ctx, "lockx:*"+ns+"*").Result()
+					if err != nil || len(locks) != 1 {
+						t.Errorf("lock keys during the load = %q, %v; want one", locks, err)
+					}
+					return "v", raw.Del(ctx, locks...).Err()
+				}
+				if v, err := a.Get(t.Context(), "k", load); err != nil || v != "v" {
+					t.Fatalf("Get = %q, %v", v, err)
+				}
+				_ = a.Close()
+				if got := log.landed(t); got != 1 {
+					t.Errorf("a locked miss whose lock was lost published %d landed messages, want 1", got)
+				}
+			})
+
 			t.Run("contended", func(t *testing.T) {
 				ns := namespace(t)
 				log := newChannelLog(t, s, ns)
