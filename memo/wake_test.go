@@ -3,6 +3,7 @@ package memo_test
 import (
 	"context"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -116,7 +117,8 @@ func waitedMarks(t *testing.T, c *redis.Client, ns string) []string {
 // (PollInterval is 5s). A flight under a plain Locker (lockx on a client
 // of its own) publishes in its store, waited on or not, as before. The
 // waiter's mark on the lock expires, is gone after the release, and no
-// key is left without expiry.
+// key is left without expiry. A release that cannot tell (the lock was
+// lost) counts as waited on.
 func TestLandedOnlyWhenWaited(t *testing.T) {
 	t.Parallel()
 	s := redistest.Shared(t)
@@ -258,6 +260,47 @@ func TestLandedOnlyWhenWaited(t *testing.T) {
 				}
 				noKeyWithoutTTL(t, raw, ns)
 			})
+		})
+	}
+}
+
+// TestRefreshLandedOnlyWhenWaited: a stale-while-revalidate refresh under
+// a GetLocker's lock publishes no "landed" message when nobody waited;
+// under a plain Locker its store carries one, as before.
+func TestRefreshLandedOnlyWhenWaited(t *testing.T) {
+	t.Parallel()
+	s := redistest.Shared(t)
+	for _, lc := range lockClients {
+		t.Run(lc.name, func(t *testing.T) {
+			t.Parallel()
+			ns := strings.TrimSuffix(redistest.Prefix(t), ":")
+			log := newChannelLog(t, s, ns)
+			var mu sync.Mutex
+			now := time.Unix(1_900_000_000, 0)
+			clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+			a, _ := lockedNode(t, s.Addr, memo.Options{Namespace: ns, TTL: time.Minute, StaleTTL: time.Hour, Now: clock}, lc.shared, nil)
+			var loads atomic.Int32
+			load := func(context.Context) (string, error) { loads.Add(1); return "v", nil }
+			if _, err := a.Get(t.Context(), "k", load); err != nil {
+				t.Fatal(err)
+			}
+			mu.Lock()
+			now = now.Add(2 * time.Minute) // stale, within StaleTTL
+			mu.Unlock()
+			if _, err := a.Get(t.Context(), "k", load); err != nil {
+				t.Fatal(err)
+			}
+			_ = a.Close() // waits for the refresh
+			if n, r := loads.Load(), a.Stats().Refreshes; n != 2 || r != 1 {
+				t.Fatalf("loads = %d, refreshes = %d; want 2, 1", n, r)
+			}
+			want := 0 // neither the miss nor the refresh was waited on
+			if !lc.shared {
+				want = 2 // each store carries the message
+			}
+			if got := log.landed(t); got != want {
+				t.Errorf("a miss and a refresh published %d landed messages, want %d", got, want)
+			}
 		})
 	}
 }
