@@ -29,11 +29,11 @@
 //
 // TryAcquireGet's release also says whether the lock was waited on, so
 // that memo wakes the callers of other processes waiting for its value
-// only when there are some. Over one server, an attempt of TryAcquire or
-// TryAcquireGet that is refused because another holder has the lock marks
-// it, in the script that refuses it: a key next to the lock's
-// ("prefix{name}:waited", the same Cluster slot) with a TTL of one lease,
-// deleted by the next grant (a mark older than the grant is not its
+// only when there are some. With [New] (the lock is one key), an attempt
+// of TryAcquire or TryAcquireGet that is refused because another holder
+// has the lock marks it, in the script that refuses it: a key next to the
+// lock's ("prefix{name}:waited", the same Cluster slot) with a TTL of one
+// lease, deleted by the next grant (a mark older than the grant is not its
 // holder's) and by the release, which reads and deletes it in the script
 // that deletes the lock. A refusal comes while the lock is held, so it
 // marks before the holder's release runs, which then sees it. Where no

@@ -58,13 +58,13 @@ func (l *Locker) GetsFrom(b backend.Backend) bool {
 // taking the lock, and with the read folded in, a locked miss waits for
 // three round trips instead of four.
 //
-// release is [Lock.Unlock], which also reports whether the lock was
-// waited on: over one server ([New]), whether an attempt of TryAcquire or
-// TryAcquireGet for name was refused while this lock was held (the waited
-// mark, see TryAcquire; the release reads and deletes it in the script
-// that deletes the lock). waited is true when that cannot be told: over
-// Redlock or [NewLocal], and whenever release returns an error (the lock
-// was lost, or the server did not answer). memo publishes its "value
+// release is [Lock.Unlock], which also reports whether the lock was waited
+// on: with [New] (the lock is one key), whether an attempt of TryAcquire
+// or TryAcquireGet for name was refused while this lock was held (the
+// waited mark, see TryAcquire; the release reads and deletes it in the
+// script that deletes the lock). waited is true when that cannot be told:
+// over Redlock or [NewLocal], and whenever release returns an error (the
+// lock was lost, or the server did not answer). memo publishes its "value
 // landed" message only when the release says waited.
 func (l *Locker) TryAcquireGet(ctx context.Context, name string, b backend.Backend, key string) (release func(context.Context) (waited bool, err error), ok bool, value []byte, getErr error, err error) {
 	g, folds := l.folds(b)
