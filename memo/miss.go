@@ -270,6 +270,10 @@ func (m *miss[V]) foundLanded() {
 // acquire).
 func (m *miss[V]) lockOrWait(ctx context.Context, again *lookupResult[V]) (lock lockHeld, rechecked bool, res outcome[V], done bool) {
 	c := m.c
+	// Wake-ups so far: one that comes between a refusal and the waiter's
+	// registration below (the holder's release and message can be that
+	// quick) would otherwise leave it to its poll.
+	woken := c.wakes.Load()
 	lock, ok, rechecked, err := m.acquire(ctx, again)
 	if err != nil {
 		if c.opts.FailClosed {
@@ -284,6 +288,9 @@ func (m *miss[V]) lockOrWait(ctx context.Context, again *lookupResult[V]) (lock 
 	c.event(EventLockWait, m.key, 0, nil)
 	wake := c.addWaiter(m.dataKey)
 	defer c.removeWaiter(m.dataKey, wake)
+	if c.wakes.Load() != woken {
+		wake <- struct{}{} // look at once (wake is new, with room for one)
+	}
 	deadline := time.NewTimer(c.opts.LockWait)
 	defer deadline.Stop()
 	poll := time.NewTicker(c.opts.PollInterval)

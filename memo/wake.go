@@ -23,7 +23,12 @@ import "context"
 // sees the mark; a caller that tries after the release gets the lock, or
 // reads the value (in the grant's round trip, or in its next poll). The
 // message follows the store by the release's round trip, and the value is
-// in the backend before either. A caller whose mark was lost (it expired
+// in the backend before either. A message that reaches the refused
+// caller's process before the caller registers as a waiter is not lost
+// either: the caller compares the process's count of wake-ups (Cache.wakes)
+// from before its attempt with the count after it registered, and looks
+// at once if they differ (TestWakeBeforeListening; that window was there
+// before too, when the store sent the message). A caller whose mark was lost (it expired
 // after one lease while a slow load ran on, before its next refused
 // attempt renewed it) still polls: the worst case is latency, never a
 // wrong value.

@@ -304,3 +304,80 @@ func TestRefreshLandedOnlyWhenWaited(t *testing.T) {
 		})
 	}
 }
+
+// TestWakeBeforeListening: the holder's release and "landed" message can
+// reach a refused caller's process before the caller registers as a
+// waiter (here the window is held open by an Observer that blocks on the
+// caller's LockWait event until the message has been handled). The caller
+// must still be woken, not left to its poll (PollInterval 5s): it
+// compares the process's wake-ups across its registration.
+func TestWakeBeforeListening(t *testing.T) {
+	t.Parallel()
+	s := redistest.Shared(t)
+	raw := s.Client(t)
+	ns := strings.TrimSuffix(redistest.Prefix(t), ":")
+	const poll = 5 * time.Second
+	o := memo.Options{Namespace: ns, PollInterval: poll, LockWait: 4 * poll, LoadTimeout: 4 * poll, BackendTimeout: 5 * time.Second}
+	a, _ := lockedNode(t, s.Addr, o, true, nil)
+	refused, resume := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	wo := o
+	wo.L1Size = 16
+	wo.Observer = memo.ObserverFunc(func(e memo.Event) {
+		if e.Kind == memo.EventLockWait {
+			once.Do(func() { close(refused); <-resume })
+		}
+	})
+	w, _ := lockedNode(t, s.Addr, wo, true, nil)
+	// A probe in W's L1: its eviction shows that W's listener has handled
+	// the messages before it.
+	if _, err := w.Get(t.Context(), "probe", func(context.Context) (string, error) { return "p", nil }); err != nil {
+		t.Fatal(err)
+	}
+	loading, finish := make(chan struct{}), make(chan struct{})
+	aDone := make(chan error, 1)
+	go func() {
+		_, err := a.Get(context.Background(), "k", func(context.Context) (string, error) {
+			close(loading)
+			<-finish
+			return "v", nil
+		})
+		aDone <- err
+	}()
+	<-loading
+	type got struct {
+		v    string
+		err  error
+		took time.Duration
+	}
+	wDone := make(chan got, 1)
+	go func() {
+		start := time.Now()
+		v, err := w.Get(context.Background(), "k", func(context.Context) (string, error) { return "w", nil })
+		wDone <- got{v, err, time.Since(start)}
+	}()
+	<-refused // W was refused the lock and has not registered yet
+	close(finish)
+	if err := <-aDone; err != nil {
+		t.Fatal(err)
+	}
+	_ = a.Close() // A's release and its "landed" message are done
+	if err := raw.Publish(t.Context(), ns+":v1:events", "Iprobe").Err(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(poll / 2)
+	for w.Stats().L1Invalidations == 0 { // W handled "landed", then the probe's eviction
+		if time.Now().After(deadline) {
+			t.Fatal("W's listener did not handle the messages")
+		}
+		time.Sleep(time.Millisecond) // polling with a deadline
+	}
+	close(resume)
+	r := <-wDone
+	if r.err != nil || r.v != "v" {
+		t.Fatalf("W.Get = %q, %v; want A's value", r.v, r.err)
+	}
+	if r.took >= poll/2 {
+		t.Errorf("W.Get took %v with PollInterval %v: the wake-up before it listened was lost", r.took, poll)
+	}
+}
