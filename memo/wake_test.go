@@ -284,6 +284,16 @@ func TestRefreshLandedOnlyWhenWaited(t *testing.T) {
 			if _, err := a.Get(t.Context(), "k", load); err != nil {
 				t.Fatal(err)
 			}
+			// The miss's release runs after Get returns: a refresh that
+			// came first would be refused the lock (and mark it).
+			raw := s.Client(t)
+			deadline := time.Now().Add(5 * time.Second)
+			for len(raw.Keys(t.Context(), "lockx:*"+ns+"*").Val()) != 0 {
+				if time.Now().After(deadline) {
+					t.Fatal("the miss's lock is still held 5s after Get returned")
+				}
+				time.Sleep(time.Millisecond) // polling with a deadline
+			}
 			mu.Lock()
 			now = now.Add(2 * time.Minute) // stale, within StaleTTL
 			mu.Unlock()
