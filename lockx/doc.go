@@ -27,6 +27,20 @@
 // a Redlock grant is many servers' answer; there, and with a client of
 // the backend's own, the read is a call of its own after the grant.
 //
+// TryAcquireGet's release also says whether the lock was waited on, so
+// that memo wakes the callers of other processes waiting for its value
+// only when there are some. With [New] (the lock is one key), an attempt
+// of TryAcquire or TryAcquireGet that is refused because another holder
+// has the lock marks it, in the script that refuses it: a key next to the
+// lock's ("prefix{name}:waited", the same Cluster slot) with a TTL of one
+// lease, deleted by the next grant (a mark older than the grant is not its
+// holder's) and by the release, which reads and deletes it in the script
+// that deletes the lock. A refusal comes while the lock is held, so it
+// marks before the holder's release runs, which then sees it. Where no
+// mark can be read (Redlock, [NewLocal]) and when the release fails, the
+// answer is "waited". [Locker.Lock], [Locker.TryLock] and [Locker.Do]
+// write no mark.
+//
 // # These are lease locks
 //
 // A lock is granted for a TTL (default 8s). While the holder runs, a
@@ -117,7 +131,8 @@
 // Only locks whose caller can see the token mint one: [Locker.Lock] and
 // [Locker.TryLock]. [Locker.TryAcquire] (memo's lock) and [Locker.Do]
 // take a plain lease — one key with a TTL, deleted on release — and
-// leave no counter behind. Mixing them on one name is fine: tokens
+// leave no counter behind (TryAcquire's waited mark, when another process
+// was refused, has a TTL too and goes with the release). Mixing them on one name is fine: tokens
 // minted by Lock and TryLock still increase.
 //
 // With Redlock over several servers, each node has its own counter. The

@@ -76,7 +76,7 @@ func TestTryAcquireGetAfterFailover(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("TryAcquireGet = ok %v, %v; want granted by the new primary", ok, err)
 	}
-	defer func() { _ = release(context.WithoutCancel(ctx)) }()
+	defer func() { _, _ = release(context.WithoutCancel(ctx)) }()
 	p := primary.Client(t)
 	if n := p.Exists(ctx, l.key("n")).Val(); n != 1 {
 		t.Fatalf("the lock is not on the new primary (EXISTS = %d)", n)

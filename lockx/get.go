@@ -60,25 +60,34 @@ func (l *Locker) GetsFrom(b backend.Backend) bool {
 // It is memo's optional GetLocker interface: memo re-checks its key after
 // taking the lock, and with the read folded in, a locked miss waits for
 // three round trips instead of four.
-func (l *Locker) TryAcquireGet(ctx context.Context, name string, b backend.Backend, key string) (release func(context.Context) error, ok bool, value []byte, getErr error, err error) {
+//
+// release is [Lock.Unlock], which also reports whether the lock was waited
+// on: with [New] (the lock is one key), whether an attempt of TryAcquire
+// or TryAcquireGet for name was refused while this lock was held (the
+// waited mark, see TryAcquire; the release reads and deletes it in the
+// script that deletes the lock). waited is true when that cannot be told:
+// over Redlock or [NewLocal], and whenever release returns an error (the
+// lock was lost, or the server did not answer). memo publishes its "value
+// landed" message only when the release says waited.
+func (l *Locker) TryAcquireGet(ctx context.Context, name string, b backend.Backend, key string) (release func(context.Context) (waited bool, err error), ok bool, value []byte, getErr error, err error) {
 	g, folds := l.folds(b)
-	if !folds {
-		release, ok, err = l.TryAcquire(ctx, name)
-		if err != nil || !ok {
-			return nil, false, nil, nil, err
-		}
-		value, getErr = backend.GetNonEmpty(ctx, b, key)
-		return release, true, value, getErr, nil
+	var gp *foldedGet
+	if folds {
+		g.key = key
+		gp = &g
 	}
-	g.key = key
-	lk, err := l.lock(ctx, name, 1, false, &g)
+	lk, err := l.lock(ctx, name, 1, false, true, gp)
 	if errors.Is(err, ErrNotObtained) {
 		return nil, false, nil, nil, nil
 	}
 	if err != nil {
 		return nil, false, nil, nil, err
 	}
-	return lk.Unlock, true, g.value, g.err, nil
+	if !folds {
+		value, getErr = backend.GetNonEmpty(ctx, b, key)
+		return lk.unlockWaited, true, value, getErr, nil
+	}
+	return lk.unlockWaited, true, g.value, g.err, nil
 }
 
 // folds returns the fold of a read of b into l's grants (its key to be

@@ -124,7 +124,7 @@ func TestTryAcquireGet(t *testing.T) {
 			if got := b.OversizedReads() - before; got != 0 {
 				t.Errorf("folded=%v: a refused grant counted %d oversized reads", folded, got)
 			}
-			if err := release(ctx); err != nil {
+			if _, err := release(ctx); err != nil {
 				t.Fatalf("release = %v", err)
 			}
 			if n := client.Exists(ctx, l.key(tc.name+"-lock")).Val(); n != 0 {
@@ -193,7 +193,7 @@ func TestTryAcquireGetScriptFlushed(t *testing.T) {
 	if len(got) != 2 || strings.Join(got[0], ",") != "evalsha,getrange" || strings.Join(got[1], ",") != "eval,getrange" {
 		t.Fatalf("pipelines = %v, want %v", got, want)
 	}
-	if err := release(ctx); err != nil {
+	if _, err := release(ctx); err != nil {
 		t.Fatalf("release = %v", err)
 	}
 	if n := client.Exists(ctx, l.key("n")).Val(); n != 0 {
@@ -245,5 +245,5 @@ func TestTryAcquireGetFrozenServer(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("TryAcquireGet after resume = %v, %v; want granted", ok, err)
 	}
-	_ = release(t.Context())
+	_, _ = release(t.Context())
 }

@@ -157,6 +157,21 @@ func ctxEnded(ctx context.Context) error {
 // nodes answered (the lease then runs out by itself), and [ErrUnlocked] if
 // called again.
 func (lk *Lock) Unlock(ctx context.Context) error {
+	_, err := lk.unlockWaited(ctx)
+	return err
+}
+
+// waitReporter is a lease whose release can tell whether an attempt was
+// refused while it was held (singleLease).
+type waitReporter interface {
+	releaseWaited(ctx context.Context) (waited bool, err error)
+}
+
+// unlockWaited is Unlock, also reporting whether the lock was waited on:
+// an attempt of TryAcquire or TryAcquireGet was refused while it was held
+// (see tryScript). It is true when the lease cannot tell (Redlock, the
+// local driver, a grant that keeps no mark) and whenever err is not nil.
+func (lk *Lock) unlockWaited(ctx context.Context) (waited bool, err error) {
 	lk.stopped.Store(true)
 	lk.stopWatch()
 	lk.wmu.Lock() // wait for a tick in progress
@@ -165,17 +180,22 @@ func (lk *Lock) Unlock(ctx context.Context) error {
 	lk.mu.Lock()
 	defer lk.mu.Unlock()
 	if lk.unlocked {
-		return ErrUnlocked
+		return true, ErrUnlocked
 	}
 	lk.unlocked = true
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), unlockTimeout)
 	defer cancel()
-	err := lk.ls.release(rctx)
+	waited = true
+	if wr, ok := lk.ls.(waitReporter); ok {
+		waited, err = wr.releaseWaited(rctx)
+	} else {
+		err = lk.ls.release(rctx)
+	}
 	lk.end(ErrUnlocked)
 	if err != nil {
-		return fmt.Errorf("lockx: unlock %q: %w", lk.name, err)
+		return true, fmt.Errorf("lockx: unlock %q: %w", lk.name, err)
 	}
-	return nil
+	return waited, nil
 }
 
 // tick is the watchdog, run by lk.timer (no goroutine lives between

@@ -208,13 +208,13 @@ func NewLocal(o *Options) (*Locker, error) {
 // non-empty string; they are escaped, so they cannot inject Redis Cluster
 // hash tags.
 func (l *Locker) Lock(ctx context.Context, name string) (*Lock, error) {
-	return l.lock(ctx, name, l.cfg.tries, true, nil)
+	return l.lock(ctx, name, l.cfg.tries, true, false, nil)
 }
 
 // TryLock makes one attempt to acquire the lock called name and returns
 // [ErrNotObtained] at once if it is held elsewhere.
 func (l *Locker) TryLock(ctx context.Context, name string) (*Lock, error) {
-	return l.lock(ctx, name, 1, true, nil)
+	return l.lock(ctx, name, 1, true, false, nil)
 }
 
 // TryAcquire is [Locker.TryLock] in the shape of memo's Locker interface:
@@ -223,9 +223,14 @@ func (l *Locker) TryLock(ctx context.Context, name string) (*Lock, error) {
 //
 // The caller never sees a fencing token, so none is minted: over Redis
 // the lock is one key with a TTL, deleted by release, and nothing is left
-// behind (no fence counter).
+// behind (no fence counter). With [New] (the lock is one key: on a
+// server, a Cluster or a Ring) a refused attempt marks the lock as waited
+// on, in the same script: a key next to the lock's ("prefix{name}:waited")
+// that expires after one TTL, deleted by the next grant and by the
+// holder's release. [Locker.TryAcquireGet]'s release reports it (memo
+// wakes waiters only when there are some).
 func (l *Locker) TryAcquire(ctx context.Context, name string) (release func(context.Context) error, ok bool, err error) {
-	lk, err := l.lock(ctx, name, 1, false, nil)
+	lk, err := l.lock(ctx, name, 1, false, true, nil)
 	if errors.Is(err, ErrNotObtained) {
 		return nil, false, nil
 	}
@@ -248,7 +253,7 @@ func (l *Locker) TryAcquire(ctx context.Context, name string) (release func(cont
 // fence counter in Redis): use [Locker.Lock] and [Lock.Token] when the
 // protected resource checks tokens.
 func (l *Locker) Do(ctx context.Context, name string, fn func(ctx context.Context) error) (err error) {
-	lk, err := l.lock(ctx, name, l.cfg.tries, false, nil)
+	lk, err := l.lock(ctx, name, l.cfg.tries, false, false, nil)
 	if err != nil {
 		return err
 	}
@@ -269,13 +274,15 @@ func (l *Locker) Do(ctx context.Context, name string, fn func(ctx context.Contex
 }
 
 // lock acquires the lock called name in at most tries attempts (0: until
-// ctx ends). With g, whose driver is l's, each attempt reads g's key right
-// after a grant, in the grant's round trip (see TryAcquireGet).
-func (l *Locker) lock(ctx context.Context, name string, tries int, fenced bool, g *foldedGet) (*Lock, error) {
+// ctx ends). With marked, over one node, a refused attempt marks the lock
+// as waited on (see TryAcquire). With g, whose driver is l's, each attempt
+// reads g's key right after a grant, in the grant's round trip (see
+// TryAcquireGet).
+func (l *Locker) lock(ctx context.Context, name string, tries int, fenced, marked bool, g *foldedGet) (*Lock, error) {
 	if name == "" {
 		return nil, ErrInvalidName
 	}
-	lk, err := l.attempts(ctx, name, tries, fenced, g)
+	lk, err := l.attempts(ctx, name, tries, fenced, marked, g)
 	if err != nil {
 		l.stats.failed.Add(1)
 	} else {
@@ -286,8 +293,9 @@ func (l *Locker) lock(ctx context.Context, name string, tries int, fenced bool, 
 
 // attempts runs the acquisition loop of lock, counting contention and the
 // time spent waiting between attempts.
-func (l *Locker) attempts(ctx context.Context, name string, tries int, fenced bool, g *foldedGet) (*Lock, error) {
+func (l *Locker) attempts(ctx context.Context, name string, tries int, fenced, marked bool, g *foldedGet) (*Lock, error) {
 	key := l.key(name)
+	single, _ := l.drv.(*singleDriver)
 	var (
 		last  error
 		timer *time.Timer
@@ -320,8 +328,8 @@ func (l *Locker) attempts(ctx context.Context, name string, tries int, fenced bo
 			ls  lease
 			err error
 		)
-		if g != nil {
-			ls, err = g.d.acquireThen(ctx, name, key, l.cfg.ttl, fenced, g)
+		if single != nil && (marked || g != nil) {
+			ls, err = single.acquireThen(ctx, name, key, l.cfg.ttl, fenced, marked, g)
 		} else {
 			ls, err = l.drv.acquire(ctx, name, key, l.cfg.ttl, fenced)
 		}

@@ -21,6 +21,10 @@ const (
 	// the release of an abandoned attempt leaves when it finds nothing to
 	// delete (see abandonScript).
 	abandonSuffix = ":abandoned:"
+	// waitedSuffix turns a lock key into its waited mark's key: set by a
+	// refused attempt of TryAcquire or TryAcquireGet over one node (see
+	// tryScript).
+	waitedSuffix = ":waited"
 )
 
 // fenceTTL is how long a fence counter outlives the last grant that used
@@ -59,6 +63,50 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 		return 1
 	end
 	return tonumber(redis.call('GET', KEYS[2]) or '0')
+end
+return 0
+`)
+
+// tryScript is the grant of [Locker.TryAcquire] and
+// [Locker.TryAcquireGet] over one node: acquireScript without a fencing
+// token (KEYS[1] the lock, KEYS[2] the attempt's abandon marker, ARGV[1]
+// the attempt's value, ARGV[2] the lease in ms), which also keeps the
+// lock's waited mark KEYS[3]. A refusal because another holder has the
+// lock sets the mark, for as long as a lease (ARGV[2] ms: the mark never
+// outlives a lock granted now); a grant deletes a mark left from an
+// earlier holder (one whose release did not run), so a mark seen by the
+// holder's release (releaseWaitedScript) was set by an attempt that this
+// very grant refused. The reply is 1 when the lock was granted (or this
+// attempt's grant was already there), 0 when it was not.
+var tryScript = newScript(3, `
+if redis.call('EXISTS', KEYS[2]) == 1 then
+	return 0
+end
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+	redis.call('DEL', KEYS[3])
+	return 1
+end
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+	return 1
+end
+redis.call('SET', KEYS[3], '1', 'PX', ARGV[2])
+return 0
+`)
+
+// releaseWaitedScript is deleteScript for a lock granted by tryScript: it
+// deletes the lock KEYS[1] held with value ARGV[1] and, in the same step,
+// its waited mark KEYS[2]. It returns 2 if it deleted the lock and the
+// mark was there (an attempt was refused while the lock was held), 1 if it
+// deleted the lock and there was no mark, 0 if another owner holds the
+// lock, -1 if it is gone (the mark is then left to its expiry: it may be
+// the next holder's).
+var releaseWaitedScript = newScript(2, `
+local v = redis.call('GET', KEYS[1])
+if v == ARGV[1] then
+	redis.call('DEL', KEYS[1])
+	return 1 + redis.call('DEL', KEYS[2])
+elseif v == false then
+	return -1
 end
 return 0
 `)
@@ -190,6 +238,14 @@ var (
 func derivedKeys(name, value string) (fence, abandoned string) {
 	s := name + fenceSuffix + name + abandonSuffix + value
 	n := len(name) + len(fenceSuffix)
+	return s[:n], s[n:]
+}
+
+// markedKeys returns the waited mark key of the lock key name and the
+// abandon marker of its attempt value, built in one allocation.
+func markedKeys(name, value string) (waited, abandoned string) {
+	s := name + waitedSuffix + name + abandonSuffix + value
+	n := len(name) + len(waitedSuffix)
 	return s[:n], s[n:]
 }
 

@@ -84,22 +84,38 @@ func validity(ttl time.Duration, start, now time.Time) time.Time {
 }
 
 func (d *singleDriver) acquire(ctx context.Context, name, key string, ttl time.Duration, fenced bool) (lease, error) {
-	return d.acquireThen(ctx, name, key, ttl, fenced, nil)
+	return d.acquireThen(ctx, name, key, ttl, fenced, false, nil)
 }
 
-// acquireThen is acquire, with the read g (if not nil) folded into the
-// grant's round trip: g holds its outcome when the lock is granted (see
-// runThenGet).
-func (d *singleDriver) acquireThen(ctx context.Context, name, key string, ttl time.Duration, fenced bool, g *foldedGet) (lease, error) {
+// acquireThen is acquire, with two options of the one-node path. With
+// marked (never with fenced: TryAcquire and TryAcquireGet), the attempt is
+// tryScript's: a refusal marks the lock as waited on, and the lease's
+// release reports and clears the mark (see singleLease.releaseWaited).
+// With g (not nil), the read g is folded into the grant's round trip: g
+// holds its outcome when the lock is granted (see runThenGet).
+func (d *singleDriver) acquireThen(ctx context.Context, name, key string, ttl time.Duration, fenced, marked bool, g *foldedGet) (lease, error) {
 	value := rand.Text()
-	fence, abandoned := derivedKeys(key, value)
 	ttlArg := d.ttlArg
 	if ttl != d.ttl {
 		ttlArg = ttl.Milliseconds()
 	}
-	fencedArg := argUnfenced
-	if fenced {
-		fencedArg = argFenced
+	var (
+		script         = acquireScript
+		keys           []string
+		args           []any
+		waited, marker string
+	)
+	if marked {
+		waited, marker = markedKeys(key, value)
+		script, keys, args = tryScript, []string{key, marker, waited}, []any{value, ttlArg}
+	} else {
+		var fence string
+		fence, marker = derivedKeys(key, value)
+		fencedArg := argUnfenced
+		if fenced {
+			fencedArg = argFenced
+		}
+		keys, args = []string{key, fence, marker}, []any{value, ttlArg, argFenceTTL, fencedArg}
 	}
 	start := time.Now()
 	actx, cancel := attemptContext(ctx, start, attemptTimeout(ttl))
@@ -108,9 +124,9 @@ func (d *singleDriver) acquireThen(ctx context.Context, name, key string, ttl ti
 		err error
 	)
 	if g == nil {
-		tok, err = d.run(actx, acquireScript, []string{key, fence, abandoned}, value, ttlArg, argFenceTTL, fencedArg)
+		tok, err = d.run(actx, script, keys, args...)
 	} else {
-		tok, err = d.runThenGet(actx, acquireScript, g, []string{key, fence, abandoned}, value, ttlArg, argFenceTTL, fencedArg)
+		tok, err = d.runThenGet(actx, script, g, keys, args...)
 	}
 	now := time.Now()
 	until := validity(ttl, start, now)
@@ -124,12 +140,12 @@ func (d *singleDriver) acquireThen(ctx context.Context, name, key string, ttl ti
 		if !fenced {
 			tok = 0
 		}
-		return &singleLease{d: d, name: name, key: key, value: value, ttl: ttl, ttlArg: ttlArg, tok: tok, exp: until}, nil
+		return &singleLease{d: d, name: name, key: key, waited: waited, value: value, ttl: ttl, ttlArg: ttlArg, tok: tok, exp: until}, nil
 	}
 	if err != nil || tok > 0 {
 		// No answer (the grant may still land), or a grant that came too
 		// late to be worth having.
-		d.abandon(ctx, key, abandoned, value, ttl)
+		d.abandon(ctx, key, marker, value, ttl)
 	}
 	if err != nil {
 		return nil, d.failed("acquire", name, err)
@@ -163,6 +179,7 @@ type singleLease struct {
 	d      *singleDriver
 	name   string
 	key    string
+	waited string // the waited mark's key, if the grant was tryScript's
 	value  string
 	ttl    time.Duration
 	ttlArg any
@@ -190,12 +207,27 @@ func (l *singleLease) extend(ctx context.Context) (time.Time, error) {
 }
 
 func (l *singleLease) release(ctx context.Context) error {
-	n, err := l.d.run(ctx, deleteScript, []string{l.key}, l.value)
+	_, err := l.releaseWaited(ctx)
+	return err
+}
+
+// releaseWaited is release, also reporting whether an attempt was refused
+// while the lock was held (its waited mark was set, see tryScript), which
+// it clears in the same step. A lease that keeps no mark (its grant was
+// acquireScript's) reports true, as does a failed release: unknown means
+// waited.
+func (l *singleLease) releaseWaited(ctx context.Context) (waited bool, err error) {
+	var n int64
+	if l.waited == "" {
+		n, err = l.d.run(ctx, deleteScript, []string{l.key}, l.value)
+	} else {
+		n, err = l.d.run(ctx, releaseWaitedScript, []string{l.key, l.waited}, l.value)
+	}
 	if err != nil {
-		return l.d.failed("release", l.name, err)
+		return true, l.d.failed("release", l.name, err)
 	}
 	if n <= 0 {
-		return ErrLost
+		return true, ErrLost
 	}
-	return nil
+	return l.waited == "" || n > 1, nil
 }

@@ -62,6 +62,10 @@ type Cache[V any] struct {
 	sub     backend.Subscription
 	waitMu  sync.Mutex
 	waiters map[string]map[chan struct{}]struct{}
+	// wakes counts the wake-ups sent to waiters (wake, wakeAll): a caller
+	// refused the lock compares it across its registration, so a wake-up
+	// that came before it listened is not lost (see lockOrWait).
+	wakes atomic.Uint64
 
 	timeouts    atomic.Pointer[sharedTimeout]
 	coarseClock bool // nanotime reads the coarse clock (Options.Now is not set)

@@ -36,6 +36,17 @@
 // different nodes), with Redlock, with a client of the lock's own, or
 // while the breaker has seen a failure, the re-check is a read of its own.
 //
+// A GetLocker's release also says whether another process was refused the
+// lock while it was held (lockx marks the lock in the script that refuses
+// the attempt). A flight holding such a lock stores without the "value
+// landed" message and publishes it after the release (which it does not
+// wait for) only if the lock was waited on, or if the release failed: an
+// uncontended miss wakes no process, where every store's message wakes
+// the subscriber of every process. A waiter that is not woken (its mark
+// expired during a load longer than the lock's TTL, between two polls)
+// still polls every Options.PollInterval. Under a plain Locker the store
+// carries the message, whether anyone waits or not.
+//
 // # Contexts and panics
 //
 // The load runs on context.WithoutCancel of the first caller's context plus

@@ -411,3 +411,7 @@ func TestEarlyRefreshRecheckedAfterGrant(t *testing.T) {
 		t.Fatalf("B.Get after the refresh = %q, %v; want from-b", v, err)
 	}
 }
+
+// The lockx Locker is a GetLocker: checked at compile time, since memo
+// finds it by a type assertion that would otherwise fail silently.
+var _ memo.GetLocker = (*lockx.Locker)(nil)

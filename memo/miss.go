@@ -15,10 +15,11 @@ import (
 // waits for the holder's value to land (lockOrWait) and re-checks the
 // backend (recheckAndLoad); it loads (loadAndStore), stores with
 // compare-and-swap and wakes the waiters of other processes in one round
-// trip (store). Without a Locker a miss waits for two round trips, the
-// read and the store: the flight re-checks only when this node stored the
-// key's value after the caller's read began (landings). One miss value
-// carries the key through all of it.
+// trip (store) — under a GetLocker's lock, after the release and only if
+// someone waited (unlock, in wake.go). Without a Locker a miss waits for
+// two round trips, the read and the store: the flight re-checks only when
+// this node stored the key's value after the caller's read began
+// (landings). One miss value carries the key through all of it.
 
 // miss is one caller's way past the L1 for one key, and then the flight
 // that loads it.
@@ -46,6 +47,12 @@ type miss[V any] struct {
 	// load does not store if an invalidation this node heard of came after
 	// it (see store).
 	seq uint64
+	// quiet is set while the flight holds a GetLocker's lock: its store
+	// sends no "landed" message, and landed is then the data key of the
+	// value it stored or found under the lock, for the release to announce
+	// if the lock was waited on (see unlock).
+	quiet  bool
+	landed string
 }
 
 // flight is what one load hands to the callers coalesced on it.
@@ -179,23 +186,25 @@ func (m *miss[V]) fill(callerCtx context.Context) (flight[V], error) {
 		return m.loadAndStore(ctx, false)
 	}
 	var again lookupResult[V]
-	release, rechecked, res, done := m.lockOrWait(ctx, &again)
+	lock, rechecked, res, done := m.lockOrWait(ctx, &again)
 	if done {
 		return res.f, res.err
 	}
-	if release != nil {
+	if lock.held() {
 		// The unlock is not waited for: the value has landed (or the
 		// load failed) when the flight returns, and a lock that is not
-		// released expires by itself.
+		// released expires by itself. Nor is the "landed" message that
+		// follows a GetLocker's release (see unlock).
+		m.quiet = lock.quiet()
 		unlock := func() {
 			rctx := context.WithoutCancel(callerCtx)
 			if sctx, ok := c.detachedTimeout(rctx, &c.timeouts); ok {
-				_ = release(sctx) // bounded by the shared timeout: no timer of its own
+				m.unlock(sctx, lock) // bounded by the shared timeout: no timer of its own
 				return
 			}
 			rctx, rcancel := context.WithTimeout(rctx, c.opts.BackendTimeout)
 			defer rcancel()
-			_ = release(rctx)
+			m.unlock(rctx, lock)
 		}
 		defer c.releaseLater(unlock)
 	}
@@ -222,8 +231,10 @@ func (m *miss[V]) loadUnlessLanded(ctx context.Context, again *lookupResult[V]) 
 	c := m.c
 	switch again.state {
 	case stateFresh:
+		m.foundLanded()
 		return flight[V]{val: again.val, info: again.meta.info(SourceBackend)}, nil
 	case stateNegative:
+		m.foundLanded()
 		return flight[V]{}, ErrNotFound
 	case stateUnknown:
 		if c.opts.FailClosed {
@@ -243,27 +254,43 @@ type outcome[V any] struct {
 	err error
 }
 
+// foundLanded records, for a flight holding a GetLocker's lock, that its
+// re-check found the key's value (or not-found) landed: callers refused
+// the lock meanwhile wait for it (see unlock).
+func (m *miss[V]) foundLanded() {
+	if m.quiet {
+		m.landed = m.dataKey
+	}
+}
+
 // lockOrWait takes the lock for the key, or waits for the holder's value.
-// It returns the release function when this caller should load (nil
-// release: load without the lock), or done=true with the value that
-// landed. rechecked says that the grant brought the re-check of the key,
-// into again (see acquire).
-func (m *miss[V]) lockOrWait(ctx context.Context, again *lookupResult[V]) (release func(context.Context) error, rechecked bool, res outcome[V], done bool) {
+// It returns the lock when this caller should load (none held: load
+// without the lock), or done=true with the value that landed. rechecked
+// says that the grant brought the re-check of the key, into again (see
+// acquire).
+func (m *miss[V]) lockOrWait(ctx context.Context, again *lookupResult[V]) (lock lockHeld, rechecked bool, res outcome[V], done bool) {
 	c := m.c
-	release, ok, rechecked, err := m.acquire(ctx, again)
+	// Wake-ups so far: one that comes between a refusal and the waiter's
+	// registration below (the holder's release and message can be that
+	// quick) would otherwise leave it to its poll.
+	woken := c.wakes.Load()
+	lock, ok, rechecked, err := m.acquire(ctx, again)
 	if err != nil {
 		if c.opts.FailClosed {
-			return nil, false, outcome[V]{err: unavailable(err)}, true
+			return lockHeld{}, false, outcome[V]{err: unavailable(err)}, true
 		}
 		c.opts.Logger.Warn("memo: lock failed; loading without it", "key", m.key, "err", err)
-		return nil, false, res, false
+		return lockHeld{}, false, res, false
 	}
 	if ok {
-		return release, rechecked, res, false
+		return lock, rechecked, res, false
 	}
 	c.event(EventLockWait, m.key, 0, nil)
 	wake := c.addWaiter(m.dataKey)
 	defer c.removeWaiter(m.dataKey, wake)
+	if c.wakes.Load() != woken {
+		wake <- struct{}{} // look at once (wake is new, with room for one)
+	}
 	deadline := time.NewTimer(c.opts.LockWait)
 	defer deadline.Stop()
 	poll := time.NewTicker(c.opts.PollInterval)
@@ -274,29 +301,31 @@ func (m *miss[V]) lockOrWait(ctx context.Context, again *lookupResult[V]) (relea
 		case <-poll.C:
 		case <-deadline.C:
 			c.event(EventLockWaitExpired, m.key, 0, nil)
-			return nil, false, res, false
+			return lockHeld{}, false, res, false
 		case <-ctx.Done():
 			res.err = ctx.Err()
-			return nil, false, res, true
+			return lockHeld{}, false, res, true
 		}
 		landed := c.lookupFresh(ctx, m.key, m.dataKey, m.found.raw)
 		switch landed.state {
 		case stateFresh, stateStale:
-			return nil, false, outcome[V]{f: flight[V]{val: landed.val, info: landed.meta.info(SourceBackend)}}, true
+			return lockHeld{}, false, outcome[V]{f: flight[V]{val: landed.val, info: landed.meta.info(SourceBackend)}}, true
 		case stateNegative:
-			return nil, false, outcome[V]{err: ErrNotFound}, true
+			return lockHeld{}, false, outcome[V]{err: ErrNotFound}, true
 		case stateUnknown:
 			if c.breaker.isOpen() {
 				if c.opts.FailClosed {
-					return nil, false, outcome[V]{err: unavailable(landed.err)}, true
+					return lockHeld{}, false, outcome[V]{err: unavailable(landed.err)}, true
 				}
-				return nil, false, res, false // the backend is down: load (fail-open)
+				return lockHeld{}, false, res, false // the backend is down: load (fail-open)
 			}
 			continue // the backend did not answer: keep waiting
 		}
-		// Definitely nothing: the holder may have died. Try to take over.
-		if release, ok, rechecked, err := m.acquire(ctx, again); err == nil && ok {
-			return release, rechecked, res, false
+		// Definitely nothing: the holder may have died. Try to take over
+		// (a refused attempt renews this caller's mark on the lock, see
+		// unlock).
+		if lock, ok, rechecked, err := m.acquire(ctx, again); err == nil && ok {
+			return lock, rechecked, res, false
 		}
 	}
 }
@@ -307,23 +336,28 @@ func (m *miss[V]) lockOrWait(ctx context.Context, again *lookupResult[V]) (relea
 // the key: its read, made after the grant in the grant's round trip, is
 // classified into again as lookupFresh classifies its own (corrupt bytes
 // the caller's read counted are not counted again) and recorded in the
-// breaker as every read is; rechecked is then true.
-func (m *miss[V]) acquire(ctx context.Context, again *lookupResult[V]) (release func(context.Context) error, ok, rechecked bool, err error) {
+// breaker as every read is; rechecked is then true, and the lock is quiet
+// (see unlock).
+func (m *miss[V]) acquire(ctx context.Context, again *lookupResult[V]) (lock lockHeld, ok, rechecked bool, err error) {
 	c := m.c
 	actx, cancel := context.WithTimeout(ctx, c.opts.BackendTimeout)
 	defer cancel()
 	name := lockName(m.dataKey)
 	if c.getLocker == nil || c.breaker.degraded() {
-		release, ok, err = c.opts.Locker.TryAcquire(actx, name)
-		return release, ok, false, err
+		lock.release, ok, err = c.opts.Locker.TryAcquire(actx, name)
+		return lock, ok, false, err
 	}
-	release, ok, raw, getErr, err := c.getLocker.TryAcquireGet(actx, name, c.backend, m.dataKey)
+	var (
+		raw    []byte
+		getErr error
+	)
+	lock.releaseWaited, ok, raw, getErr, err = c.getLocker.TryAcquireGet(actx, name, c.backend, m.dataKey)
 	if err != nil || !ok {
-		return nil, false, false, err
+		return lockHeld{}, false, false, err
 	}
 	getErr = c.settle(ctx, getErr)
 	c.foundFresh(again, m.key, raw, getErr, m.found.raw)
-	return release, true, true, nil
+	return lock, true, true, nil
 }
 
 // takeLoadSlot waits on ctx for one of the MaxConcurrentLoads slots;
@@ -519,7 +553,9 @@ const (
 // store writes data under the data key only if it still holds what the
 // miss found (compare-and-swap), so a load that raced with Set or
 // Invalidate never overwrites their result. It wakes waiters in other
-// processes when it stored (with a Locker: see wakes).
+// processes when it stored (with a Locker: see wakes), unless the flight
+// holds a GetLocker's lock: its release does, if anyone waited (see
+// unlock).
 func (m *miss[V]) store(ctx context.Context, data []byte, ttl time.Duration) storeOutcome {
 	c := m.c
 	if m.found.state == stateUnknown {
@@ -541,8 +577,9 @@ func (m *miss[V]) store(ctx context.Context, data []byte, ttl time.Duration) sto
 	}
 	// The "landed" message wakes the callers of other processes waiting
 	// for a lock holder's value: only processes with a Locker wait, and
-	// without one this process never holds the lock they wait on.
-	wakes := c.pubsub != nil && c.opts.Locker != nil
+	// without one this process never holds the lock they wait on. Under a
+	// GetLocker's lock (quiet) it waits for the release (see unlock).
+	wakes := c.pubsub != nil && c.opts.Locker != nil && !m.quiet
 	ok, notified := false, false
 	err := c.call(ctx, func(ctx context.Context) error {
 		switch c.backend.(type) {
@@ -578,6 +615,9 @@ func (m *miss[V]) store(ctx context.Context, data []byte, ttl time.Duration) sto
 	}
 	if c.opts.Locker == nil {
 		c.landed.landed(m.dataKey, c.nanotime(), int64(landedWindow*c.opts.BackendTimeout))
+	}
+	if m.quiet {
+		m.landed = m.dataKey
 	}
 	if wakes && !notified {
 		c.publish(ctx, msgLanded, m.dataKey)

@@ -170,6 +170,7 @@ func (c *Cache[V]) removeWaiter(dataKey string, ch chan struct{}) {
 }
 
 func (c *Cache[V]) wake(dataKey string) {
+	c.wakes.Add(1)
 	c.waitMu.Lock()
 	for ch := range c.waiters[dataKey] {
 		select {
@@ -181,6 +182,7 @@ func (c *Cache[V]) wake(dataKey string) {
 }
 
 func (c *Cache[V]) wakeAll() {
+	c.wakes.Add(1)
 	c.waitMu.Lock()
 	for _, set := range c.waiters {
 		for ch := range set {

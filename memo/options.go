@@ -49,7 +49,15 @@ type GetLocker interface {
 	// (ok is true, err is nil), by a read of key from b that starts after
 	// the grant: value and getErr are what backend.GetNonEmpty(ctx, b, key)
 	// returns for it. When the lock is not granted they are nil.
-	TryAcquireGet(ctx context.Context, name string, b backend.Backend, key string) (release func(context.Context) error, ok bool, value []byte, getErr error, err error)
+	//
+	// Its release also reports whether the lock was waited on: whether an
+	// attempt (TryAcquire or TryAcquireGet, by any process) to take the
+	// lock called name was refused while it was held. It must say true
+	// when it cannot tell, and memo takes an error for true. memo stores a
+	// value loaded under such a lock without the "value landed" message
+	// that wakes the callers of other processes waiting for it, and sends
+	// the message after the release only if the lock was waited on.
+	TryAcquireGet(ctx context.Context, name string, b backend.Backend, key string) (release func(context.Context) (waited bool, err error), ok bool, value []byte, getErr error, err error)
 }
 
 // Options configures a [Cache]. The zero value of every field is its

@@ -74,11 +74,12 @@ func (m *miss[V]) refresh(ctx context.Context, seen bool) {
 		return
 	}
 	if c.opts.Locker != nil {
-		release, ok, rechecked, err := m.acquire(rctx, &again)
+		lock, ok, rechecked, err := m.acquire(rctx, &again)
 		if err != nil || !ok {
 			return // another process is refreshing
 		}
-		defer func() { _ = release(context.WithoutCancel(rctx)) }()
+		m.quiet = lock.quiet()
+		defer m.unlock(context.WithoutCancel(rctx), lock)
 		// With a GetLocker the grant brought a read of the entry, for
 		// free: a refresh another process stored between the read above
 		// and the grant is not loaded again. The entry must still be the

@@ -121,9 +121,10 @@ func (w *wire) client(t *testing.T, addr string) *redis.Client {
 // GET and one compare-and-swap store (issue 11's target). With the lockx
 // Locker on the backend's own client it waits for three: GET, the lock
 // grant with the re-check's read in the same pipeline (memo.GetLocker),
-// and the store with its "landed" message in the same script; with the
-// Locker on a client of its own, for four (the re-check is a round trip of
-// its own). The unlock runs after Get returns: it is not waited for, but
+// and the store (with no "landed" message: nobody waited, see
+// TestLandedOnlyWhenWaited); with the Locker on a client of its own, for
+// four (the re-check is a round trip of its own; the store carries the
+// message in its script). The unlock runs after Get returns: it is not waited for, but
 // it happens, and leaves no lock key behind.
 func TestMissRoundTrips(t *testing.T) {
 	t.Parallel()
