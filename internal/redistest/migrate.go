@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -147,7 +148,61 @@ func (c *Cluster) FinishMigration(ctx context.Context, slot, to int) error {
 			return err
 		}
 	}
-	return nil
+	return c.waitOwner(ctx, slot, to)
+}
+
+// waitOwner waits until every node names node to as the owner of slot
+// (CLUSTER SLOTS): SETSLOT NODE bumps the new owner's config epoch, and
+// until gossip has settled a node can still take an older claim for the
+// slot's owner (the next migration's MIGRATING then fails with "I'm not
+// the owner of hash slot" on the node just given it).
+func (c *Cluster) waitOwner(ctx context.Context, slot, to int) error {
+	want := c.Nodes[to].Addr
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		settled := true
+		for i := range c.Nodes {
+			owner, err := c.slotOwner(ctx, i, slot)
+			if err != nil {
+				return err
+			}
+			if owner != want {
+				settled = false
+				break
+			}
+		}
+		if settled {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("redistest: slot %d not owned by node %d (%s) on every node 10s after its migration", slot, to, want)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond): // polling with a deadline: gossip has no event to wait on
+		}
+	}
+}
+
+// slotOwner returns the address of the master that node i names as the
+// owner of slot ("" if none).
+func (c *Cluster) slotOwner(ctx context.Context, i, slot int) (string, error) {
+	cl, err := c.nodeClient(i)
+	if err != nil {
+		return "", err
+	}
+	defer cl.Close()
+	ranges, err := cl.ClusterSlots(ctx).Result()
+	if err != nil {
+		return "", fmt.Errorf("redistest: CLUSTER SLOTS on %s: %w", c.Nodes[i].Addr, err)
+	}
+	for _, r := range ranges {
+		if r.Start <= slot && slot <= r.End && len(r.Nodes) > 0 {
+			return r.Nodes[0].Addr, nil
+		}
+	}
+	return "", nil
 }
 
 // MoveSlot migrates slot and every key in it from node from to node to:
