@@ -58,7 +58,20 @@ func (m *miss[V]) unlock(ctx context.Context, h lockHeld) {
 		return
 	}
 	waited, err := h.releaseWaited(ctx)
-	if m.landed != "" && (waited || err != nil) {
-		m.c.publish(ctx, msgLanded, m.landed)
+	if m.landed == "" || !(waited || err != nil) {
+		return
 	}
+	// The message goes out on a timeout of its own: the release may have
+	// used up ctx's (a GetLocker may bound its release by a timeout of
+	// its own, as lockx does: longer than BackendTimeout), and a release
+	// that got no answer is just when the waiters need the message.
+	c := m.c
+	pctx := context.WithoutCancel(ctx)
+	if sctx, ok := c.detachedTimeout(pctx, &c.timeouts); ok {
+		c.publish(sctx, msgLanded, m.landed)
+		return
+	}
+	pctx, cancel := context.WithTimeout(pctx, c.opts.BackendTimeout)
+	defer cancel()
+	c.publish(pctx, msgLanded, m.landed)
 }

@@ -1,0 +1,100 @@
+package memo_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/cachekit/cachekit/internal/redistest"
+	"github.com/cachekit/cachekit/memo"
+)
+
+// unansweredRelease is a go-redis hook under which lockx's release of a
+// marked lock (the script whose second key is the waited mark) gets no
+// answer: it waits for its context to end, as a call to a server that
+// does not answer does.
+type unansweredRelease struct{}
+
+func isMarkedRelease(cmd redis.Cmder) bool {
+	args := cmd.Args()
+	if n := cmd.Name(); (n != "evalsha" && n != "eval") || len(args) != 6 {
+		return false
+	}
+	k, _ := args[4].(string)
+	return strings.HasSuffix(k, ":waited")
+}
+
+func (unansweredRelease) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (unansweredRelease) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if isMarkedRelease(cmd) {
+			<-ctx.Done()
+			cmd.SetErr(ctx.Err())
+			return ctx.Err()
+		}
+		return next(ctx, cmd)
+	}
+}
+func (unansweredRelease) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// TestLandedAfterUnansweredRelease: a GetLocker flight whose release gets
+// no answer cannot tell whether the lock was waited on, so it publishes
+// "landed" (the store did not). lockx bounds the release by a timeout of
+// its own (longer than BackendTimeout): the publish must not go out on
+// the release's context, which has ended by then, or the waiter of the
+// other process is left to its poll (PollInterval 10s).
+func TestLandedAfterUnansweredRelease(t *testing.T) {
+	t.Parallel()
+	s := redistest.Shared(t)
+	ns := strings.TrimSuffix(redistest.Prefix(t), ":")
+	const poll = 10 * time.Second
+	o := memo.Options{Namespace: ns, PollInterval: poll, LockWait: 4 * poll, LoadTimeout: 4 * poll, BackendTimeout: 400 * time.Millisecond}
+	a, _ := lockedNode(t, s.Addr, o, true, nil, unansweredRelease{})
+	w, _ := lockedNode(t, s.Addr, o, true, nil)
+	loading, finish := make(chan struct{}), make(chan struct{})
+	aDone := make(chan error, 1)
+	go func() {
+		_, err := a.Get(context.Background(), "k", func(context.Context) (string, error) {
+			close(loading)
+			<-finish
+			return "v", nil
+		})
+		aDone <- err
+	}()
+	<-loading
+	type got struct {
+		v    string
+		err  error
+		took time.Duration
+	}
+	wDone := make(chan got, 1)
+	start := time.Now()
+	go func() {
+		v, err := w.Get(context.Background(), "k", func(context.Context) (string, error) { return "w", nil })
+		wDone <- got{v, err, time.Since(start)}
+	}()
+	deadline := time.Now().Add(poll / 2)
+	for w.Stats().LockWaits == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("W did not wait for A's lock")
+		}
+		time.Sleep(time.Millisecond) // polling with a deadline
+	}
+	close(finish)
+	if err := <-aDone; err != nil {
+		t.Fatal(err)
+	}
+	r := <-wDone
+	if r.err != nil || r.v != "v" {
+		t.Fatalf("W.Get = %q, %v; want A's value", r.v, r.err)
+	}
+	if r.took >= poll/2 {
+		t.Errorf("W.Get took %v with PollInterval %v: the release failed and no \"landed\" message woke W", r.took, poll)
+	}
+	t.Logf("W returned after %v", r.took)
+}
