@@ -98,3 +98,84 @@ func TestLandedAfterUnansweredRelease(t *testing.T) {
 	}
 	t.Logf("W returned after %v", r.took)
 }
+
+// TestLandedAfterLockLostAndRegranted: A holds the lock of a cold key and
+// W (another process) waits for it; A's lock is lost (here deleted; a
+// holder that died leaves it to expire), and H (a third process) is
+// granted it, loads and stores. W still waits, refused while the lock was
+// A's: H's release must see W's mark and wake W, not leave it to its poll
+// (PollInterval 10s). A grant that deleted the marks left on the lock
+// dropped the waiters of the holder it replaced.
+func TestLandedAfterLockLostAndRegranted(t *testing.T) {
+	t.Parallel()
+	s := redistest.Shared(t)
+	raw := s.Client(t)
+	ns := strings.TrimSuffix(redistest.Prefix(t), ":")
+	const poll = 10 * time.Second
+	o := memo.Options{Namespace: ns, PollInterval: poll, LockWait: 4 * poll, LoadTimeout: 4 * poll, BackendTimeout: 5 * time.Second}
+	a, _ := lockedNode(t, s.Addr, o, true, nil)
+	w, _ := lockedNode(t, s.Addr, o, true, nil)
+	h, _ := lockedNode(t, s.Addr, o, true, nil)
+	loading, finish := make(chan struct{}), make(chan struct{})
+	aDone := make(chan error, 1)
+	go func() {
+		_, err := a.Get(context.Background(), "k", func(context.Context) (string, error) {
+			close(loading)
+			<-finish
+			return "a", nil
+		})
+		aDone <- err
+	}()
+	<-loading
+	type got struct {
+		v    string
+		err  error
+		took time.Duration
+	}
+	wDone := make(chan got, 1)
+	start := time.Now()
+	go func() {
+		v, err := w.Get(context.Background(), "k", func(context.Context) (string, error) { return "w", nil })
+		wDone <- got{v, err, time.Since(start)}
+	}()
+	deadline := time.Now().Add(poll / 2)
+	for w.Stats().LockWaits == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("W did not wait for A's lock")
+		}
+		time.Sleep(time.Millisecond) // polling with a deadline
+	}
+	locks, err := raw.Keys(t.Context(), "lockx:*"+ns+"*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lock string
+	for _, k := range locks {
+		if !strings.HasSuffix(k, ":waited") {
+			lock = k
+		}
+	}
+	if lock == "" || len(locks) != 2 {
+		t.Fatalf("lock keys = %q; want the lock and its mark", locks)
+	}
+	if err := raw.Del(t.Context(), lock).Err(); err != nil { // A's lock is lost
+		t.Fatal(err)
+	}
+	if v, err := h.Get(t.Context(), "k", func(context.Context) (string, error) { return "v", nil }); err != nil || v != "v" {
+		t.Fatalf("H.Get = %q, %v; want its own load", v, err)
+	}
+	r := <-wDone
+	close(finish)
+	if err := <-aDone; err != nil {
+		t.Fatal(err)
+	}
+	if r.err != nil || r.v != "v" {
+		t.Fatalf("W.Get = %q, %v; want H's value", r.v, r.err)
+	}
+	if r.took >= poll/2 {
+		t.Errorf("W.Get took %v with PollInterval %v: H's release did not wake W", r.took, poll)
+	}
+	_ = a.Close()
+	_ = h.Close()
+	noKeyWithoutTTL(t, raw, ns)
+}
