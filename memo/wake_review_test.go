@@ -179,3 +179,85 @@ func TestLandedAfterLockLostAndRegranted(t *testing.T) {
 	_ = h.Close()
 	noKeyWithoutTTL(t, raw, ns)
 }
+
+// lostStoreReply is a go-redis hook under which the SET NX that stores a
+// cold key of namespace ns lands on the server but its reply is lost:
+// the caller gets its context's error.
+type lostStoreReply struct{ ns string }
+
+func (lostStoreReply) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h lostStoreReply) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		args := cmd.Args()
+		if cmd.Name() != "set" || len(args) < 3 {
+			return err
+		}
+		k, _ := args[1].(string)
+		if !strings.Contains(k, h.ns) || strings.HasPrefix(k, "lockx") {
+			return err
+		}
+		<-ctx.Done()
+		cmd.SetErr(ctx.Err())
+		return ctx.Err()
+	}
+}
+func (lostStoreReply) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// TestLandedAfterStoreReplyLost: a GetLocker flight whose store landed
+// but whose reply was lost cannot tell whether the value is there; its
+// waiters (refused by its lock) must be told all the same, as the store's
+// own message told them before (it rode in the store's round trip), not
+// left to their poll (PollInterval 10s).
+func TestLandedAfterStoreReplyLost(t *testing.T) {
+	t.Parallel()
+	s := redistest.Shared(t)
+	ns := strings.TrimSuffix(redistest.Prefix(t), ":")
+	const poll = 10 * time.Second
+	o := memo.Options{Namespace: ns, PollInterval: poll, LockWait: 4 * poll, LoadTimeout: 4 * poll, BackendTimeout: 300 * time.Millisecond}
+	a, _ := lockedNode(t, s.Addr, o, true, nil, lostStoreReply{ns: ns})
+	w, _ := lockedNode(t, s.Addr, o, true, nil)
+	loading, finish := make(chan struct{}), make(chan struct{})
+	aDone := make(chan error, 1)
+	go func() {
+		_, err := a.Get(context.Background(), "k", func(context.Context) (string, error) {
+			close(loading)
+			<-finish
+			return "v", nil
+		})
+		aDone <- err
+	}()
+	<-loading
+	type got struct {
+		v    string
+		err  error
+		took time.Duration
+	}
+	wDone := make(chan got, 1)
+	start := time.Now()
+	go func() {
+		v, err := w.Get(context.Background(), "k", func(context.Context) (string, error) { return "w", nil })
+		wDone <- got{v, err, time.Since(start)}
+	}()
+	deadline := time.Now().Add(poll / 2)
+	for w.Stats().LockWaits == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("W did not wait for A's lock")
+		}
+		time.Sleep(time.Millisecond) // polling with a deadline
+	}
+	close(finish)
+	if err := <-aDone; err != nil {
+		t.Fatal(err)
+	}
+	r := <-wDone
+	if r.err != nil || r.v != "v" {
+		t.Fatalf("W.Get = %q, %v; want A's value", r.v, r.err)
+	}
+	if r.took >= poll/2 {
+		t.Errorf("W.Get took %v with PollInterval %v: A's store landed (reply lost) and nothing woke W", r.took, poll)
+	}
+	t.Logf("W returned after %v", r.took)
+}
