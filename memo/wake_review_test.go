@@ -261,3 +261,72 @@ func TestLandedAfterStoreReplyLost(t *testing.T) {
 	}
 	t.Logf("W returned after %v", r.took)
 }
+
+// TestLandedAfterHoldLongerThanLease: W is refused A's lock once and
+// waits (PollInterval 10s, so it does not try again meanwhile); A's load
+// takes longer than one lease of the lock (TTL 2s; the watchdog extends
+// it). W's mark on the lock must last as long as the lock, so that A's
+// release sees it and wakes W: not expire after one lease from W's
+// refusal and leave W to its poll.
+func TestLandedAfterHoldLongerThanLease(t *testing.T) {
+	t.Parallel()
+	s := redistest.Shared(t)
+	raw := s.Client(t)
+	ns := strings.TrimSuffix(redistest.Prefix(t), ":")
+	const poll = 10 * time.Second
+	o := memo.Options{Namespace: ns, PollInterval: poll, LockWait: 4 * poll, LoadTimeout: 4 * poll, BackendTimeout: 5 * time.Second}
+	a, _ := lockedNode(t, s.Addr, o, true, nil)
+	w, _ := lockedNode(t, s.Addr, o, true, nil)
+	loading, finish := make(chan struct{}), make(chan struct{})
+	aDone := make(chan error, 1)
+	go func() {
+		_, err := a.Get(context.Background(), "k", func(context.Context) (string, error) {
+			close(loading)
+			<-finish
+			return "v", nil
+		})
+		aDone <- err
+	}()
+	<-loading
+	type got struct {
+		v    string
+		err  error
+		took time.Duration
+	}
+	wDone := make(chan got, 1)
+	start := time.Now()
+	go func() {
+		v, err := w.Get(context.Background(), "k", func(context.Context) (string, error) { return "w", nil })
+		wDone <- got{v, err, time.Since(start)}
+	}()
+	deadline := time.Now().Add(poll / 2)
+	for w.Stats().LockWaits == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("W did not wait for A's lock")
+		}
+		time.Sleep(time.Millisecond) // polling with a deadline
+	}
+	refused := time.Now()
+	<-time.After(2500 * time.Millisecond) // the hold outlasts one lease (2s) from the refusal
+	for _, k := range waitedMarks(t, raw, ns) {
+		if ttl := raw.PTTL(t.Context(), k).Val(); ttl <= 0 || ttl > 2*time.Second {
+			t.Errorf("waited mark PTTL = %v after a hold of %v, want in (0, 2s]", ttl, time.Since(refused))
+		}
+	}
+	close(finish)
+	if err := <-aDone; err != nil {
+		t.Fatal(err)
+	}
+	r := <-wDone
+	if r.err != nil || r.v != "v" {
+		t.Fatalf("W.Get = %q, %v; want A's value", r.v, r.err)
+	}
+	if r.took >= poll/2 {
+		t.Errorf("W.Get took %v with PollInterval %v: A held the lock past W's mark, and nothing woke W", r.took, poll)
+	}
+	_ = a.Close()
+	if marks := waitedMarks(t, raw, ns); len(marks) != 0 {
+		t.Errorf("waited marks left after the release: %q", marks)
+	}
+	noKeyWithoutTTL(t, raw, ns)
+}
