@@ -33,9 +33,10 @@
 // of TryAcquire or TryAcquireGet that is refused because another holder
 // has the lock marks it, in the script that refuses it: a key next to the
 // lock's ("prefix{name}:waited", the same Cluster slot) with a TTL of one
-// lease, deleted by the next grant (a mark older than the grant is not its
-// holder's) and by the release, which reads and deletes it in the script
-// that deletes the lock. A refusal comes while the lock is held, so it
+// lease, extended with the lock by the watchdog, deleted by the release, which reads and deletes it in the script
+// that deletes the lock. A grant keeps a mark an earlier holder left (it
+// died or lost the lock before its release): the callers it refused still
+// wait, now for the new holder's value. A refusal comes while the lock is held, so it
 // marks before the holder's release runs, which then sees it. Where no
 // mark can be read (Redlock, [NewLocal]) and when the release fails, the
 // answer is "waited". [Locker.Lock], [Locker.TryLock] and [Locker.Do]

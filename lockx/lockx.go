@@ -226,8 +226,8 @@ func (l *Locker) TryLock(ctx context.Context, name string) (*Lock, error) {
 // behind (no fence counter). With [New] (the lock is one key: on a
 // server, a Cluster or a Ring) a refused attempt marks the lock as waited
 // on, in the same script: a key next to the lock's ("prefix{name}:waited")
-// that expires after one TTL, deleted by the next grant and by the
-// holder's release. [Locker.TryAcquireGet]'s release reports it (memo
+// that expires after one TTL, deleted by the holder's release (a grant
+// keeps a mark an earlier holder left: its waiters still wait). [Locker.TryAcquireGet]'s release reports it (memo
 // wakes waiters only when there are some).
 func (l *Locker) TryAcquire(ctx context.Context, name string) (release func(context.Context) error, ok bool, err error) {
 	lk, err := l.lock(ctx, name, 1, false, true, nil)

@@ -73,17 +73,18 @@ return 0
 // the attempt's value, ARGV[2] the lease in ms), which also keeps the
 // lock's waited mark KEYS[3]. A refusal because another holder has the
 // lock sets the mark, for as long as a lease (ARGV[2] ms: the mark never
-// outlives a lock granted now); a grant deletes a mark left from an
-// earlier holder (one whose release did not run), so a mark seen by the
-// holder's release (releaseWaitedScript) was set by an attempt that this
-// very grant refused. The reply is 1 when the lock was granted (or this
+// outlives a lock granted now). A grant keeps a mark left from an
+// earlier holder (one whose release did not run: it died, or lost the
+// lock): the attempts that earlier holder refused are still waiting for
+// the key's value, which the new holder now brings, so its release must
+// see them (a mark that is not this holder's costs one message at most).
+// The reply is 1 when the lock was granted (or this
 // attempt's grant was already there), 0 when it was not.
 var tryScript = newScript(3, `
 if redis.call('EXISTS', KEYS[2]) == 1 then
 	return 0
 end
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-	redis.call('DEL', KEYS[3])
 	return 1
 end
 if redis.call('GET', KEYS[1]) == ARGV[1] then

@@ -21,6 +21,20 @@ end
 return 0
 `)
 
+// touchWaitedScript is touchScript for a lock granted by tryScript: it
+// also extends the lock's waited mark KEYS[2], if there is one, to the
+// lock's new expiry, so that a caller refused while the lock was held
+// still counts at the release after a hold longer than one lease (the
+// mark had a lease from its refusal). A mark is never left without an
+// expiry, nor made by the extension.
+var touchWaitedScript = newScript(2, `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+	redis.call('PEXPIRE', KEYS[2], ARGV[2])
+	return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+`)
+
 // deleteScript deletes a lock held with value ARGV[1]: 1 if it did, 0 if
 // another owner holds it, -1 if it is gone. It is redsync's release script.
 var deleteScript = newScript(1, `
@@ -192,7 +206,15 @@ func (l *singleLease) until() time.Time { return l.exp }
 
 func (l *singleLease) extend(ctx context.Context) (time.Time, error) {
 	start := time.Now()
-	n, err := l.d.run(ctx, touchScript, []string{l.key}, l.value, l.ttlArg)
+	var (
+		n   int64
+		err error
+	)
+	if l.waited == "" {
+		n, err = l.d.run(ctx, touchScript, []string{l.key}, l.value, l.ttlArg)
+	} else {
+		n, err = l.d.run(ctx, touchWaitedScript, []string{l.key, l.waited}, l.value, l.ttlArg)
+	}
 	if err != nil {
 		return time.Time{}, l.d.failed("extend", l.name, err)
 	}

@@ -22,7 +22,7 @@ func (l *Locker) waitedKey(name string) string { return l.key(name) + waitedSuff
 // of TryAcquire or TryAcquireGet was refused while the lock was held. The
 // mark expires (0 < PTTL ≤ TTL) while it lives, and the release deletes it
 // with the lock; Lock and TryLock, refused, write no mark; a mark left
-// from an earlier holder does not count for the next one.
+// from an earlier holder (its waiters still wait) counts for the next one.
 func TestTryAcquireGetWaited(t *testing.T) {
 	t.Parallel()
 	s := redistest.Shared(t)
@@ -93,8 +93,9 @@ func TestTryAcquireGetWaited(t *testing.T) {
 				}
 			}
 
-			// A mark left behind (its holder's release never ran) is
-			// deleted by the next grant: it was not this holder's waiter.
+			// A mark left behind (its holder's release never ran) is kept
+			// by the next grant: the callers it refused still wait for
+			// the value, which this holder brings.
 			if err := client.Set(ctx, l.waitedKey("stale"), "1", ttl).Err(); err != nil {
 				t.Fatal(err)
 			}
@@ -102,8 +103,8 @@ func TestTryAcquireGetWaited(t *testing.T) {
 			if err != nil || !ok {
 				t.Fatalf("TryAcquireGet = %v, %v", ok, err)
 			}
-			if waited, err := release(ctx); err != nil || waited {
-				t.Errorf("release after a stale mark = %v, %v; want not waited", waited, err)
+			if waited, err := release(ctx); err != nil || !waited {
+				t.Errorf("release after a mark left behind = %v, %v; want waited", waited, err)
 			}
 
 			// A release that finds the lock gone says waited (unknown), and

@@ -42,9 +42,8 @@
 // landed" message and publishes it after the release (which it does not
 // wait for) only if the lock was waited on, or if the release failed: an
 // uncontended miss wakes no process, where every store's message wakes
-// the subscriber of every process. A waiter that is not woken (its mark
-// expired during a load longer than the lock's TTL, between two polls)
-// still polls every Options.PollInterval. Under a plain Locker the store
+// the subscriber of every process. A waiter that is not woken all the
+// same (its mark was lost) still polls every Options.PollInterval. Under a plain Locker the store
 // carries the message, whether anyone waits or not.
 //
 // # Contexts and panics

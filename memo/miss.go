@@ -608,6 +608,13 @@ func (m *miss[V]) store(ctx context.Context, data []byte, ttl time.Duration) sto
 	switch {
 	case err != nil:
 		c.event(EventStoreSkipped, m.key, 0, err)
+		if m.quiet {
+			// The store may have landed (its reply was lost): the
+			// release announces it if anyone waited, as a store's own
+			// message would have (a waiter that finds nothing tries the
+			// lock again).
+			m.landed = m.dataKey
+		}
 		return storeFailed
 	case !ok:
 		c.event(EventStoreSkipped, m.key, 0, nil)

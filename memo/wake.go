@@ -28,10 +28,12 @@ import "context"
 // either: the caller compares the process's count of wake-ups (Cache.wakes)
 // from before its attempt with the count after it registered, and looks
 // at once if they differ (TestWakeBeforeListening; that window was there
-// before too, when the store sent the message). A caller whose mark was lost (it expired
-// after one lease while a slow load ran on, before its next refused
-// attempt renewed it) still polls: the worst case is latency, never a
-// wrong value.
+// before too, when the store sent the message). The mark lives as long
+// as the lock (the holder's watchdog extends both), and a grant keeps a
+// mark an earlier holder left (it died or lost the lock: its waiters now
+// wait for the new holder). A caller whose mark was lost all the same (a
+// GetLocker other than lockx's, a mark evicted) still polls: the worst
+// case is latency, never a wrong value.
 
 // lockHeld is the distributed lock a flight holds: exactly one of release
 // (a Locker's) and releaseWaited (a GetLocker's, whose release reports
@@ -58,7 +60,20 @@ func (m *miss[V]) unlock(ctx context.Context, h lockHeld) {
 		return
 	}
 	waited, err := h.releaseWaited(ctx)
-	if m.landed != "" && (waited || err != nil) {
-		m.c.publish(ctx, msgLanded, m.landed)
+	if m.landed == "" || !(waited || err != nil) {
+		return
 	}
+	// The message goes out on a timeout of its own: the release may have
+	// used up ctx's (a GetLocker may bound its release by a timeout of
+	// its own, as lockx does: longer than BackendTimeout), and a release
+	// that got no answer is just when the waiters need the message.
+	c := m.c
+	pctx := context.WithoutCancel(ctx)
+	if sctx, ok := c.detachedTimeout(pctx, &c.timeouts); ok {
+		c.publish(sctx, msgLanded, m.landed)
+		return
+	}
+	pctx, cancel := context.WithTimeout(pctx, c.opts.BackendTimeout)
+	defer cancel()
+	c.publish(pctx, msgLanded, m.landed)
 }
