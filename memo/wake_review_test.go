@@ -56,35 +56,7 @@ func TestLandedAfterUnansweredRelease(t *testing.T) {
 	o := memo.Options{Namespace: ns, PollInterval: poll, LockWait: 4 * poll, LoadTimeout: 4 * poll, BackendTimeout: 400 * time.Millisecond}
 	a, _ := lockedNode(t, s.Addr, o, true, nil, unansweredRelease{})
 	w, _ := lockedNode(t, s.Addr, o, true, nil)
-	loading, finish := make(chan struct{}), make(chan struct{})
-	aDone := make(chan error, 1)
-	go func() {
-		_, err := a.Get(context.Background(), "k", func(context.Context) (string, error) {
-			close(loading)
-			<-finish
-			return "v", nil
-		})
-		aDone <- err
-	}()
-	<-loading
-	type got struct {
-		v    string
-		err  error
-		took time.Duration
-	}
-	wDone := make(chan got, 1)
-	start := time.Now()
-	go func() {
-		v, err := w.Get(context.Background(), "k", func(context.Context) (string, error) { return "w", nil })
-		wDone <- got{v, err, time.Since(start)}
-	}()
-	deadline := time.Now().Add(poll / 2)
-	for w.Stats().LockWaits == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("W did not wait for A's lock")
-		}
-		time.Sleep(time.Millisecond) // polling with a deadline
-	}
+	finish, aDone, wDone := holdAndWait(t, a, w, "v", poll/2)
 	close(finish)
 	if err := <-aDone; err != nil {
 		t.Fatal(err)
@@ -116,35 +88,7 @@ func TestLandedAfterLockLostAndRegranted(t *testing.T) {
 	a, _ := lockedNode(t, s.Addr, o, true, nil)
 	w, _ := lockedNode(t, s.Addr, o, true, nil)
 	h, _ := lockedNode(t, s.Addr, o, true, nil)
-	loading, finish := make(chan struct{}), make(chan struct{})
-	aDone := make(chan error, 1)
-	go func() {
-		_, err := a.Get(context.Background(), "k", func(context.Context) (string, error) {
-			close(loading)
-			<-finish
-			return "a", nil
-		})
-		aDone <- err
-	}()
-	<-loading
-	type got struct {
-		v    string
-		err  error
-		took time.Duration
-	}
-	wDone := make(chan got, 1)
-	start := time.Now()
-	go func() {
-		v, err := w.Get(context.Background(), "k", func(context.Context) (string, error) { return "w", nil })
-		wDone <- got{v, err, time.Since(start)}
-	}()
-	deadline := time.Now().Add(poll / 2)
-	for w.Stats().LockWaits == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("W did not wait for A's lock")
-		}
-		time.Sleep(time.Millisecond) // polling with a deadline
-	}
+	finish, aDone, wDone := holdAndWait(t, a, w, "a", poll/2)
 	locks, err := raw.Keys(t.Context(), "lockx:*"+ns+"*").Result()
 	if err != nil {
 		t.Fatal(err)
@@ -219,35 +163,7 @@ func TestLandedAfterStoreReplyLost(t *testing.T) {
 	o := memo.Options{Namespace: ns, PollInterval: poll, LockWait: 4 * poll, LoadTimeout: 4 * poll, BackendTimeout: 300 * time.Millisecond}
 	a, _ := lockedNode(t, s.Addr, o, true, nil, lostStoreReply{ns: ns})
 	w, _ := lockedNode(t, s.Addr, o, true, nil)
-	loading, finish := make(chan struct{}), make(chan struct{})
-	aDone := make(chan error, 1)
-	go func() {
-		_, err := a.Get(context.Background(), "k", func(context.Context) (string, error) {
-			close(loading)
-			<-finish
-			return "v", nil
-		})
-		aDone <- err
-	}()
-	<-loading
-	type got struct {
-		v    string
-		err  error
-		took time.Duration
-	}
-	wDone := make(chan got, 1)
-	start := time.Now()
-	go func() {
-		v, err := w.Get(context.Background(), "k", func(context.Context) (string, error) { return "w", nil })
-		wDone <- got{v, err, time.Since(start)}
-	}()
-	deadline := time.Now().Add(poll / 2)
-	for w.Stats().LockWaits == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("W did not wait for A's lock")
-		}
-		time.Sleep(time.Millisecond) // polling with a deadline
-	}
+	finish, aDone, wDone := holdAndWait(t, a, w, "v", poll/2)
 	close(finish)
 	if err := <-aDone; err != nil {
 		t.Fatal(err)
@@ -277,35 +193,7 @@ func TestLandedAfterHoldLongerThanLease(t *testing.T) {
 	o := memo.Options{Namespace: ns, PollInterval: poll, LockWait: 4 * poll, LoadTimeout: 4 * poll, BackendTimeout: 5 * time.Second}
 	a, _ := lockedNode(t, s.Addr, o, true, nil)
 	w, _ := lockedNode(t, s.Addr, o, true, nil)
-	loading, finish := make(chan struct{}), make(chan struct{})
-	aDone := make(chan error, 1)
-	go func() {
-		_, err := a.Get(context.Background(), "k", func(context.Context) (string, error) {
-			close(loading)
-			<-finish
-			return "v", nil
-		})
-		aDone <- err
-	}()
-	<-loading
-	type got struct {
-		v    string
-		err  error
-		took time.Duration
-	}
-	wDone := make(chan got, 1)
-	start := time.Now()
-	go func() {
-		v, err := w.Get(context.Background(), "k", func(context.Context) (string, error) { return "w", nil })
-		wDone <- got{v, err, time.Since(start)}
-	}()
-	deadline := time.Now().Add(poll / 2)
-	for w.Stats().LockWaits == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("W did not wait for A's lock")
-		}
-		time.Sleep(time.Millisecond) // polling with a deadline
-	}
+	finish, aDone, wDone := holdAndWait(t, a, w, "v", poll/2)
 	refused := time.Now()
 	<-time.After(2500 * time.Millisecond) // the hold outlasts one lease (2s) from the refusal
 	for _, k := range waitedMarks(t, raw, ns) {
@@ -329,4 +217,44 @@ func TestLandedAfterHoldLongerThanLease(t *testing.T) {
 		t.Errorf("waited marks left after the release: %q", marks)
 	}
 	noKeyWithoutTTL(t, raw, ns)
+}
+
+// waitedGet is the outcome of a waiter's Get, and how long it took.
+type waitedGet struct {
+	v    string
+	err  error
+	took time.Duration
+}
+
+// holdAndWait starts a Get of "k" on a whose load returns val once finish
+// is closed, then, once that load runs, a Get of "k" on w (another
+// process), and returns when w waits for a's lock (failing t if it does
+// not within limit). aDone gets a's error, wDone w's outcome.
+func holdAndWait(t *testing.T, a, w *memo.Cache[string], val string, limit time.Duration) (finish chan struct{}, aDone <-chan error, wDone <-chan waitedGet) {
+	t.Helper()
+	loading, finish := make(chan struct{}), make(chan struct{})
+	aErr := make(chan error, 1)
+	go func() {
+		_, err := a.Get(context.Background(), "k", func(context.Context) (string, error) {
+			close(loading)
+			<-finish
+			return val, nil
+		})
+		aErr <- err
+	}()
+	<-loading
+	wGot := make(chan waitedGet, 1)
+	start := time.Now()
+	go func() {
+		v, err := w.Get(context.Background(), "k", func(context.Context) (string, error) { return "w", nil })
+		wGot <- waitedGet{v, err, time.Since(start)}
+	}()
+	deadline := time.Now().Add(limit)
+	for w.Stats().LockWaits == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("W did not wait for A's lock")
+		}
+		time.Sleep(time.Millisecond) // polling with a deadline
+	}
+	return finish, aErr, wGot
 }
