@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/cachekit/cachekit/backend"
+	"github.com/cachekit/cachekit/backend/memory"
+	"github.com/cachekit/cachekit/lockx"
 	"github.com/cachekit/cachekit/memo"
 )
 
@@ -105,5 +107,26 @@ func TestFetchResultClamped(t *testing.T) {
 	ttl, err := c.TTL(t.Context(), "k")
 	if err != nil || ttl <= memo.MaxTTL-time.Hour || ttl > 2*memo.MaxTTL {
 		t.Fatalf("backend TTL = %v, %v; want within (MaxTTL, 2·MaxTTL]", ttl, err)
+	}
+}
+
+// TestTypedNilLocker: a Locker that holds a nil pointer or function (a nil
+// *lockx.Locker passed through the interface) is refused by New with
+// ErrInvalidOptions, instead of a panic in New or on the first miss.
+func TestTypedNilLocker(t *testing.T) {
+	b, err := memory.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	var l *lockx.Locker
+	for name, locker := range map[string]memo.Locker{"*lockx.Locker": l, "LockerFunc": memo.LockerFunc(nil)} {
+		c, err := memo.New[int](b, &memo.Options{Locker: locker})
+		if !errors.Is(err, memo.ErrInvalidOptions) {
+			if c != nil {
+				_ = c.Close()
+			}
+			t.Errorf("New with a nil %s = %v, want ErrInvalidOptions", name, err)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"time"
 
 	"github.com/cachekit/cachekit/backend"
@@ -270,6 +271,8 @@ func (o *Options) withDefaults() (Options, error) {
 		out.Rand = randFloat
 	}
 	switch {
+	case isNilPointer(out.Locker):
+		return out, fmt.Errorf("%w: Locker is a nil %T (leave Locker nil for no distributed lock)", errOptions, out.Locker)
 	case out.Version < 0:
 		return out, fmt.Errorf("%w: Version %d < 0", errOptions, out.Version)
 	case out.TTL < 0, out.StaleTTL < 0, out.StaleIfError < 0, out.NegativeTTL < 0, out.L1TTL < 0:
@@ -324,4 +327,19 @@ func clampResult[V any](r *Result[V]) bool {
 		}
 	}
 	return changed
+}
+
+// isNilPointer reports whether l holds a nil pointer or function (a typed
+// nil, such as a nil *lockx.Locker or LockerFunc): not a nil Locker, and
+// one whose first call panics.
+func isNilPointer(l Locker) bool {
+	if l == nil {
+		return false
+	}
+	v := reflect.ValueOf(l)
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Func:
+		return v.IsNil()
+	}
+	return false
 }
