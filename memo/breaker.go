@@ -26,25 +26,32 @@ func (c *Cache[V]) callWrite(ctx context.Context, op func(context.Context) error
 	return c.callThrough(ctx, op)
 }
 
-// callThrough runs op and records its outcome in the breaker. A panic of
-// op's (a backend's bug) is recorded as a failure and goes on: a probe
-// that panics must not leave the breaker waiting for its outcome, open for
-// good.
+// callThrough runs op and records its outcome in the breaker (see
+// settleRun).
 func (c *Cache[V]) callThrough(ctx context.Context, op func(context.Context) error) error {
+	return c.settleRun(ctx, func() error {
+		if cctx, ok := c.detachedTimeout(ctx, &c.timeouts); ok {
+			return op(cctx)
+		}
+		cctx, cancel := context.WithTimeout(ctx, c.opts.BackendTimeout)
+		defer cancel()
+		return op(cctx)
+	})
+}
+
+// settleRun runs call, a backend call under ctx (nil: one that cannot be
+// cancelled), and records its outcome in the breaker (see settle). A panic
+// of call's (a backend's bug) is recorded as a failure and goes on: a
+// probe that panics must not leave the breaker waiting for its outcome,
+// open for good.
+func (c *Cache[V]) settleRun(ctx context.Context, call func() error) error {
 	settled := false
 	defer func() {
 		if !settled {
 			c.settle(nil, errBackendPanicked)
 		}
 	}()
-	var err error
-	if cctx, ok := c.detachedTimeout(ctx, &c.timeouts); ok {
-		err = op(cctx)
-	} else {
-		cctx, cancel := context.WithTimeout(ctx, c.opts.BackendTimeout)
-		err = op(cctx)
-		cancel()
-	}
+	err := call()
 	settled = true
 	return c.settle(ctx, err)
 }

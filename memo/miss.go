@@ -48,11 +48,11 @@ type miss[V any] struct {
 	// it (see store).
 	seq uint64
 	// quiet is set while the flight holds a GetLocker's lock: its store
-	// sends no "landed" message, and landed is then the data key of the
-	// value it stored or found under the lock, for the release to announce
-	// if the lock was waited on (see unlock).
+	// sends no "landed" message, and landed then says that a value was
+	// stored or found under the lock, for the release to announce if the
+	// lock was waited on (see unlock).
 	quiet  bool
-	landed string
+	landed bool
 }
 
 // flight is what one load hands to the callers coalesced on it.
@@ -259,7 +259,7 @@ type outcome[V any] struct {
 // the lock meanwhile wait for it (see unlock).
 func (m *miss[V]) foundLanded() {
 	if m.quiet {
-		m.landed = m.dataKey
+		m.landed = true
 	}
 }
 
@@ -613,7 +613,7 @@ func (m *miss[V]) store(ctx context.Context, data []byte, ttl time.Duration) sto
 			// release announces it if anyone waited, as a store's own
 			// message would have (a waiter that finds nothing tries the
 			// lock again).
-			m.landed = m.dataKey
+			m.landed = true
 		}
 		return storeFailed
 	case !ok:
@@ -624,7 +624,7 @@ func (m *miss[V]) store(ctx context.Context, data []byte, ttl time.Duration) sto
 		c.landed.landed(m.dataKey, c.nanotime(), int64(landedWindow*c.opts.BackendTimeout))
 	}
 	if m.quiet {
-		m.landed = m.dataKey
+		m.landed = true
 	}
 	if wakes && !notified {
 		c.publish(ctx, msgLanded, m.dataKey)

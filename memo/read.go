@@ -204,7 +204,7 @@ func leaving[V, T any](c *Cache[V], ctx context.Context, read func() (T, error))
 	c.goRead(func() {
 		defer func() {
 			if p := recover(); p != nil {
-				c.opts.Logger.Error("memo: backend read panicked", "panic", p, "stack", string(debug.Stack()))
+				c.readPanicked(p)
 				done <- result{err: errReadPanicked}
 			}
 		}()
@@ -226,10 +226,16 @@ func leaving[V, T any](c *Cache[V], ctx context.Context, read func() (T, error))
 func (c *Cache[V]) runReadAway(call *readCall, ctx context.Context, dataKey string) {
 	defer func() {
 		if p := recover(); p != nil {
-			c.opts.Logger.Error("memo: backend read panicked", "panic", p, "stack", string(debug.Stack()))
+			c.readPanicked(p)
 		}
 	}()
 	c.runRead(call, ctx, dataKey)
+}
+
+// readPanicked logs p, the panic of a backend read recovered on a
+// goroutine of the readers (which has no caller to hand it to).
+func (c *Cache[V]) readPanicked(p any) {
+	c.opts.Logger.Error("memo: backend read panicked", "panic", p, "stack", string(debug.Stack()))
 }
 
 // runRead runs call, the backend read of dataKey that the callers of read
@@ -255,15 +261,10 @@ func (c *Cache[V]) runRead(call *readCall, ctx context.Context, dataKey string) 
 			call.ctx = valuesCtx{Context: bound, values: ctx}
 			rctx = &call.ctx
 		}
-		settled := false
-		defer func() {
-			if !settled { // a panic of the backend's: a failure (see callThrough)
-				c.settle(nil, errBackendPanicked)
-			}
-		}()
-		call.raw, call.err = backend.GetNonEmpty(rctx, c.backend, dataKey) // entries are never empty
-		settled = true
-		c.settle(nil, call.err)
+		call.err = c.settleRun(nil, func() (err error) {
+			call.raw, err = backend.GetNonEmpty(rctx, c.backend, dataKey) // entries are never empty
+			return err
+		})
 	} else {
 		call.err = c.callThrough(context.WithoutCancel(ctx), func(ctx context.Context) (err error) {
 			call.raw, err = backend.GetNonEmpty(ctx, c.backend, dataKey)

@@ -60,20 +60,13 @@ func (m *miss[V]) unlock(ctx context.Context, h lockHeld) {
 		return
 	}
 	waited, err := h.releaseWaited(ctx)
-	if m.landed == "" || !(waited || err != nil) {
+	if !m.landed || !(waited || err != nil) {
 		return
 	}
-	// The message goes out on a timeout of its own: the release may have
-	// used up ctx's (a GetLocker may bound its release by a timeout of
-	// its own, as lockx does: longer than BackendTimeout), and a release
-	// that got no answer is just when the waiters need the message.
-	c := m.c
-	pctx := context.WithoutCancel(ctx)
-	if sctx, ok := c.detachedTimeout(pctx, &c.timeouts); ok {
-		c.publish(sctx, msgLanded, m.landed)
-		return
-	}
-	pctx, cancel := context.WithTimeout(pctx, c.opts.BackendTimeout)
-	defer cancel()
-	c.publish(pctx, msgLanded, m.landed)
+	// Not on ctx itself: the release may have used up its time (a
+	// GetLocker may bound its release by a timeout of its own, as lockx
+	// does: longer than BackendTimeout), and a release that got no answer
+	// is just when the waiters need the message. publish bounds it by
+	// BackendTimeout, as every backend call.
+	m.c.publish(context.WithoutCancel(ctx), msgLanded, m.dataKey)
 }
